@@ -1,0 +1,312 @@
+"""What every hardened OpenID Connect backend does, as one mixin over social-core's OpenIdConnectAuth.
+
+Order of a login, and where each rule lives:
+
+1. begin: a fresh state per login; nonce and PKCE verifier stored with that state in the session
+   (`PENDING_KEY`), several logins in parallel tabs allowed, each single-use and short-lived.
+2. complete: the state is popped (replay fails), the RFC 9207 `iss` parameter checked, the code exchanged
+   with the PKCE verifier of that state, the ID token verified (pinned algorithms, JWKS from NetBox's
+   cache, one refetch for an unknown key) and its claims checked by `netbox_sso.core.oidc_checks`, with
+   the nonce of that state; userinfo must carry the same sub.
+3. every call to the provider: https (loopback excepted), a total deadline, a size cap, JSON objects
+   only; failures raise typed errors that `netbox_sso.middleware` turns into a login-page message.
+4. the pipeline runs in one transaction, so a refused login never leaves a half-created user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import jwt
+import requests
+from django.core.cache import cache
+from django.db import transaction
+from social_core.exceptions import AuthConnectionError
+
+from netbox_sso.backends import tokens
+from netbox_sso.backends.config import Hardening, hardening
+from netbox_sso.core import oidc_checks as checks
+from netbox_sso.core.endpoints import discovery_url, normalize_oidc_endpoint
+
+logger = logging.getLogger("netbox_sso")
+
+#: Session key holding the logins in progress: {state: {"nonce", "verifier", "at"}}.
+PENDING_KEY = "netbox_sso_pending"
+#: A login not completed within this many seconds is forgotten.
+PENDING_LIFETIME = 600
+#: At most this many logins in progress per browser session (parallel tabs).
+MAX_PENDING = 5
+CACHE_PREFIX = "netbox_sso:v1"
+_CHUNK = 16384
+
+
+def _cache_key(kind: str, url: str) -> str:
+    return f"{CACHE_PREFIX}:{kind}:{hashlib.sha256(url.encode()).hexdigest()}"
+
+
+def _endpoint_label(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname or '?'}{parts.path}"
+
+
+class HardenedOIDCMixin:
+    """Mix in before an OpenIdConnectAuth subclass: `class X(HardenedOIDCMixin, OpenIdConnectAuth)`."""
+
+    DEFAULT_USE_PKCE = True
+    JWT_ALGORITHMS = list(checks.DEFAULT_ALGORITHMS)
+    #: Which rule set email verification follows (`oidc_checks.email_is_verified`).
+    PROVIDER_KIND = "generic"
+
+    # Provided by social-core's classes; declared for type checkers.
+    name: str
+    strategy: Any
+    data: Any
+    id_token: Any
+
+    # ---- settings -------------------------------------------------------------------------------------
+    @property
+    def hardening(self) -> Hardening:
+        return hardening()
+
+    def expected_issuer(self) -> str:
+        """The issuer we trust: SOCIAL_AUTH_<BACKEND>_ID_TOKEN_ISSUER, else the configured endpoint."""
+        configured = self.setting("ID_TOKEN_ISSUER", "")  # type: ignore[attr-defined]
+        return str(configured) if configured else normalize_oidc_endpoint(self.oidc_endpoint())  # type: ignore[attr-defined]
+
+    def oidc_config_url(self) -> str:
+        return discovery_url(self.expected_issuer())
+
+    # ---- transport --------------------------------------------------------------------------------------
+    def request(self, url: str, *, method: Literal["GET", "POST", "DELETE"] = "GET", headers: Any = None,
+                data: dict | None = None, json: dict | None = None, auth: Any = None,
+                params: dict | None = None, timeout: float | None = None) -> requests.Response:
+        """One call to the provider: https, a total deadline, a size cap; HTTP errors as typed errors."""
+        cfg = self.hardening
+        checks.validate_https(url, _endpoint_label(url), allow_http=cfg.allow_insecure_http)
+        total = min(timeout, cfg.idp_timeout) if timeout else cfg.idp_timeout
+        deadline = time.monotonic() + total
+        label = _endpoint_label(url)
+        headers = dict(headers or {})
+        if "User-Agent" not in headers:
+            headers["User-Agent"] = "netbox-sso"
+        try:
+            response = requests.request(
+                method, url, headers=headers, data=data, json=json, auth=auth, params=params,
+                timeout=(total, total), stream=True, allow_redirects=False,
+                proxies=self.setting("PROXIES"), verify=self.setting("VERIFY_SSL", True),  # type: ignore[attr-defined]
+            )
+            with response:
+                body = bytearray()
+                for chunk in response.iter_content(_CHUNK):
+                    body.extend(chunk)
+                    checks.validate_response_size(len(body), cfg.max_response_bytes, label)
+                    if time.monotonic() > deadline:
+                        raise checks.ProviderTimeoutError(label, f"no complete answer within {total:g} s")
+        except requests.Timeout as error:
+            raise checks.ProviderTimeoutError(label, f"no answer within {total:g} s") from error
+        except requests.ConnectionError as error:
+            if time.monotonic() > deadline:
+                raise checks.ProviderTimeoutError(label, f"no answer within {total:g} s") from error
+            raise AuthConnectionError(self, f"cannot reach {label}") from error
+        except requests.RequestException as error:
+            raise checks.ProviderUnavailableError(label, type(error).__name__) from error
+        response._content = bytes(body)  # the body is consumed; keep it for .json()/.text
+        if response.status_code >= 300:
+            raise checks.ProviderUnavailableError(label, self._error_summary(response))
+        return response
+
+    @staticmethod
+    def _error_summary(response: requests.Response) -> str:
+        """HTTP status plus the OAuth `error` code when the body has one (RFC 6749 section 5.2)."""
+        summary = f"HTTP {response.status_code}"
+        try:
+            error = json.loads(response.content).get("error")
+        except (ValueError, AttributeError):
+            error = None
+        if isinstance(error, str) and error.isascii() and len(error) < 64:
+            summary += f" {error}"
+        return summary
+
+    def get_json(self, url: str, method: Literal["GET", "POST", "DELETE"] = "GET", headers: Any = None,
+                 data: dict | None = None, json: dict | None = None, auth: Any = None,
+                 params: dict | None = None, timeout: float | None = None) -> dict[str, Any]:
+        response = self.request(url, method=method, headers=headers, data=data, json=json, auth=auth,
+                                params=params, timeout=timeout)
+        return checks.parse_json_object(response.content, _endpoint_label(url))
+
+    # ---- discovery and keys, cached in NetBox's cache ----------------------------------------------------
+    def oidc_config(self) -> dict[str, Any]:
+        url = self.oidc_config_url()
+        key = _cache_key("discovery", url)
+        document = cache.get(key)
+        if document is None:
+            cfg = self.hardening
+            raw = self.get_json(url)
+            expected = self.expected_issuer() if cfg.verify_discovery_issuer else str(raw.get("issuer") or "")
+            document = checks.validate_discovery(raw, expected, allow_http=cfg.allow_insecure_http)
+            cache.set(key, document, cfg.metadata_cache_ttl)
+        return document
+
+    def id_token_issuer(self) -> str:
+        if self.hardening.verify_discovery_issuer:
+            return self.expected_issuer()
+        return str(self.oidc_config()["issuer"])
+
+    def get_jwks_keys(self, *, refresh: bool = False) -> list[dict[str, Any]]:
+        url = self.jwks_uri()  # type: ignore[attr-defined]
+        key = _cache_key("jwks", url)
+        keys = None if refresh else cache.get(key)
+        if keys is None:
+            cache.delete(key)  # a failed refresh must not leave the old set in place
+            keys = checks.validate_jwks(self.get_json(url))
+            cache.set(key, keys, self.hardening.metadata_cache_ttl)
+        return keys
+
+    # ---- begin: state, nonce and PKCE verifier per login ---------------------------------------------
+    def _pending(self) -> dict[str, dict[str, Any]]:
+        pending = self.strategy.session_get(PENDING_KEY) or {}
+        now = time.time()
+        return {state: entry for state, entry in pending.items()
+                if isinstance(entry, dict) and now - float(entry.get("at", 0)) < PENDING_LIFETIME}
+
+    def get_or_create_state(self) -> str:
+        """A new state for every login (social-core reuses one per session, so it is replayable)."""
+        return self.state_token()  # type: ignore[attr-defined]
+
+    def get_and_store_nonce(self, url: str, state: str) -> str:
+        """The nonce lives with its state in this session (see auth_params), not in a global table."""
+        return self.strategy.random_string(64)
+
+    def auth_params(self, state: str | None = None) -> dict[str, Any]:
+        params = super().auth_params(state)  # type: ignore[misc]
+        verifier = self.strategy.session_pop(f"{self.name}_code_verifier")
+        pending = self._pending()
+        pending[str(state)] = {"backend": self.name, "nonce": params["nonce"], "verifier": verifier,
+                               "at": time.time()}
+        newest = sorted(pending.items(), key=lambda item: item[1]["at"])[-MAX_PENDING:]
+        self.strategy.session_set(PENDING_KEY, dict(newest))
+        return params
+
+    # ---- complete: the authorization response ----------------------------------------------------------
+    def validate_state(self) -> str:
+        """OAuth 2.0 (RFC 6749 10.12) state, single-use and bound to this session; then RFC 9207 iss."""
+        request_state = self.get_request_state()  # type: ignore[attr-defined]
+        if not request_state:
+            raise checks.AuthorizationResponseError("state", "missing")
+        pending = self._pending()
+        entry = pending.pop(str(request_state), None)
+        self.strategy.session_set(PENDING_KEY, pending)  # popped even if what follows fails: single use
+        if entry is None or entry.get("backend") != self.name:
+            raise checks.AuthorizationResponseError("state", "unknown, expired or already used")
+        self._login = entry
+        config = self.oidc_config()
+        checks.validate_iss_parameter(
+            self.data, self.id_token_issuer(),
+            required=config.get("authorization_response_iss_parameter_supported") is True)
+        return str(request_state)
+
+    def get_code_verifier(self) -> str | None:
+        return getattr(self, "_login", {}).get("verifier")
+
+    # ---- the ID token ---------------------------------------------------------------------------------
+    def _verify_signature(self, id_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Return (claims, key): PyJWT verifies the signature with a key from the provider's JWKS."""
+        try:
+            header = jwt.get_unverified_header(id_token)
+        except jwt.PyJWTError as error:
+            raise checks.InvalidSignatureError("id_token", "not a well-formed JWT") from error
+        alg = checks.validate_alg(header, self.setting("JWT_ALGORITHMS", self.JWT_ALGORITHMS))  # type: ignore[attr-defined]
+        kid = header.get("kid")
+        for refresh in (False, True):
+            keys = self.get_jwks_keys(refresh=refresh)
+            candidates = [k for k in keys if kid is None or k.get("kid") == kid]
+            for key in candidates:
+                if key.get("alg") not in (None, alg):
+                    continue
+                try:
+                    verified = jwt.PyJWK({**key, "alg": alg})
+                    claims = jwt.decode(id_token, verified.key, algorithms=[alg], options={
+                        # Claims are checked by oidc_checks with our leeway and typed errors.
+                        "verify_exp": False, "verify_nbf": False, "verify_iat": False,
+                        "verify_aud": False, "verify_iss": False,
+                    })
+                except jwt.InvalidSignatureError:
+                    continue
+                except jwt.PyJWTError as error:
+                    raise checks.InvalidSignatureError("id_token", type(error).__name__) from error
+                if not isinstance(claims, dict):
+                    raise checks.MalformedResponseError("id_token", "claims are not a JSON object")
+                return claims, {**key, "alg": alg}
+            if refresh or (kid is not None and candidates):
+                break  # the key was known and still did not verify: a refetch would not help
+        raise checks.InvalidSignatureError("id_token", "no published key verifies the signature")
+
+    def validate_and_return_id_token(self, id_token: str, access_token: str) -> dict[str, Any]:
+        cfg = self.hardening
+        claims, key = self._verify_signature(id_token)
+        client_id, _secret = self.get_key_and_secret()  # type: ignore[attr-defined]
+        checks.validate_id_token_claims(
+            claims, issuer=self.id_token_issuer(), client_id=client_id,
+            nonce=getattr(self, "_login", {}).get("nonce"), now=time.time(), leeway=cfg.clock_leeway,
+            max_age=float(self.setting("ID_TOKEN_MAX_AGE", cfg.id_token_max_age)),  # type: ignore[attr-defined]
+            max_claim_length=cfg.max_claim_length)
+        if not self.validate_at_hash(claims, access_token, key):  # type: ignore[attr-defined]
+            raise checks.InvalidClaimError("at_hash", "does not match the access token")
+        self.validate_provider_claims(claims)
+        return claims
+
+    def validate_provider_claims(self, claims: dict[str, Any]) -> None:
+        """Hook for provider-specific rules (Entra: tid)."""
+
+    def validate_and_return_refresh_id_token(self, id_token: str, access_token: str) -> dict[str, Any]:
+        raise checks.AuthorizationResponseError("refresh_token", "refreshing is not used by netbox-sso")
+
+    # ---- userinfo -------------------------------------------------------------------------------------
+    def user_data(self, access_token: str, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        url = self.userinfo_endpoint()
+        if not url:
+            return {}
+        userinfo = self.get_json(url, headers={"Authorization": f"Bearer {access_token}"})
+        return self.validate_userinfo(userinfo)
+
+    def userinfo_endpoint(self) -> str | None:
+        configured = self.setting("USERINFO_URL", "")  # type: ignore[attr-defined]
+        return str(configured) if configured else self.oidc_config().get("userinfo_endpoint")
+
+    def validate_userinfo(self, userinfo: dict[str, Any]) -> dict[str, Any]:
+        checks.validate_userinfo_sub(userinfo, str((self.id_token or {}).get("sub")))
+        checks.validate_claim_lengths(userinfo, self.hardening.max_claim_length, prefix="userinfo.")
+        return userinfo
+
+    def validate_userinfo_sub(self, userinfo: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if userinfo is None else self.validate_userinfo(userinfo)
+
+    # ---- user details and persistence ------------------------------------------------------------------
+    def get_user_details(self, response: dict[str, Any]) -> dict[str, Any]:
+        details = super().get_user_details(response)  # type: ignore[misc]
+        # NetBox's name columns are 150 characters; a longer display name is cut, not an error.
+        for name in ("fullname", "first_name", "last_name"):
+            if isinstance(details.get(name), str):
+                details[name] = details[name][:150]
+        return details
+
+    def claims(self, response: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Validated ID-token claims overlaid with (sub-checked) userinfo, as the pipeline sees them."""
+        merged = dict(self.id_token or {})
+        merged.update({k: v for k, v in (response or {}).items() if k not in tokens.TOKEN_FIELDS})
+        return merged
+
+    def pipeline(self, pipeline: Any, pipeline_index: int = 0, *args: Any, **kwargs: Any) -> Any:
+        # One transaction: a step that refuses the login rolls back the user it may have created.
+        with transaction.atomic():
+            return super().pipeline(pipeline, pipeline_index, *args, **kwargs)  # type: ignore[misc]
+
+    def extra_data(self, user: Any, uid: str, response: dict[str, Any], details: dict[str, Any],
+                   pipeline_kwargs: dict[str, Any]) -> dict[str, Any]:
+        data = super().extra_data(user, uid, response, details, pipeline_kwargs)  # type: ignore[misc]
+        return tokens.protect(data, response, store=self.hardening.store_tokens)

@@ -1,0 +1,32 @@
+"""netbox-sso's configuration, read once from Django settings and validated by the pure core.
+
+Sources: `PLUGINS_CONFIG['netbox_sso']` (the native rules), the reference manual's
+`SOCIAL_AUTH_PIPELINE_CONFIG` (Entra ID group map and flags) and NetBox's `REMOTE_AUTH_DEFAULT_GROUPS`.
+A configuration error stops NetBox at start-up with the setting, the problem and the fix: a mapping
+that silently does nothing is worse than a NetBox that refuses to start.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+
+from netbox_sso.core.rules import SSOConfig, parse_config
+
+PLUGIN_NAME = "netbox_sso"
+
+
+def plugin_settings() -> dict[str, Any]:
+    return dict(getattr(settings, "PLUGINS_CONFIG", {}).get(PLUGIN_NAME, {}) or {})
+
+
+@cache
+def sso_config() -> SSOConfig:
+    """The validated configuration (parsed once per process; settings do not change at run time)."""
+    return parse_config(
+        plugin_settings(),
+        pipeline_config=getattr(settings, "SOCIAL_AUTH_PIPELINE_CONFIG", None),
+        remote_auth_default_groups=tuple(getattr(settings, "REMOTE_AUTH_DEFAULT_GROUPS", ()) or ()),
+    )

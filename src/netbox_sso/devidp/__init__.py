@@ -1,0 +1,62 @@
+"""devidp: a local OpenID Connect identity provider for tests and the demo.
+
+One loopback HTTP(S) server serves one or more provider *profiles* (generic, keycloak, okta, entra,
+authentik), each under its own path prefix with its own issuer and signing keys. The protocol core
+(clients, authorization codes, PKCE, sessions, tokens, key rotation, faults) is shared; a profile only
+describes URLs, issuer, claim shaping and quirks (see `netbox_sso.devidp.profiles`).
+
+Python API::
+
+    from netbox_sso.devidp import DevIdP, load_users_file
+    idp = DevIdP(users=load_users_file("users.yaml"), profiles=("generic",), port=0, state_dir=path)
+    idp.start(); idp.issuer("generic"); ...; idp.stop()
+
+Users file (YAML or JSON; see `sample_users.yaml`)::
+
+    clients:                       # relying parties, valid at every profile unless `profiles:` lists some
+      - client_id: netbox
+        client_secret: netbox-secret          # omit for a public client (PKCE then required)
+        redirect_uris: ["http://127.0.0.1:8000/oauth/complete/oidc/"]
+        post_logout_redirect_uris: ["http://127.0.0.1:8000/"]
+        backchannel_logout_uri: null          # OIDC back-channel logout target, optional
+        require_pkce: false
+    users:
+      - username: alice                       # the login name on devidp's page (and the scripted POST)
+        password: null                        # optional; when set, the login needs it
+        disabled: false                       # disabled users cannot sign in, refresh or call userinfo
+        claims:                               # any claims; `sub` defaults to uuid5(username)
+          email: alice@example.com
+          email_verified: true
+          name: Alice Archer
+          given_name: Alice
+          family_name: Archer
+          preferred_username: alice
+          groups: [netbox-admins]
+          realm_access: {roles: [admin]}
+          resource_access: {netbox: {roles: [editor]}}
+        profiles:                             # per-profile claim overrides (null removes a claim)
+          keycloak: {groups: ["/netbox/admins"]}
+        group_claims: null                    # always | scope | never (default: the profile's rule)
+        tenant: null                          # entra: tenant name or ID (default: the home tenant)
+        extra_groups: 0                       # add N generated groups bulk-group-001.. (Entra overage)
+        overage: claim_sources                # entra overage form: claim_sources | hasgroups
+    groups:                                   # optional directory groups (Entra object IDs, nesting)
+      - {name: netbox-admins, id: null, member_of: [all-staff]}
+    tenants: {contoso: "<guid>", fabrikam: "<guid>"}   # optional Entra tenants (first = home)
+
+Claims named in OIDC Core 5.4 scopes are released by scope (profile, email, address, phone); `groups`,
+`roles`, `realm_access`, `resource_access` follow the profile's rule (generic: always); other custom
+claims are always released.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from netbox_sso.devidp.faults import FAULTS
+from netbox_sso.devidp.model import Client, Directory, Group, User, load_users_file
+from netbox_sso.devidp.server import DevIdP
+
+SAMPLE_USERS_FILE = Path(__file__).with_name("sample_users.yaml")
+
+__all__ = ["FAULTS", "SAMPLE_USERS_FILE", "Client", "DevIdP", "Directory", "Group", "User", "load_users_file"]

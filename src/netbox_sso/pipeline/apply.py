@@ -1,0 +1,86 @@
+"""Apply a mapping decision to a user through the ORM, in a constant number of queries.
+
+Works on NetBox's `users.Group` (with ObjectPermissions) and, on a plain Django site, on
+`django.contrib.auth.models.Group` (no ObjectPermissions there: declared permissions are refused at
+start-up by the rules parser's caller).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from netbox_sso.core.decision import Decision
+from netbox_sso.core.rules import BackendRules, PermissionSpec
+
+
+def group_model() -> Any:
+    """NetBox's Group when running inside NetBox, Django's otherwise."""
+    try:
+        from users.models import Group  # NetBox
+    except ImportError:
+        from django.contrib.auth.models import Group
+    return Group
+
+
+@dataclass
+class Outcome:
+    added: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
+    created_groups: set[str] = field(default_factory=set)
+    superuser_changed: bool = False
+    superuser_after: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def apply_decision(user: Any, decision: Decision, rules: BackendRules) -> Outcome:
+    """Add/remove groups and set flags; the caller holds the transaction."""
+    Group = group_model()
+    outcome = Outcome(superuser_after=user.is_superuser)
+    if decision.add_groups:
+        existing = {group.name: group for group in Group.objects.filter(name__in=decision.add_groups)}
+        missing = set(decision.add_groups) - set(existing)
+        if missing and rules.create_groups:
+            for name in sorted(missing):
+                existing[name] = Group.objects.create(name=name)
+                _grant_permissions(existing[name], rules.permissions.get(name, ()))
+            outcome.created_groups = set(missing)
+        elif missing:
+            outcome.warnings.append(
+                f"NetBox group(s) {sorted(missing)} named by the rules for backend {rules.backend!r} do not exist; "
+                "create them in NetBox, or set create_groups: True for this backend")
+        if existing:
+            user.groups.add(*existing.values())
+            outcome.added = set(existing)
+    if decision.remove_groups:
+        to_remove = list(Group.objects.filter(name__in=decision.remove_groups))
+        if to_remove:
+            user.groups.remove(*to_remove)
+            outcome.removed = {group.name for group in to_remove}
+    if decision.set_superuser is not None and decision.set_superuser != user.is_superuser:
+        user.is_superuser = decision.set_superuser
+        user.save(update_fields=["is_superuser"])
+        outcome.superuser_changed = True
+        outcome.superuser_after = user.is_superuser
+    return outcome
+
+
+def _grant_permissions(group: Any, specs: tuple[PermissionSpec, ...]) -> None:
+    """Create the group's declared ObjectPermissions ("permissions as code")."""
+    if not specs:
+        return
+    from core.models import ObjectType
+    from users.models import ObjectPermission
+
+    for spec in specs:
+        permission, _ = ObjectPermission.objects.get_or_create(
+            name=spec.name,
+            defaults={"actions": list(spec.actions), "constraints": spec.constraints,
+                      "description": spec.description, "enabled": spec.enabled},
+        )
+        types = []
+        for label in spec.object_types:
+            app_label, model = label.split(".", 1)
+            types.append(ObjectType.objects.get_by_natural_key(app_label, model))
+        permission.object_types.add(*types)
+        permission.groups.add(group)

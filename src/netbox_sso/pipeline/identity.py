@@ -1,0 +1,170 @@
+"""Pipeline steps that decide which NetBox account an SSO identity is.
+
+Start-up (`netbox_sso.startup`) swaps social-core's steps of the same role for these, so a pasted
+pipeline (the reference's Entra pipeline includes associate_by_email) becomes safe without editing:
+
+- `migrate_legacy_uid` (after social_uid): an account linked under a provider's old, mutable key (Entra
+  upn, Okta preferred_username) is moved to the stable key on its next login: no duplicate account.
+- `get_username`: the username comes from a stable, configurable claim (`username_claim`, default
+  preferred_username), else the email's local part, else sub; never the display name. Values with
+  characters NetBox would strip (non-ASCII look-alikes such as Cyrillic 'а') are skipped, not mangled.
+- `associate_by_email`: links to an existing account only when the provider asserts the email is
+  verified (email_verified; Entra xms_edov), never to a superuser or break-glass account, never to an
+  account already linked to another identity of the same provider; otherwise a clear refusal.
+- `create_user`: refuses reserved names (admin, root, ...) and names already taken in any letter case
+  (NetBox's own user form treats usernames case-insensitively), then delegates to social-core's.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from social_core.exceptions import AuthForbidden
+from social_core.pipeline import user as social_user_steps
+
+from netbox_sso.backends.config import hardening
+from netbox_sso.core.oidc_checks import email_is_verified
+
+logger = logging.getLogger("netbox_sso")
+
+#: Names no SSO identity may take, whatever the provider says (compared case-insensitively).
+RESERVED_USERNAMES = frozenset({
+    "admin", "administrator", "root", "system", "superuser", "sysadmin", "netbox", "support",
+    "security", "operator", "anonymous", "guest", "nobody", "api", "service", "null", "none",
+})
+#: What NetBox keeps of a username (users.utils.clean_username strips anything else).
+_USERNAME = re.compile(r"^[A-Za-z0-9.@+_-]{1,150}$")
+
+
+class IdentityRefused(AuthForbidden):
+    """The identity cannot be given a NetBox account; `user_message()` says why, on the login page."""
+
+    def __init__(self, backend: Any, code: str, message: str, subject: str = "") -> None:
+        super().__init__(backend)
+        self.code = code
+        self.subject = subject
+        self.message = message
+
+    def user_message(self) -> str:
+        return self.message
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+def _claims(backend: Any, response: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Validated ID-token claims with userinfo over them (our backends), else the raw response."""
+    if hasattr(backend, "claims"):
+        return backend.claims(dict(response or {}))
+    return dict(response or {})
+
+
+def clean_username(value: Any) -> str | None:
+    """The value as a NetBox username, or None if NetBox would have to alter it."""
+    if not isinstance(value, str):
+        return None
+    name = unicodedata.normalize("NFKC", value).strip()
+    return name if _USERNAME.match(name) else None
+
+
+def is_reserved(username: str) -> bool:
+    cfg = hardening()
+    reserved = RESERVED_USERNAMES | {n.casefold() for n in (*cfg.reserved_usernames, *cfg.break_glass_users)}
+    return username.casefold() in reserved
+
+
+def username_candidates(claims: Mapping[str, Any], username_claim: str) -> list[Any]:
+    """Configured claim, then the email's local part, then sub (never name/given_name)."""
+    email = claims.get("email")
+    local_part = email.split("@", 1)[0] if isinstance(email, str) and "@" in email else None
+    return [claims.get(username_claim), local_part, claims.get("sub")]
+
+
+def get_username(strategy: Any, details: dict[str, Any], backend: Any, user: Any = None,
+                 response: Mapping[str, Any] | None = None, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    if user is not None:
+        return {"username": user.get_username()}
+    cfg = hardening()
+    for candidate in username_candidates(_claims(backend, response), cfg.username_claim):
+        name = clean_username(candidate)
+        if name:
+            return {"username": name}
+    raise IdentityRefused(backend, "no_username", f"Single sign-on failed: the identity provider sent no "
+                          f"usable username (claim {cfg.username_claim!r}, email or sub).", cfg.username_claim)
+
+
+def associate_by_email(backend: Any, details: Mapping[str, Any], user: Any = None,
+                       response: Mapping[str, Any] | None = None, *args: Any, **kwargs: Any
+                       ) -> dict[str, Any] | None:
+    """Link to the existing account with this email, only when that is safe (see module docstring)."""
+    if user is not None:
+        return None
+    email = details.get("email")
+    if not email:
+        return None
+    users = list(get_user_model().objects.filter(email__iexact=email))
+    if not users:
+        return None
+
+    def refuse(code: str, why: str) -> IdentityRefused:
+        logger.warning("netbox-sso: email link refused (%s) backend=%s target=%s", code, backend.name,
+                       ",".join(u.username for u in users))
+        return IdentityRefused(backend, code, f"Single sign-on failed: a NetBox account with the email {email} "
+                               f"already exists, and {why} Ask an administrator to link the accounts.", "email")
+
+    if len(users) > 1:
+        raise refuse("email_ambiguous", "several accounts share it, so it cannot be linked automatically.")
+    target = users[0]
+    claims = _claims(backend, response)
+    if not email_is_verified(claims, provider=getattr(backend, "PROVIDER_KIND", "generic")):
+        raise refuse("email_unverified", "the identity provider does not assert that the email is verified.")
+    if target.is_superuser or target.username.casefold() in {n.casefold() for n in hardening().break_glass_users}:
+        raise refuse("email_privileged", "it is a superuser or break-glass account, which is never linked.")
+    if target.social_auth.filter(provider=backend.name).exists():
+        raise refuse("email_linked_elsewhere", "it is already linked to another identity at this provider.")
+    logger.info("netbox-sso: linked %s identity to existing account %s by verified email", backend.name,
+                target.username)
+    return {"user": target, "is_new": False}
+
+
+def create_user(strategy: Any, details: dict[str, Any], backend: Any, user: Any = None,
+                *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+    """social-core's create_user, after refusing reserved and (case-insensitively) taken names."""
+    if user is not None:
+        return {"is_new": False}
+    username = kwargs.get("username") or details.get("username")
+    if isinstance(username, str) and username:
+        if is_reserved(username):
+            raise IdentityRefused(backend, "username_reserved", f"Single sign-on failed: the username "
+                                  f"{username!r} is reserved and cannot be used for single sign-on.", "username")
+        if get_user_model().objects.filter(username__iexact=username).exists():
+            raise IdentityRefused(backend, "username_taken", f"Single sign-on failed: the username "
+                                  f"{username!r} already belongs to another NetBox account. Ask an "
+                                  "administrator to link the accounts.", "username")
+    return social_user_steps.create_user(strategy, details, backend, user, *args, **kwargs)
+
+
+def migrate_legacy_uid(backend: Any, uid: str, details: Mapping[str, Any],
+                       response: Mapping[str, Any] | None = None, *args: Any, **kwargs: Any) -> None:
+    """Move an account linked under the provider's old key (`backend.legacy_uids()`) to `uid`."""
+    legacy = getattr(backend, "legacy_uids", None)
+    if legacy is None:
+        return
+    storage = backend.strategy.storage.user
+    if storage.get_social_auth(backend.name, uid) is not None:
+        return
+    for old in legacy(details, _claims(backend, response)):
+        if not old or old == uid:
+            continue
+        social = storage.get_social_auth(backend.name, old)
+        if social is not None:
+            social.uid = uid
+            social.save(update_fields=["uid"])
+            logger.info("netbox-sso: %s account %s re-keyed from legacy uid to the stable identifier",
+                        backend.name, social.user.get_username())
+            return
