@@ -6,7 +6,7 @@ VENV="$ROOT/.venv"
 NETBOX_VERSION="${NETBOX_VERSION:-4.7.3}"
 
 find_python() {
-  for candidate in python3.13 python3.12; do
+  for candidate in python3.12 python3.13; do
     if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null; then
       echo "$candidate"; return 0
     fi
@@ -31,7 +31,9 @@ ensure_venv() {
   stamp="$VENV/.netbox-sso-installed"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
     echo "==> installing NetBox $NETBOX_VERSION and netbox-sso[$extras] into $VENV (about 2 minutes the first time)"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "netbox==$NETBOX_VERSION" -e "$ROOT[$extras]"
+    # This machine's pip configuration names local index folders that may be absent: drop those warnings.
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "netbox==$NETBOX_VERSION" -e "$ROOT[$extras]" \
+      2> >(grep -v "^WARNING: Location 'file://" >&2)
     echo "$wanted" > "$stamp"
   fi
 }

@@ -26,6 +26,8 @@ if PluginConfig is not None:
         min_version = "4.7.0"
         max_version = "4.7.99"
         default_settings = {}
+        # Every SSO failure under /oauth/ becomes a login-page message and an audit line (never HTTP 500).
+        middleware = ["netbox_sso.middleware.SSOFailureMiddleware"]
         required_settings = []
 
         def ready(self) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
+from netbox_sso.backends.config import SETTINGS_KEYS
 from netbox_sso.core.rules import SSOConfig, parse_config
 
 PLUGIN_NAME = "netbox_sso"
@@ -29,4 +30,6 @@ def sso_config() -> SSOConfig:
         plugin_settings(),
         pipeline_config=getattr(settings, "SOCIAL_AUTH_PIPELINE_CONFIG", None),
         remote_auth_default_groups=tuple(getattr(settings, "REMOTE_AUTH_DEFAULT_GROUPS", ()) or ()),
+        # Sign-in hardening keys are validated by netbox_sso.backends.config, not by the mapping parser.
+        other_top_level_keys=SETTINGS_KEYS,
     )

@@ -13,6 +13,7 @@ SocialAuthExceptionMiddleware (Django calls process_exception in reverse order).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -121,10 +122,9 @@ class SSOFailureMiddleware:
         audit.warning(json.dumps(record, sort_keys=True))
         if code == "unexpected":
             logger.error("netbox-sso: unexpected failure during SSO (%s)", backend, exc_info=exception)
-        try:
+        # No message storage (API clients): the redirect still lands on the login page.
+        with contextlib.suppress(messages.MessageFailure):
             messages.error(request, message, extra_tags=f"social-auth {backend}".strip())
-        except messages.MessageFailure:
-            pass  # no message storage (API clients); the redirect still lands on the login page
         return self.login_page_response(request)
 
     @staticmethod

@@ -9,6 +9,7 @@ rules, and say each change once in the log, so the pasted configuration becomes 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -21,6 +22,11 @@ logger = logging.getLogger("netbox_sso")
 #: Stock social-core class path -> our hardened subclass with the same backend name.
 HARDENED_BACKENDS: dict[str, str] = {
     "social_core.backends.open_id_connect.OpenIdConnectAuth": "netbox_sso.backends.oidc.OpenIdConnect",
+    "social_core.backends.azuread.AzureADOAuth2": "netbox_sso.backends.entra.EntraID",
+    "social_core.backends.azuread.AzureADOAuth2V2": "netbox_sso.backends.entra.EntraIDv2",
+    "social_core.backends.azuread_tenant.AzureADTenantOAuth2": "netbox_sso.backends.entra.EntraIDTenant",
+    "social_core.backends.azuread_tenant.AzureADV2TenantOAuth2": "netbox_sso.backends.entra.EntraIDv2Tenant",
+    "social_core.backends.okta_openidconnect.OktaOpenIdConnect": "netbox_sso.backends.okta.Okta",
 }
 
 
@@ -50,3 +56,50 @@ def harden_settings() -> None:
     settings.SOCIAL_AUTH_PIPELINE = pipeline
     for notice in notices:
         logger.info("netbox-sso: %s", notice)
+
+    settings.SOCIAL_AUTH_PIPELINE = harden_pipeline(settings.SOCIAL_AUTH_PIPELINE)
+    warn_weakened()
+
+
+#: Stock social-core pipeline step -> ours with the same role (see netbox_sso.pipeline.identity).
+HARDENED_STEPS: dict[str, str] = {
+    "social_core.pipeline.social_auth.associate_by_email": "netbox_sso.pipeline.identity.associate_by_email",
+    "social_core.pipeline.user.get_username": "netbox_sso.pipeline.identity.get_username",
+    "social_core.pipeline.user.create_user": "netbox_sso.pipeline.identity.create_user",
+}
+SOCIAL_UID = "social_core.pipeline.social_auth.social_uid"
+MIGRATE_LEGACY_UID = "netbox_sso.pipeline.identity.migrate_legacy_uid"
+
+
+def harden_pipeline(pipeline: Sequence[str]) -> tuple[str, ...]:
+    """Swap identity steps for the safe ones and add the legacy-uid migration; log each change."""
+    steps = [HARDENED_STEPS.get(step, step) for step in pipeline]
+    for stock, ours in HARDENED_STEPS.items():
+        if stock in pipeline:
+            logger.info("netbox-sso: SOCIAL_AUTH_PIPELINE: %s replaced by %s", stock, ours)
+    if SOCIAL_UID in steps and MIGRATE_LEGACY_UID not in steps:
+        steps.insert(steps.index(SOCIAL_UID) + 1, MIGRATE_LEGACY_UID)
+        logger.info("netbox-sso: SOCIAL_AUTH_PIPELINE: inserted %s after social_uid", MIGRATE_LEGACY_UID)
+    return tuple(steps)
+
+
+def warn_weakened() -> None:
+    """Every setting that weakens sign-in is an explicit opt-in, said once at WARNING on start-up."""
+    from netbox_sso.backends.config import hardening
+
+    cfg = hardening()
+    if cfg.allow_insecure_http:
+        logger.warning("netbox-sso: allow_insecure_http is on: identity-provider URLs may use plain http "
+                       "off loopback (tokens and the client secret can be intercepted)")
+    if not cfg.verify_discovery_issuer:
+        logger.warning("netbox-sso: verify_discovery_issuer is off: a discovery document naming another "
+                       "issuer is trusted")
+    for name in dir(settings):
+        if not name.startswith("SOCIAL_AUTH_"):
+            continue
+        value = getattr(settings, name)
+        if name.endswith("_VERIFY_SSL") and value is False:
+            logger.warning("netbox-sso: %s = False: TLS certificates of the identity provider are not "
+                           "verified", name)
+        if name.endswith("_USE_PKCE") and value is False:
+            logger.warning("netbox-sso: %s = False: PKCE is off (authorization-code injection)", name)

@@ -70,9 +70,7 @@ def test_keys_persist_in_state_dir(tmp_path: Path) -> None:
         ("no_kid", jwt.InvalidTokenError),
     ],
 )
-def test_sign_faults_are_rejected_by_a_relying_party(
-    idp: DevIdP, rp: RelyingParty, mode: str, error: type
-) -> None:
+def test_sign_faults_are_rejected_by_a_relying_party(idp: DevIdP, rp: RelyingParty, mode: str, error: type) -> None:
     idp.set_fault("sign", mode=mode)
     token = raw_id_token(rp)
     header = jwt.get_unverified_header(token)
@@ -83,13 +81,9 @@ def test_sign_faults_are_rejected_by_a_relying_party(
 
 
 def test_id_token_claim_overrides_and_removal(idp: DevIdP, rp: RelyingParty) -> None:
-    idp.set_fault(
-        "id_token_claims", claims={"iss": "https://evil.example", "nonce": None, "aud": ["rp", "other"]}
-    )
+    idp.set_fault("id_token_claims", claims={"iss": "https://evil.example", "nonce": None, "aud": ["rp", "other"]})
     claims = jwt.decode(raw_id_token(rp), options={"verify_signature": False})
-    assert (
-        claims["iss"] == "https://evil.example" and "nonce" not in claims and claims["aud"] == ["rp", "other"]
-    )
+    assert claims["iss"] == "https://evil.example" and "nonce" not in claims and claims["aud"] == ["rp", "other"]
 
 
 def test_clock_offset_shifts_token_times(idp: DevIdP, rp: RelyingParty) -> None:
@@ -104,9 +98,7 @@ def test_userinfo_and_oversized_claims(idp: DevIdP, rp: RelyingParty) -> None:
     idp.set_fault("userinfo_claims", claims={"sub": None, "email": "evil@example.com"})
     idp.set_fault("oversized_claim", name="given_name", length=100_000, target="userinfo")
     tokens = rp.code_flow("alice").tokens
-    info = rp.http.get(
-        rp.config["userinfo_endpoint"], headers={"Authorization": f"Bearer {tokens['access_token']}"}
-    )
+    info = rp.http.get(rp.config["userinfo_endpoint"], headers={"Authorization": f"Bearer {tokens['access_token']}"})
     body = info.json()
     assert "sub" not in body and body["email"] == "evil@example.com" and len(body["given_name"]) == 100_000
 

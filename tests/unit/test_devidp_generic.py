@@ -27,9 +27,7 @@ def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevIdP]:
         state_dir=tmp_path_factory.mktemp("devidp"),
     )
     server.start()
-    server.register_client(
-        "rp", "s3cret/+&", redirect_uris=[REDIRECT], post_logout_redirect_uris=[LOGOUT_TARGET]
-    )
+    server.register_client("rp", "s3cret/+&", redirect_uris=[REDIRECT], post_logout_redirect_uris=[LOGOUT_TARGET])
     server.register_client("public", None, redirect_uris=[REDIRECT], require_pkce=True)
     yield server
     server.stop()
@@ -110,9 +108,7 @@ def test_wrong_secret_and_two_auth_methods_rejected(rp: RelyingParty) -> None:
     bad = RelyingParty(rp.discovery_url, "rp", "nope", REDIRECT)
     resp = bad.token({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT})
     assert resp.status_code == 401 and resp.json()["error"] == "invalid_client"
-    resp = rp.token(
-        {"grant_type": "authorization_code", "code": code, "client_secret": "s3cret/+&"}, auth="basic"
-    )
+    resp = rp.token({"grant_type": "authorization_code", "code": code, "client_secret": "s3cret/+&"}, auth="basic")
     assert resp.status_code == 400 and resp.json()["error"] == "invalid_request"
 
 
@@ -219,9 +215,7 @@ def test_upsert_changes_groups_between_logins_and_refresh(idp: DevIdP, rp: Relyi
     first = rp.code_flow("erin")
     assert first.id_claims["groups"] == ["a"]
     idp.upsert_user("erin", {"groups": ["b"]})
-    refreshed = rp.token(
-        {"grant_type": "refresh_token", "refresh_token": first.tokens["refresh_token"]}
-    ).json()
+    refreshed = rp.token({"grant_type": "refresh_token", "refresh_token": first.tokens["refresh_token"]}).json()
     claims = rp.verify_id_token(refreshed["id_token"])
     assert claims["groups"] == ["b"] and claims["email"] == "erin@example.com" and "nonce" not in claims
 
@@ -281,10 +275,7 @@ def test_backchannel_logout_is_posted(idp: DevIdP, tmp_path: Path) -> None:
 
 def test_control_api(idp: DevIdP) -> None:
     base = f"{idp.base_url}/_devidp"
-    assert (
-        requests.post(f"{base}/users", json={"username": "zed", "claims": {"groups": ["z"]}}).status_code
-        == 200
-    )
+    assert requests.post(f"{base}/users", json={"username": "zed", "claims": {"groups": ["z"]}}).status_code == 200
     assert "zed" in {u["username"] for u in requests.get(f"{base}/users").json()}
     old = idp.keys["generic"].kid
     kids = requests.post(f"{base}/rotate", json={}).json()["kids"]

@@ -54,6 +54,8 @@ DEFAULTS: dict[str, Any] = {
     "entra_allowed_tenants": [],
     "store_tokens": False,
 }
+#: Top-level PLUGINS_CONFIG['netbox_sso'] keys owned here (break_glass_users is shared with the mapping).
+SETTINGS_KEYS: tuple[str, ...] = tuple(key for key in DEFAULTS if key != "break_glass_users")
 
 
 @dataclass(frozen=True)

@@ -147,10 +147,22 @@ class HardenedOIDCMixin:
         if document is None:
             cfg = self.hardening
             raw = self.get_json(url)
-            expected = self.expected_issuer() if cfg.verify_discovery_issuer else str(raw.get("issuer") or "")
+            expected = self.discovery_issuer(raw) if cfg.verify_discovery_issuer else str(raw.get("issuer") or "")
             document = checks.validate_discovery(raw, expected, allow_http=cfg.allow_insecure_http)
             cache.set(key, document, cfg.metadata_cache_ttl)
         return document
+
+    def discovery_issuer(self, document: dict[str, Any]) -> str:
+        """The issuer the discovery document must name (OIDC Discovery 4.3: the configured one)."""
+        return self.expected_issuer()
+
+    def issuer_for_claims(self, claims: dict[str, Any]) -> str:
+        """The issuer this ID token must carry (Entra: the allow-listed tenant's)."""
+        return self.id_token_issuer()
+
+    def authorization_response_issuer(self) -> str | None:
+        """The RFC 9207 `iss` expected in the redirect back; None when it cannot be known in advance."""
+        return self.id_token_issuer()
 
     def id_token_issuer(self) -> str:
         if self.hardening.verify_discovery_issuer:
@@ -205,9 +217,11 @@ class HardenedOIDCMixin:
             raise checks.AuthorizationResponseError("state", "unknown, expired or already used")
         self._login = entry
         config = self.oidc_config()
-        checks.validate_iss_parameter(
-            self.data, self.id_token_issuer(),
-            required=config.get("authorization_response_iss_parameter_supported") is True)
+        expected = self.authorization_response_issuer()
+        if expected is not None:
+            checks.validate_iss_parameter(
+                self.data, expected,
+                required=config.get("authorization_response_iss_parameter_supported") is True)
         return str(request_state)
 
     def get_code_verifier(self) -> str | None:
@@ -250,18 +264,18 @@ class HardenedOIDCMixin:
         cfg = self.hardening
         claims, key = self._verify_signature(id_token)
         client_id, _secret = self.get_key_and_secret()  # type: ignore[attr-defined]
+        self.validate_provider_claims(claims)
         checks.validate_id_token_claims(
-            claims, issuer=self.id_token_issuer(), client_id=client_id,
+            claims, issuer=self.issuer_for_claims(claims), client_id=client_id,
             nonce=getattr(self, "_login", {}).get("nonce"), now=time.time(), leeway=cfg.clock_leeway,
             max_age=float(self.setting("ID_TOKEN_MAX_AGE", cfg.id_token_max_age)),  # type: ignore[attr-defined]
             max_claim_length=cfg.max_claim_length)
         if not self.validate_at_hash(claims, access_token, key):  # type: ignore[attr-defined]
             raise checks.InvalidClaimError("at_hash", "does not match the access token")
-        self.validate_provider_claims(claims)
         return claims
 
     def validate_provider_claims(self, claims: dict[str, Any]) -> None:
-        """Hook for provider-specific rules (Entra: tid)."""
+        """Provider rules checked before the standard ones (Entra: tid against the allow-list)."""
 
     def validate_and_return_refresh_id_token(self, id_token: str, access_token: str) -> dict[str, Any]:
         raise checks.AuthorizationResponseError("refresh_token", "refreshing is not used by netbox-sso")

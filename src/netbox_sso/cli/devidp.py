@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -31,9 +33,7 @@ PROFILE_CHOICES = ("generic", "keycloak", "okta", "entra", "authentik")
     help="Users file (YAML or JSON). Default: the bundled sample users.",
 )
 @click.option("--port", type=int, default=9000, show_default=True, help="TCP port (0 picks a free one).")
-@click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback only by default)."
-)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback only by default).")
 @click.option("--tls", is_flag=True, help="Serve HTTPS with a generated local CA (printed below).")
 @click.option(
     "--state-dir",
@@ -57,9 +57,7 @@ def devidp(
     """Serve a local OpenID Connect identity provider for tests and demos."""
     if not is_loopback(host):
         if not allow_non_loopback:
-            raise click.UsageError(
-                f"--host {host} is not a loopback address; add --allow-non-loopback to insist"
-            )
+            raise click.UsageError(f"--host {host} is not a loopback address; add --allow-non-loopback to insist")
         click.secho(
             f"WARNING: devidp is binding {host}. It signs anyone in as any user with one click and exposes a "
             "control API. Never do this on a network you do not fully control.",
@@ -89,20 +87,23 @@ def devidp(
     for profile in idp.profiles.values():
         click.echo(f"\n[{profile.kind}] {profile.title}")
         for label, value in profile.banner():
-            click.echo(f"  {label + ':':<12}{value}")
+            click.echo(f"  {label + ':':<16}{value}")
     click.echo("\nClients:")
     for client in idp.clients.values():
         click.echo(f"  {client.client_id}  redirect_uris={', '.join(client.redirect_uris) or '-'}")
     click.echo("\nUsers:")
     for user in idp.users.values():
-        groups = ", ".join(user.groups[:6]) + (
-            f" (+{len(user.groups) - 6} more)" if len(user.groups) > 6 else ""
-        )
+        groups = ", ".join(user.groups[:6]) + (f" (+{len(user.groups) - 6} more)" if len(user.groups) > 6 else "")
         extra = " [password]" if user.password else ""
         extra += " [disabled]" if user.disabled else ""
         click.echo(f"  {user.username:<10} {user.claims.get('email', ''):<24} groups: {groups or '-'}{extra}")
     click.echo(f"\nControl API: {idp.base_url}/_devidp/   Ctrl-C to stop.")
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
     try:
         idp.serve_forever()
     except KeyboardInterrupt:
         click.echo("\ndevidp stopped.")
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt

@@ -206,8 +206,7 @@ def _interpret(
                 texts.append(str(item))
             else:
                 return unusable(
-                    f"claim {claim.display!r} in {source}: element {index} is {_describe_type(item)}; "
-                    "expected strings"
+                    f"claim {claim.display!r} in {source}: element {index} is {_describe_type(item)}; expected strings"
                 )
     too_long = 0
     if texts and max(map(len, texts)) > MAX_VALUE_LENGTH:
@@ -275,11 +274,7 @@ def split_sources(document: Mapping[str, Any]) -> dict[str, Mapping[str, Any] | 
     A flat claims dict is treated as the ID token. 'graph' may also be a plain list of group IDs.
     """
     keys = set(document)
-    if (
-        keys
-        and keys <= set(SOURCES)
-        and all(v is None or isinstance(v, Mapping | list) for v in document.values())
-    ):
+    if keys and keys <= set(SOURCES) and all(v is None or isinstance(v, Mapping | list) for v in document.values()):
         sources: dict[str, Mapping[str, Any] | None] = {}
         for name, value in document.items():
             if isinstance(value, list):

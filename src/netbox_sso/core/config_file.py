@@ -91,8 +91,9 @@ def load_rules_file(path: str | Path) -> MappingSettings:
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise _problem(path, f"not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}",
-                       "fix the syntax") from exc
+        raise _problem(
+            path, f"not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}", "fix the syntax"
+        ) from exc
     if data is None:
         data = {}
     if not isinstance(data, Mapping):

@@ -105,9 +105,7 @@ def _first_login_defaults(rules: BackendRules, user: CurrentUser, reasons: list[
     defaults = set(rules.default_groups - user.groups)
     if defaults:
         assert rules.names is not None
-        reasons.append(
-            f"{rules.names.default_groups}: first login, added default group(s) {_sample(defaults)}"
-        )
+        reasons.append(f"{rules.names.default_groups}: first login, added default group(s) {_sample(defaults)}")
     return defaults
 
 
@@ -152,9 +150,7 @@ def decide(rules: BackendRules, reading: GroupsReading, user: CurrentUser, *, br
             warnings.append(f"{rules.backend}: claim {reading.claim!r} is missing")
         reasons.append(f"{names.missing_claim} is 'keep': managed groups and superuser left unchanged")
         defaults = _first_login_defaults(rules, user, reasons)
-        return Decision(
-            True, None, frozenset(defaults), frozenset(), None, managed, tuple(warnings), tuple(reasons)
-        )
+        return Decision(True, None, frozenset(defaults), frozenset(), None, managed, tuple(warnings), tuple(reasons))
 
     values = reading.values
     reasons.insert(0, f"groups claim {reading.claim!r} read from {reading.source}: {len(values)} value(s)")
@@ -197,10 +193,8 @@ def decide(rules: BackendRules, reading: GroupsReading, user: CurrentUser, *, br
     defaults = _first_login_defaults(rules, user, reasons)
     add = (desired - user.groups) | defaults
     remove = (managed - desired - rules.default_groups) & user.groups
-    for group in sorted(remove):
-        reasons.append(
-            f"removed {group!r}: managed by {', '.join(rules.managed_by[group][:3])}, and no rule matched"
-        )
+    if remove:  # configuration order, lines built at parse time
+        reasons.extend([line for group, line in rules.removal_lines.items() if group in remove])
 
     set_superuser: bool | None = None
     if rules.superuser_groups is not None:

@@ -136,16 +136,10 @@ def render(explanation: Explanation) -> RenderableType:
             claim.append(f": {_names(reading.values)}", style="cyan")
     parts.append(claim)
 
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    table.add_column("change")
-    table.add_column("NetBox groups")
-    table.add_row(Text("add", style="green"), Text(_names(decision.add_groups) or "-"))
-    table.add_row(Text("remove", style="red"), Text(_names(decision.remove_groups) or "-"))
-    kept = (user.groups & decision.managed_groups) - decision.remove_groups
-    table.add_row(Text("keep (managed)"), Text(_names(kept) or "-"))
-    untouched = user.groups - decision.managed_groups
-    table.add_row(Text("untouched (not managed)", style="dim"), Text(_names(untouched) or "-"))
-    parts.append(table)
+    if not decision.allowed:
+        parts.append(Text("no changes: the login is refused"))
+    else:
+        parts.append(_changes_table(explanation))
 
     flag = decision.set_superuser
     superuser = Text("superuser: ")
@@ -163,6 +157,19 @@ def render(explanation: Explanation) -> RenderableType:
         prefix = explanation.rules.setting
         for line in decision.reasons:
             # The rules' own path is printed once above; shortening keeps each line readable.
-            shown = line.replace(prefix, "", 1) if line.startswith(prefix) else line
-            parts.append(Text(f"  - {shown}"))
+            parts.append(Text(f"  - {line.replace(prefix, '')}"))
     return Group(*parts)
+
+
+def _changes_table(explanation: Explanation) -> Table:
+    decision, user = explanation.decision, explanation.user
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("change")
+    table.add_column("NetBox groups")
+    table.add_row(Text("add", style="green"), Text(_names(decision.add_groups) or "-"))
+    table.add_row(Text("remove", style="red"), Text(_names(decision.remove_groups) or "-"))
+    kept = (user.groups & decision.managed_groups) - decision.remove_groups
+    table.add_row(Text("keep (managed)"), Text(_names(kept) or "-"))
+    untouched = user.groups - decision.managed_groups
+    table.add_row(Text("untouched (not managed)", style="dim"), Text(_names(untouched) or "-"))
+    return table

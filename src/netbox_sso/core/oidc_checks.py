@@ -438,6 +438,12 @@ class ProviderUnavailableError(OIDCCheckError):
     code = "provider_unavailable"
     user_text = "the identity provider is unavailable or answered with an error"
 
+    def user_message(self) -> str:
+        # The status (e.g. "HTTP 500 server_error") is the provider's, not a secret, and tells the
+        # administrator where to look.
+        detail = f"{self.subject}: {self.reason}" if self.reason else self.subject
+        return f"Single sign-on failed: {self.user_text} ({detail})."
+
 
 class ProviderTimeoutError(ProviderUnavailableError):
     code = "provider_timeout"

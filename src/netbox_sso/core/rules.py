@@ -171,7 +171,8 @@ class GroupPattern:
         prefix / suffix; 'prefix': every match starts with that prefix, the regex decides; 'scan': no
         index.
         With ignore_case the values are already lower-cased, so the lower-cased literal is compared;
-        that can only be stricter than re.IGNORECASE (which also folds e.g. 'ſ' to 's').
+        that can only be stricter than re.IGNORECASE (which also folds a few non-ASCII letters onto
+        ASCII ones, such as the long s).
         """
         kind: Literal["literal", "startswith", "endswith", "prefix", "scan"]
         if self.kind == "match":
@@ -233,19 +234,13 @@ def _regex_literal_prefix(source: str) -> str:
 
 
 class PatternIndex:
-    """Group patterns compiled for matching many values without testing every pattern on every value."""
+    """Group patterns compiled for matching many values without testing every pattern on every value.
 
-    __slots__ = (
-        "_by_prefix",
-        "_by_suffix",
-        "_lengths",
-        "_literal",
-        "_scan",
-        "_scan_filter",
-        "_suffix_lengths",
-        "_tests",
-        "patterns",
-    )
+    Per value and per distinct literal length, one slice and one dict lookup find the only patterns
+    that can match; a regex runs only where the index alone cannot decide.
+    """
+
+    __slots__ = ("_literal", "_prefix_tables", "_scan", "_scan_filter", "_suffix_tables", "_tests", "patterns")
 
     def __init__(self, patterns: Sequence[GroupPattern]) -> None:
         self.patterns = tuple(patterns)
@@ -268,12 +263,18 @@ class PatternIndex:
                 scan.append(index)
         self._tests = tuple(tests)
         self._literal = {key: tuple(v) for key, v in literal.items()}
-        self._by_prefix = {key: tuple(v) for key, v in by_prefix.items()}
-        self._lengths = tuple(sorted({len(key) for key in by_prefix}))
-        self._by_suffix = {key: tuple(v) for key, v in by_suffix.items()}
-        self._suffix_lengths = tuple(sorted({len(key) for key in by_suffix}))
+        self._prefix_tables = self._by_length(by_prefix)
+        self._suffix_tables = self._by_length(by_suffix)
         self._scan = tuple(scan)
         self._scan_filter = self._combine([self.patterns[i] for i in scan])
+
+    @staticmethod
+    def _by_length(keyed: Mapping[str, list[int]]) -> tuple[tuple[int, dict[str, tuple[int, ...]]], ...]:
+        # One table per key length: a slice of that length can only hit keys of that length.
+        tables: dict[int, dict[str, tuple[int, ...]]] = {}
+        for key, indexes in keyed.items():
+            tables.setdefault(len(key), {})[key] = tuple(indexes)
+        return tuple(sorted(tables.items()))
 
     @staticmethod
     def _combine(patterns: Sequence[GroupPattern]) -> Any:
@@ -289,32 +290,34 @@ class PatternIndex:
         except re.error:
             return None
 
-    def matches(self, values: Iterable[str]) -> dict[int, list[str]]:
+    def matches(self, values: Collection[str]) -> dict[int, list[str]]:
         """Map pattern index -> the values it matched (only patterns that matched something)."""
         hits: dict[int, list[str]] = {}
         if not self.patterns:
             return hits
-        literal, by_prefix, lengths = self._literal, self._by_prefix, self._lengths
-        by_suffix, suffix_lengths = self._by_suffix, self._suffix_lengths
-        scan, scan_filter, tests = self._scan, self._scan_filter, self._tests
-        empty: tuple[int, ...] = ()
-        for value in values:
-            if literal:
-                for index in literal.get(value, empty):
+        tests = self._tests
+        if self._literal:
+            literal = self._literal
+            for value in literal.keys() & values:
+                for index in literal[value]:
                     hits.setdefault(index, []).append(value)
-            for length in lengths:
-                if length > len(value):
-                    break
-                for index in by_prefix.get(value[:length], empty):
+        for length, table in self._prefix_tables:
+            get = table.get
+            # The comprehension keeps the per-value work (slice, lookup) in one tight loop.
+            for value, bucket in [(v, b) for v in values if (b := get(v[:length])) is not None]:
+                for index in bucket:
                     test = tests[index]
                     if test is None or test(value):
                         hits.setdefault(index, []).append(value)
-            for length in suffix_lengths:
-                if length > len(value):
-                    break
-                for index in by_suffix.get(value[-length:], empty):
+        for length, table in self._suffix_tables:
+            get = table.get
+            for value, bucket in [(v, b) for v in values if (b := get(v[-length:])) is not None]:
+                for index in bucket:
                     hits.setdefault(index, []).append(value)
-            if scan and (scan_filter is None or scan_filter(value)):
+        if self._scan:
+            scan, scan_filter = self._scan, self._scan_filter
+            candidates = values if scan_filter is None else [v for v in values if scan_filter(v)]
+            for value in candidates:
                 for index in scan:
                     if tests[index](value):  # type: ignore[misc]  # scanned patterns always have a test
                         hits.setdefault(index, []).append(value)
@@ -381,6 +384,7 @@ class BackendRules:
     managed_groups: frozenset[str] = field(init=False)
     managed_by: Mapping[str, tuple[str, ...]] = field(init=False, compare=False, repr=False)
     exact_lines: Mapping[str, str] = field(init=False, compare=False, repr=False)
+    removal_lines: Mapping[str, str] = field(init=False, compare=False, repr=False)
     pattern_index: PatternIndex = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -399,10 +403,17 @@ class BackendRules:
                 managed_by.setdefault(group, []).append(label)
         for pattern in self.group_patterns:
             for group in pattern.groups:
-                managed_by.setdefault(group, []).append(
-                    pattern.label or f"{pattern.kind} {pattern.pattern!r}"
-                )
+                managed_by.setdefault(group, []).append(pattern.label or f"{pattern.kind} {pattern.pattern!r}")
         set_(self, "managed_by", MappingProxyType({k: tuple(v) for k, v in managed_by.items()}))
+        set_(
+            self,
+            "removal_lines",
+            {
+                group: f"removed {group!r}: managed by {', '.join(labels[:3])}"
+                f"{f' (+{len(labels) - 3} more)' if len(labels) > 3 else ''}, and no rule matched"
+                for group, labels in managed_by.items()
+            },
+        )
         set_(self, "managed_groups", frozenset(managed_by))
         set_(self, "exact_lines", exact)
         set_(self, "pattern_index", PatternIndex(self.group_patterns))
@@ -463,9 +474,7 @@ class _Parser:
         self.fail(path, f"must be a dict, got {_type_name(value)}", fix)
         return None
 
-    def unknown_keys(
-        self, value: Mapping[Any, Any], root: str, known: Sequence[str], other: Collection[str]
-    ) -> None:
+    def unknown_keys(self, value: Mapping[Any, Any], root: str, known: Sequence[str], other: Collection[str]) -> None:
         for key in value:
             if key in known or key in other:
                 continue
@@ -510,9 +519,7 @@ class _Parser:
                 self.fail(item_path, "is an empty string", f"write the {what} or remove the entry")
                 ok = False
             elif len(item) > max_length:
-                self.fail(
-                    item_path, f"is {len(item)} characters, more than {max_length}", f"shorten the {what}"
-                )
+                self.fail(item_path, f"is {len(item)} characters, more than {max_length}", f"shorten the {what}")
                 ok = False
             elif item in seen:
                 self.fail(item_path, f"duplicate {what} {item!r}", "remove the duplicate")
@@ -540,9 +547,7 @@ class _Parser:
     def idp_values(
         self, value: Any, path: str, norm: Normalization, *, allow_empty: bool = True
     ) -> frozenset[str] | None:
-        raw = self.strings(
-            value, path, what="IdP value", max_length=MAX_VALUE_LENGTH, allow_empty=allow_empty
-        )
+        raw = self.strings(value, path, what="IdP value", max_length=MAX_VALUE_LENGTH, allow_empty=allow_empty)
         if raw is None:
             return None
         seen: dict[str, str] = {}
@@ -585,9 +590,7 @@ class _Parser:
             if value.strip():
                 return ClaimPath.parse(value)
         elif isinstance(value, list | tuple):
-            keys = self.strings(
-                value, path, what="claim key", max_length=256, allow_empty=False, single=False
-            )
+            keys = self.strings(value, path, what="claim key", max_length=256, allow_empty=False, single=False)
             if keys is not None:
                 return ClaimPath.parse(keys)
             return None
@@ -610,8 +613,7 @@ class _Parser:
                 self.fail(
                     item_path,
                     f"unknown groups source {item!r}",
-                    f"{suggestion + ' ' if suggestion else ''}"
-                    "use 'id_token', 'userinfo' or 'graph' (Entra ID)",
+                    f"{suggestion + ' ' if suggestion else ''}use 'id_token', 'userinfo' or 'graph' (Entra ID)",
                 )
                 ok = False
             elif item == "graph" and not is_entra_backend(backend):
@@ -689,8 +691,7 @@ class _Parser:
         if not isinstance(value, list | tuple):
             self.fail(
                 path,
-                "must be a list of {'match' or 'regex': ..., 'groups': [...]} entries, "
-                f"got {_type_name(value)}",
+                f"must be a list of {{'match' or 'regex': ..., 'groups': [...]}} entries, got {_type_name(value)}",
                 "write e.g. [{'match': 'team-*', 'groups': ['Teams']}]",
             )
             return None
@@ -708,8 +709,7 @@ class _Parser:
             if len(kinds) != 1:
                 self.fail(
                     entry_path,
-                    "needs exactly one of 'match' (glob) or 'regex'"
-                    + (", not both" if len(kinds) == 2 else ""),
+                    "needs exactly one of 'match' (glob) or 'regex'" + (", not both" if len(kinds) == 2 else ""),
                     "write {'match': 'team-*', ...} or {'regex': '^team-[a-z]+$', ...}",
                 )
                 ok = False
@@ -758,9 +758,7 @@ class _Parser:
         return tuple(result) if ok else None
 
     def permissions(self, value: Any, path: str) -> dict[str, tuple[PermissionSpec, ...]] | None:
-        data = self.mapping(
-            value, path, "write e.g. {'Operators': [{'name': 'ops-view', 'actions': ['view'], ...}]}"
-        )
+        data = self.mapping(value, path, "write e.g. {'Operators': [{'name': 'ops-view', 'actions': ['view'], ...}]}")
         if data is None:
             return None
         result: dict[str, tuple[PermissionSpec, ...]] = {}
@@ -810,9 +808,7 @@ class _Parser:
                 self.fail(path, f"missing {required!r}", f"add {required!r} (see the permissions example)")
         name = data.get("name")
         if "name" in data and (not isinstance(name, str) or not name.strip()):
-            self.fail(
-                setting_path(path, "name"), f"must be a non-empty string, got {name!r}", "name the permission"
-            )
+            self.fail(setting_path(path, "name"), f"must be a non-empty string, got {name!r}", "name the permission")
         elif isinstance(name, str) and len(name) > MAX_PERMISSION_NAME_LENGTH:
             self.fail(
                 setting_path(path, "name"),
@@ -896,9 +892,7 @@ class _Parser:
         patterns = self.patterns(data.get("group_patterns", ()), at("group_patterns"), norm)
         superuser: frozenset[str] | None = None
         if data.get("superuser_groups") is not None:
-            superuser = self.idp_values(
-                data["superuser_groups"], at("superuser_groups"), norm, allow_empty=False
-            )
+            superuser = self.idp_values(data["superuser_groups"], at("superuser_groups"), norm, allow_empty=False)
         required = self.idp_values(data.get("required_groups", ()), at("required_groups"), norm)
         defaults = self.group_names(data.get("default_groups", ()), at("default_groups"))
         missing = self.choice(data.get("missing_claim", "keep"), at("missing_claim"), MISSING_CLAIM_MODES)
@@ -955,9 +949,7 @@ class _Parser:
             values = [*raw_keys, *(rules.superuser_groups or ()), *rules.required_groups]
             odd = sorted({v for v in values if not _GUID.match(v)})
             if odd:
-                sample = ", ".join(repr(v) for v in odd[:3]) + (
-                    f" and {len(odd) - 3} more" if len(odd) > 3 else ""
-                )
+                sample = ", ".join(repr(v) for v in odd[:3]) + (f" and {len(odd) - 3} more" if len(odd) > 3 else "")
                 self.warn(
                     path,
                     f"{len(odd)} IdP value(s) do not look like Entra ID group object IDs ({sample}); the "
@@ -1107,9 +1099,7 @@ def parse_config(
     )
 
 
-def _merge_permissions(
-    parser: _Parser, backends: Mapping[str, BackendRules]
-) -> dict[str, tuple[PermissionSpec, ...]]:
+def _merge_permissions(parser: _Parser, backends: Mapping[str, BackendRules]) -> dict[str, tuple[PermissionSpec, ...]]:
     """One view of every declared permission; the same group or name declared differently is an error."""
     merged: dict[str, tuple[PermissionSpec, ...]] = {}
     owner: dict[str, str] = {}

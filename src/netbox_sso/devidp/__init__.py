@@ -47,6 +47,25 @@ Users file (YAML or JSON; see `sample_users.yaml`)::
 Claims named in OIDC Core 5.4 scopes are released by scope (profile, email, address, phone); `groups`,
 `roles`, `realm_access`, `resource_access` follow the profile's rule (generic: always); other custom
 claims are always released.
+
+Profiles (prefix defaults to the kind; `kind:prefix` serves a second one):
+
+    generic    <base>/generic                       /.well-known/openid-configuration, /jwks, /authorize,
+                                                    /token, /userinfo, /logout, /revoke
+    keycloak   <base>/keycloak/realms/<realm>       /protocol/openid-connect/{auth,token,userinfo,certs,logout}
+    okta       <base>/okta (org) and <base>/okta/oauth2/<server> (custom: default, aus-netbox)
+    entra      <base>/entra/<tenant>/... v1 and v2, Graph at <base>/entra/graph (see profiles/entra.py)
+    authentik  <base>/authentik/application/o/<client_id>/  (issuer has a trailing slash)
+
+Scripted sign-in: POST `username=<name>` (and `password`) to the authorization URL, query string
+included; the answer is a 302 to the redirect URI with code, state (and iss when the profile sends it).
+
+Control API (JSON, loopback peers only): GET /_devidp/ (state), GET|POST /_devidp/users,
+DELETE /_devidp/users/<name>, POST /_devidp/clients, POST /_devidp/rotate {profile?, drop_previous?,
+grace_seconds?}, GET|POST|DELETE /_devidp/faults (POST {"fault": name, ...params}; DELETE ?name=),
+GET|DELETE /_devidp/log, POST /_devidp/sessions/end {username} (ends sessions, sends back-channel logout).
+
+Faults: see `netbox_sso.devidp.faults.FAULTS` (name -> parameters, endpoints, description).
 """
 
 from __future__ import annotations

@@ -11,9 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-ENDPOINTS = frozenset(
-    {"discovery", "jwks", "authorize", "token", "userinfo", "end_session", "revoke", "graph"}
-)
+ENDPOINTS = frozenset({"discovery", "jwks", "authorize", "token", "userinfo", "end_session", "revoke", "graph"})
 COMMON = {"endpoint", "profile", "times"}
 
 

@@ -125,7 +125,5 @@ def render(template: str, **values: str) -> str:
     return Template(text).substitute(safe)
 
 
-def message_page(
-    title: str, message: str, status: int = 200, headers: list[tuple[str, str]] | None = None
-) -> Response:
+def message_page(title: str, message: str, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Response:
     return Response.html(render("message.html", title=title, message=message), status, headers)

@@ -56,8 +56,7 @@ class SigningKeys:
             return None
         data = json.loads(self._path.read_text())
         self._retired = [
-            _Retired(RSAKey.import_key(r["key"]), float(r["retired_at"]), float(r["grace"]))
-            for r in data["retired"]
+            _Retired(RSAKey.import_key(r["key"]), float(r["retired_at"]), float(r["grace"])) for r in data["retired"]
         ]
         return RSAKey.import_key(data["current"])
 
@@ -72,7 +71,7 @@ class SigningKeys:
                 for r in self._retired
             ],
         }
-        tmp = self._path.with_suffix(".tmp")
+        tmp = self._path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         # Private keys: owner-only, even for a development IdP.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -125,9 +124,7 @@ class SigningKeys:
             # joserfc refuses to import a PEM as an oct key, so build the OctKey directly.
             pem = self.current.as_pem(private=False)
             oct_key = OctKey(pem, {"kty": "oct", "k": urlsafe_b64encode(pem).decode()})
-            return jwt.encode(
-                {"alg": "HS256", "typ": typ, "kid": self.kid}, claims, oct_key, algorithms=["HS256"]
-            )
+            return jwt.encode({"alg": "HS256", "typ": typ, "kid": self.kid}, claims, oct_key, algorithms=["HS256"])
         raise ValueError(f"unknown sign mode {mode!r}; expected one of {SIGN_MODES}")
 
     def verify(self, token: str) -> dict[str, Any] | None:

@@ -176,9 +176,7 @@ class Directory:
             users=users,
             clients=[Client.from_dict(c) for c in data.get("clients") or []],
             groups=[
-                Group(
-                    name=str(g["name"]), id=str(g.get("id") or ""), member_of=list(g.get("member_of") or [])
-                )
+                Group(name=str(g["name"]), id=str(g.get("id") or ""), member_of=list(g.get("member_of") or []))
                 for g in data.get("groups") or []
             ],
             tenants={str(k): str(v) for k, v in (data.get("tenants") or {}).items()},

@@ -76,9 +76,7 @@ class RelyingParty:
             challenge = (
                 verifier
                 if pkce == "plain"
-                else base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-                .rstrip(b"=")
-                .decode()
+                else base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
             )
             params.update(code_challenge=challenge, code_challenge_method=pkce)
         params.update(extra)
@@ -109,20 +107,14 @@ class RelyingParty:
             # RFC 6749 2.3.1: form-urlencode id and secret, then base64 (raw_basic skips the encoding).
             cid = self.client_id if raw_basic else quote_plus(self.client_id)
             sec = (self.client_secret or "") if raw_basic else quote_plus(self.client_secret or "")
-            kwargs["headers"] = {
-                "Authorization": "Basic " + base64.b64encode(f"{cid}:{sec}".encode()).decode()
-            }
+            kwargs["headers"] = {"Authorization": "Basic " + base64.b64encode(f"{cid}:{sec}".encode()).decode()}
         elif auth == "post":
             data.update(client_id=self.client_id, client_secret=self.client_secret or "")
         else:
             data["client_id"] = self.client_id
-        return self.http.post(
-            self.config["token_endpoint"], data=data, timeout=10, verify=self.verify, **kwargs
-        )
+        return self.http.post(self.config["token_endpoint"], data=data, timeout=10, verify=self.verify, **kwargs)
 
-    def exchange(
-        self, code: str, verifier: str | None, auth: Literal["basic", "post", "none"] = "basic"
-    ) -> dict:
+    def exchange(self, code: str, verifier: str | None, auth: Literal["basic", "post", "none"] = "basic") -> dict:
         data = {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri}
         if verifier is not None:
             data["code_verifier"] = verifier
@@ -175,7 +167,5 @@ class RelyingParty:
         if "code" not in callback:
             return FlowResult(callback)
         tokens = self.exchange(callback["code"], verifier, auth)
-        claims = (
-            self.verify_id_token(tokens["id_token"], nonce=nonce) if verify and "id_token" in tokens else {}
-        )
+        claims = self.verify_id_token(tokens["id_token"], nonce=nonce) if verify and "id_token" in tokens else {}
         return FlowResult(callback, tokens, claims)

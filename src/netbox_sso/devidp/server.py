@@ -105,6 +105,9 @@ class _Server(ThreadingHTTPServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, addr = self.socket.accept()
+        # Headers and body go out in separate writes; without NODELAY, Nagle plus delayed ACKs add
+        # ~40 ms to every keep-alive response.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.tls is not None:
             # Handshake later, in the handler thread, so one slow client cannot stall accept().
             sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
@@ -228,6 +231,7 @@ class DevIdP:
         self._refresh: dict[str, TokenRecord] = {}
         self._access: dict[str, TokenRecord] = {}
         self._revoked_jtis: set[str] = set()
+        self._next_prune = 0.0
 
         self._tls_files: TLSFiles | None = None
         self._httpd: _Server | None = None
@@ -375,9 +379,7 @@ class DevIdP:
     ) -> dict[str, str]:
         """New current signing key (per profile, or all); returns prefix -> new kid."""
         targets = [self.profile(profile).prefix] if profile else list(self.profiles)
-        return {
-            p: self.keys[p].rotate(drop_previous=drop_previous, grace_seconds=grace_seconds) for p in targets
-        }
+        return {p: self.keys[p].rotate(drop_previous=drop_previous, grace_seconds=grace_seconds) for p in targets}
 
     def set_fault(self, fault: str, /, **params: Any) -> None:
         """Switch a fault on (see netbox_sso.devidp.faults.FAULTS)."""
@@ -404,9 +406,7 @@ class DevIdP:
             "ca_bundle": self.ca_bundle,
             "profiles": {k: p.describe() for k, p in self.profiles.items()},
             "users": [u.describe() for u in self.users.values()],
-            "clients": [
-                {"client_id": c.client_id, "redirect_uris": c.redirect_uris} for c in self.clients.values()
-            ],
+            "clients": [{"client_id": c.client_id, "redirect_uris": c.redirect_uris} for c in self.clients.values()],
             "faults": self.faults.active(),
         }
 
@@ -444,12 +444,10 @@ class DevIdP:
         error = profile.check_ctx(route)
         if error:
             return Response.json({"error": "not_found", "error_description": error}, 404)
-        handler = getattr(self, f"_ep_{route.endpoint}", None)
+        # Core OIDC endpoints are methods here; anything else (e.g. Graph) belongs to the profile.
+        handler = getattr(self, f"_ep_{route.endpoint}", None) or (lambda _p, r, q: profile.handle(r, q))
         try:
-            if handler is not None:
-                response = handler(profile, route, request)
-            else:
-                response = profile.handle(route, request)
+            response = handler(profile, route, request)
         except ParamError as exc:
             response = Response.oauth_error("invalid_request", str(exc))
         if fault("malformed_json") is not None and response.content_type.startswith("application/json"):
@@ -466,9 +464,9 @@ class DevIdP:
     # ==== OIDC endpoints ====================================================================================
     def _ep_discovery(self, profile: Profile, route: Route, request: Request) -> Response:
         doc = profile.discovery(route.ctx, request)
-        apply_overrides(
-            doc, (self._fault_for(profile, "discovery")("discovery_overrides") or {}).get("values")
-        )
+        if isinstance(doc, Response):
+            return doc
+        apply_overrides(doc, (self._fault_for(profile, "discovery")("discovery_overrides") or {}).get("values"))
         return Response.json(doc)
 
     def _ep_jwks(self, profile: Profile, route: Route, request: Request) -> Response:
@@ -480,7 +478,7 @@ class DevIdP:
             return Response.json({"keys": []})
         if mode == "no_keys_field":
             return Response.json({"jwk": self.keys[profile.prefix].jwks()["keys"]})
-        return Response.json(self.keys[profile.prefix].jwks())
+        return Response.json(profile.jwks(route.ctx, self.keys[profile.prefix].jwks()))
 
     # ---- /authorize ----------------------------------------------------------------------------------
     def _ep_authorize(self, profile: Profile, route: Route, request: Request) -> Response:
@@ -491,7 +489,8 @@ class DevIdP:
         if client is None or (client.profiles and profile.prefix not in client.profiles):
             return message_page(
                 "Sign-in error",
-                f"invalid_client: unknown client_id {params.get('client_id')!r} (unauthorized_client).",
+                f"{profile.error_codes.get('invalid_client', '')} invalid_client: unknown client_id "
+                f"{params.get('client_id')!r} (unauthorized_client).".strip(),
                 400,
             )
         redirect_uri = params.get("redirect_uri")
@@ -501,7 +500,8 @@ class DevIdP:
             # Like real IdPs: never redirect to an unregistered URI (open redirector).
             return message_page(
                 "Sign-in error",
-                f"redirect_uri_mismatch: the redirect URI {redirect_uri!r} is not registered for client "
+                f"{profile.error_codes.get('redirect_uri_mismatch', '')} redirect_uri_mismatch: "
+                f"the redirect URI {redirect_uri!r} is not registered for client "
                 f"{client.client_id!r}. Registered: {', '.join(client.redirect_uris) or 'none'}.",
                 400,
             )
@@ -533,6 +533,8 @@ class DevIdP:
             return fail("invalid_request", "PKCE code_challenge required for this client")
         prompt = set(params.get("prompt", "").split())
         max_age = params.get("max_age")
+        if max_age is not None and not max_age.isdigit():
+            return fail("invalid_request", "max_age must be a non-negative integer")
 
         grant = Grant(
             profile=profile.prefix,
@@ -582,18 +584,15 @@ class DevIdP:
         grant = replace(grant, username=session.username, auth_time=session.auth_time, sid=session.sid)
         code = secrets.token_urlsafe(32)
         with self._lock:
+            self._prune()
             self._codes[code] = CodeRecord(grant, time.time() + CODE_LIFETIME)
             session.clients[client.client_id] = grant
         return Response.redirect(add_query(redirect_uri, {"code": code, "state": state, "iss": iss}), headers)
 
-    def _login_problem(
-        self, profile: Profile, route: Route, user: User | None, password: str | None
-    ) -> str | None:
+    def _login_problem(self, profile: Profile, route: Route, user: User | None, password: str | None) -> str | None:
         if user is None:
             return "Unknown user."
-        if user.password is not None and not hmac.compare_digest(
-            (password or "").encode(), user.password.encode()
-        ):
+        if user.password is not None and not hmac.compare_digest((password or "").encode(), user.password.encode()):
             return "Wrong password."
         if user.disabled:
             return "This account is disabled."
@@ -604,10 +603,9 @@ class DevIdP:
     ) -> Response:
         params = request.params(exclude=frozenset({"username", "password"}))
         hidden = "\n".join(
-            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-            for k, v in params.items()
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in params.items()
         )
-        users = [u for u in self.users.values() if profile.user_allowed(u, route.ctx) is None]
+        users = [u for u in list(self.users.values()) if profile.user_allowed(u, route.ctx) is None]
         buttons = []
         for u in users:
             claims = profile.user_claims(u)
@@ -676,7 +674,7 @@ class DevIdP:
             self._sessions.pop(session.cookie, None)
             for token in session.refresh_tokens:
                 self._refresh.pop(token, None)
-        for client_id, grant in session.clients.items():
+        for client_id, grant in list(session.clients.items()):
             client = self.clients.get(client_id)
             if client is not None and client.backchannel_logout_uri:
                 self._send_backchannel(client, grant)
@@ -687,7 +685,7 @@ class DevIdP:
         user = self.users.get(grant.username)
         now = int(time.time())
         claims = {
-            "iss": profile.token_issuer(grant.ctx, user) if user else profile.issuer(grant.ctx),
+            "iss": profile.token_issuer(grant, user),
             "aud": client.client_id,
             "iat": now,
             "exp": now + 120,
@@ -717,22 +715,16 @@ class DevIdP:
         self.backchannel_log.append(entry)
 
     # ---- /token --------------------------------------------------------------------------------------
-    def _authenticate_client(
-        self, request: Request, form: dict[str, str]
-    ) -> tuple[Client | None, Response | None]:
+    def _authenticate_client(self, request: Request, form: dict[str, str]) -> tuple[Client | None, Response | None]:
         auth = request.headers.get("Authorization") or ""
         challenge = [("WWW-Authenticate", 'Basic realm="devidp"')]
         if auth[:6].lower() == "basic ":
             if "client_secret" in form:
-                return None, Response.oauth_error(
-                    "invalid_request", "more than one client authentication method"
-                )
+                return None, Response.oauth_error("invalid_request", "more than one client authentication method")
             try:
                 decoded = base64.b64decode(auth[6:].strip(), validate=True).decode()
             except (ValueError, UnicodeDecodeError):
-                return None, Response.oauth_error(
-                    "invalid_client", "malformed Basic credentials", 401, challenge
-                )
+                return None, Response.oauth_error("invalid_client", "malformed Basic credentials", 401, challenge)
             raw_id, sep, raw_secret = decoded.partition(":")
             # RFC 6749 2.3.1: id and secret are form-urlencoded before base64; accept raw values too.
             for cid, secret in ((unquote_plus(raw_id), unquote_plus(raw_secret)), (raw_id, raw_secret)):
@@ -746,22 +738,16 @@ class DevIdP:
                     if form.get("client_id", cid) != cid:
                         break
                     return client, None
-            return None, Response.oauth_error(
-                "invalid_client", "client authentication failed", 401, challenge
-            )
+            return None, Response.oauth_error("invalid_client", "client authentication failed", 401, challenge)
         client = self.clients.get(form.get("client_id", ""))
         if client is None:
-            return None, Response.oauth_error(
-                "invalid_client", "client authentication failed", 401, challenge
-            )
+            return None, Response.oauth_error("invalid_client", "client authentication failed", 401, challenge)
         if "client_secret" in form:
             if client.client_secret and hmac.compare_digest(
                 form["client_secret"].encode(), client.client_secret.encode()
             ):
                 return client, None
-            return None, Response.oauth_error(
-                "invalid_client", "client authentication failed", 401, challenge
-            )
+            return None, Response.oauth_error("invalid_client", "client authentication failed", 401, challenge)
         if client.client_secret is None:
             return client, None  # public client: PKCE is checked with the code
         return None, Response.oauth_error("invalid_client", "client authentication required", 401, challenge)
@@ -802,9 +788,7 @@ class DevIdP:
         if grant.profile != profile.prefix or grant.ctx != route.ctx:
             return Response.oauth_error("invalid_grant", "code was issued by another authorization server")
         if grant.redirect_uri is not None and form.get("redirect_uri") != grant.redirect_uri:
-            return Response.oauth_error(
-                "invalid_grant", "redirect_uri does not match the authorization request"
-            )
+            return Response.oauth_error("invalid_grant", "redirect_uri does not match the authorization request")
         verifier = form.get("code_verifier")
         if grant.code_challenge is not None:
             if not verifier:
@@ -817,37 +801,31 @@ class DevIdP:
         if user is None or user.disabled:
             return Response.oauth_error("invalid_grant", "user no longer exists or is disabled")
         grant = replace(grant, extra=dict(grant.extra))
-        profile.token_extra(form, grant)
+        if (problem := profile.token_extra(form, grant)) is not None:
+            return Response.oauth_error("invalid_request", problem)
         token_record = TokenRecord(grant, time.time() + profile.access_token_lifetime)
         with self._lock:
             self._used_codes[code] = token_record
         return self._issue(profile, grant, user, client, token_record, with_nonce=True)
 
-    def _refresh_grant(
-        self, profile: Profile, route: Route, client: Client, form: dict[str, str]
-    ) -> Response:
+    def _refresh_grant(self, profile: Profile, route: Route, client: Client, form: dict[str, str]) -> Response:
         token = form.get("refresh_token", "")
         record = self._refresh.get(token)
-        if (
-            record is None
-            or record.grant.client_id != client.client_id
-            or record.grant.profile != profile.prefix
-        ):
+        if record is None or record.grant.client_id != client.client_id or record.grant.profile != profile.prefix:
             return Response.oauth_error("invalid_grant", "unknown or revoked refresh token")
         user = self.users.get(record.grant.username)
         if user is None or user.disabled:
             return Response.oauth_error("invalid_grant", "user no longer exists or is disabled")
         if record.grant.ctx != route.ctx:
-            return Response.oauth_error(
-                "invalid_grant", "refresh token was issued by another authorization server"
-            )
+            return Response.oauth_error("invalid_grant", "refresh token was issued by another authorization server")
         grant = replace(record.grant, extra=dict(record.grant.extra), scopes=list(record.grant.scopes))
         if "scope" in form:
             wanted = form["scope"].split()
             if not set(wanted) <= set(record.grant.scopes):
                 return Response.oauth_error("invalid_scope", "refresh cannot widen the scope")
             grant.scopes = wanted
-        profile.token_extra(form, grant)
+        if (problem := profile.token_extra(form, grant)) is not None:
+            return Response.oauth_error("invalid_request", problem)
         return self._issue(profile, grant, user, client, record, with_nonce=False, refresh_token=token)
 
     def _issue(
@@ -865,7 +843,7 @@ class DevIdP:
         fault = self._fault_for(profile, "token")
         keys = self.keys[profile.prefix]
         now = self.now(profile)
-        issuer = profile.token_issuer(grant.ctx, user)
+        issuer = profile.token_issuer(grant, user)
         sub = profile.subject(user, client.client_id, grant.ctx)
 
         jti = secrets.token_urlsafe(16)
@@ -890,7 +868,7 @@ class DevIdP:
             "expires_in": profile.access_token_lifetime,
             "scope": " ".join(grant.scopes),
         }
-        if "openid" in grant.scopes or not profile.require_openid_scope:
+        if "openid" in grant.scopes:
             id_claims: dict[str, Any] = {
                 "iss": issuer,
                 "sub": sub,
@@ -900,6 +878,8 @@ class DevIdP:
                 "iat": now,
                 "sid": grant.sid,
             }
+            if profile.include_nbf:
+                id_claims["nbf"] = now
             if profile.include_auth_time:
                 id_claims["auth_time"] = grant.auth_time + (now - int(time.time()))
             if with_nonce and grant.nonce is not None:
@@ -907,7 +887,7 @@ class DevIdP:
             if profile.include_at_hash:
                 id_claims["at_hash"] = half_hash(access_token)
             id_claims.update(profile.shape_claims(user, grant, "id_token"))
-            id_claims.update(profile.id_token_extra(user, grant))
+            apply_overrides(id_claims, profile.id_token_extra(user, grant))
             oversized = fault("oversized_claim")
             if oversized and oversized.get("target", "both") in ("id_token", "both"):
                 id_claims[oversized["name"]] = "x" * int(oversized["length"])
@@ -915,9 +895,7 @@ class DevIdP:
             sign = fault("sign")
             response["id_token"] = keys.sign(id_claims, mode=sign["mode"] if sign else None)
 
-        if refresh_token is None and (
-            not profile.refresh_requires_offline_access or "offline_access" in grant.scopes
-        ):
+        if refresh_token is None and profile.issues_refresh_token(grant):
             refresh_token = secrets.token_urlsafe(32)
         if refresh_token is not None:
             response["refresh_token"] = refresh_token
@@ -934,6 +912,16 @@ class DevIdP:
         response = profile.token_response(grant, response, now)
         apply_overrides(response, (fault("token_response") or {}).get("values"))
         return Response.json(response, headers=NO_STORE)
+
+    def _prune(self) -> None:
+        """Forget expired codes and access tokens (callers hold the lock); keeps long load runs small."""
+        now = time.time()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + 60
+        self._codes = {k: v for k, v in self._codes.items() if v.expires_at > now}
+        self._used_codes = {k: v for k, v in self._used_codes.items() if v.expires_at > now}
+        self._access = {k: v for k, v in self._access.items() if v.expires_at > now - 60}
 
     def _revoke_record(self, record: TokenRecord) -> None:
         with self._lock:
@@ -966,9 +954,7 @@ class DevIdP:
             return Response.json({"error": "method_not_allowed"}, 405)
         token = self.bearer_token(request)
         if not token:
-            return Response.json(
-                {"error": "invalid_request"}, 401, [("WWW-Authenticate", 'Bearer realm="devidp"')]
-            )
+            return Response.json({"error": "invalid_request"}, 401, [("WWW-Authenticate", 'Bearer realm="devidp"')])
         checked = self.access_token_grant(profile, token)
         user = self.users.get(checked[1].username) if checked else None
         if checked is None or user is None or user.disabled:
@@ -1029,9 +1015,7 @@ class DevIdP:
         if (s := self._sessions.get(request.cookies.get(cookie_name, ""))) is not None:
             sessions.append(s)
         if hint_claims and hint_claims.get("sid"):
-            sessions += [
-                s for s in list(self._sessions.values()) if s.sid == hint_claims["sid"] and s not in sessions
-            ]
+            sessions += [s for s in list(self._sessions.values()) if s.sid == hint_claims["sid"] and s not in sessions]
         for s in sessions:
             self._end_session(s)
         headers = [self._cookie_header(profile, "", expire=True)]

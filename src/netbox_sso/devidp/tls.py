@@ -60,9 +60,7 @@ def _covers(cert_path: Path, names: tuple[str, ...]) -> bool:
     if cert.not_valid_after_utc < dt.datetime.now(dt.UTC) + dt.timedelta(days=1):
         return False
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    have = {str(v) for v in san.get_values_for_type(x509.IPAddress)} | set(
-        san.get_values_for_type(x509.DNSName)
-    )
+    have = {str(v) for v in san.get_values_for_type(x509.IPAddress)} | set(san.get_values_for_type(x509.DNSName))
     return set(names) <= have
 
 
@@ -126,9 +124,7 @@ def ensure_tls(directory: Path, hosts: tuple[str, ...] = ()) -> TLSFiles:
         .add_extension(_san(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     _write_private(files.server_key, _pem_key(key))

@@ -13,6 +13,9 @@ import sys
 import time
 from pathlib import Path
 
+from netbox_sso.core.claims import read_groups
+from netbox_sso.core.decision import CurrentUser, decide
+from netbox_sso.core.rules import parse_config
 from netbox_sso.devidp import DevIdP, load_users_file
 from netbox_sso.devstack.services import free_port, port_open
 from netbox_sso.devstack.stack import Stack
@@ -23,6 +26,25 @@ CLIENT_ID = "netbox-demo"
 CLIENT_SECRET = "netbox-demo-secret"
 
 
+#: The demo's mapping rules: IdP groups -> NetBox groups (created with their permissions) and superuser.
+DEMO_RULES = {
+    "groups_claim": "groups",
+    "group_map": {"netbox-admins": "Admins", "netbox-users": "Users", "network-operators": "Operators",
+                  "contractors": "Contractors"},
+    "superuser_groups": ["netbox-admins"],
+    "required_groups": ["netbox-users", "netbox-admins", "contractors"],
+    "create_groups": True,
+    "permissions": {
+        "Users": [{"name": "demo-users-view-dcim", "actions": ["view"],
+                   "object_types": ["dcim.site", "dcim.device", "dcim.rack"]}],
+        "Operators": [{"name": "demo-operators-change-dcim", "actions": ["view", "add", "change"],
+                       "object_types": ["dcim.site", "dcim.device", "dcim.rack"]}],
+        "Contractors": [{"name": "demo-contractors-view-sites", "actions": ["view"],
+                         "object_types": ["dcim.site"]}],
+    },
+}
+
+
 def demo_configuration(issuer: str) -> str:
     """The configuration.py block the demo pastes: the reference's generic block plus our mapping."""
     return f"""
@@ -31,6 +53,10 @@ SOCIAL_AUTH_OIDC_KEY = {CLIENT_ID!r}
 SOCIAL_AUTH_OIDC_SECRET = {CLIENT_SECRET!r}
 SOCIAL_AUTH_OIDC_OIDC_ENDPOINT = {issuer + '/.well-known/openid-configuration'!r}
 SOCIAL_AUTH_BACKEND_ATTRS = {{'oidc': ('Sign in with devidp', 'login')}}
+PLUGINS_CONFIG = {{'netbox_sso': {{
+    'break_glass_users': [{ADMIN_USERNAME!r}],
+    'backends': {{'oidc': {DEMO_RULES!r}}},
+}}}}
 """
 
 
@@ -69,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             result = sso_login(netbox.url, "oidc", "alice")
             say(f"check: SSO login as alice -> logged in: {result.logged_in}")
             return 0 if result.logged_in else 1
+        # Ctrl-C (and SIGINT even when started in the background, where shells ignore it) stops the demo.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while netbox.running:
             time.sleep(1)
@@ -94,9 +122,17 @@ def _print_banner(url: str, issuer: str, elapsed: float) -> None:
         "",
         "  Click 'Sign in with devidp' and pick an account:",
     ]
+    # The banner's outcome is the pure core's own decision for each account, not a re-implementation.
+    rules = parse_config({"backends": {"oidc": DEMO_RULES}}).backends["oidc"]
     for user in users:
-        groups = ", ".join(user.get("claims", {}).get("groups", [])) or "(no groups)"
-        lines.append(f"    {user['username']:<8} groups: {groups}")
+        claims = user.get("claims", {})
+        decision = decide(rules, read_groups(rules, {"id_token": claims, "userinfo": None}),
+                          CurrentUser(user["username"], frozenset(), False, True), break_glass=False)
+        superuser = " + superuser" if decision.set_superuser else ""
+        outcome = (f"NetBox groups {', '.join(sorted(decision.add_groups))}{superuser}" if decision.allowed
+                   else "refused: in no required group")
+        idp_groups = ", ".join(claims.get("groups", [])) or "(none)"
+        lines.append(f"    {user['username']:<8} IdP groups: {idp_groups:<38} -> {outcome}")
     lines += ["", f"  Local break-glass account: {ADMIN_USERNAME} / {ADMIN_PASSWORD}", "",
               "  Ctrl-C stops NetBox, devidp and any embedded services.", ""]
     print("\n".join(lines), flush=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,6 +44,22 @@ class Stack:
         self._free_redis_dbs = [(n, n + 1) for n in range(base, 15, 2)]
         self._instances: list[NetBoxInstance] = []
         self._counter = 0
+        self._remove_stale_instances()
+
+    def _remove_stale_instances(self) -> None:
+        """Instance directories (logs kept for post-mortems) of runs whose process is gone."""
+        for path in (self.state_dir / "instances").glob("*-*-*"):
+            pid = path.name.rsplit("-", 2)[-2]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                shutil.rmtree(path, ignore_errors=True)
+        with self.pg.connect() as conn:
+            names = [row[0] for row in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'nbsso_%'")]
+        for name in names:  # nbsso_<instance>_<pid>_<n>: databases of crashed runs
+            parts = name.rsplit("_", 2)
+            if (len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit() and not name.startswith("nbsso_tpl_")
+                    and not name.startswith("nbsso_base_") and not Path(f"/proc/{parts[1]}").exists()):
+                with contextlib.suppress(Exception):
+                    self.pg.drop_database(name)
 
     def _postgres(self, allow_embedded: bool) -> Postgres:
         if service := system_postgres():

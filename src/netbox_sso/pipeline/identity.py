@@ -7,7 +7,7 @@ pipeline (the reference's Entra pipeline includes associate_by_email) becomes sa
   upn, Okta preferred_username) is moved to the stable key on its next login: no duplicate account.
 - `get_username`: the username comes from a stable, configurable claim (`username_claim`, default
   preferred_username), else the email's local part, else sub; never the display name. Values with
-  characters NetBox would strip (non-ASCII look-alikes such as Cyrillic 'а') are skipped, not mangled.
+  characters NetBox would strip (non-ASCII look-alikes such as a Cyrillic 'a') are skipped, not mangled.
 - `associate_by_email`: links to an existing account only when the provider asserts the email is
   verified (email_verified; Entra xms_edov), never to a superuser or break-glass account, never to an
   account already linked to another identity of the same provider; otherwise a clear refusal.
@@ -78,11 +78,15 @@ def is_reserved(username: str) -> bool:
     return username.casefold() in reserved
 
 
-def username_candidates(claims: Mapping[str, Any], username_claim: str) -> list[Any]:
-    """Configured claim, then the email's local part, then sub (never name/given_name)."""
+def username_candidates(claims: Mapping[str, Any], username_claim: str,
+                        fallback_claims: tuple[str, ...] = ()) -> list[Any]:
+    """Configured claim, the backend's fallbacks (Entra v1: upn), the email's local part, then sub.
+
+    Never name/given_name: display names are not unique and anyone can set theirs to "admin".
+    """
     email = claims.get("email")
     local_part = email.split("@", 1)[0] if isinstance(email, str) and "@" in email else None
-    return [claims.get(username_claim), local_part, claims.get("sub")]
+    return [claims.get(username_claim), *(claims.get(c) for c in fallback_claims), local_part, claims.get("sub")]
 
 
 def get_username(strategy: Any, details: dict[str, Any], backend: Any, user: Any = None,
@@ -90,7 +94,8 @@ def get_username(strategy: Any, details: dict[str, Any], backend: Any, user: Any
     if user is not None:
         return {"username": user.get_username()}
     cfg = hardening()
-    for candidate in username_candidates(_claims(backend, response), cfg.username_claim):
+    fallbacks = tuple(getattr(backend, "USERNAME_FALLBACK_CLAIMS", ()))
+    for candidate in username_candidates(_claims(backend, response), cfg.username_claim, fallbacks):
         name = clean_username(candidate)
         if name:
             return {"username": name}

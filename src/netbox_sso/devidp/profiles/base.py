@@ -117,10 +117,12 @@ class Profile:
 
     # Quirks, as data.
     emits_iss_in_authorization_response: ClassVar[bool] = True  # RFC 9207
+    error_codes: ClassVar[dict[str, str]] = {}  # provider error codes shown next to OAuth ones (AADSTS...)
     require_openid_scope: ClassVar[bool] = True
     redirect_uri_optional: ClassVar[bool] = False  # OAuth 2.0 lets it be omitted; OIDC requires it
     include_at_hash: ClassVar[bool] = True
     include_auth_time: ClassVar[bool] = True
+    include_nbf: ClassVar[bool] = False
     access_token_typ: ClassVar[str] = "at+jwt"  # RFC 9068
     group_claims_default: ClassVar[GroupClaimsMode] = "always"
     refresh_requires_offline_access: ClassVar[bool] = False
@@ -171,8 +173,9 @@ class Profile:
     def issuer(self, ctx: dict[str, str] | None = None) -> str:
         return self.root
 
-    def token_issuer(self, ctx: dict[str, str], user: User) -> str:
-        return self.issuer(ctx)
+    def token_issuer(self, grant: Grant, user: User | None) -> str:
+        """The `iss` of tokens for this grant (Entra: per user tenant; Authentik: per application)."""
+        return self.issuer(grant.ctx)
 
     def user_allowed(self, user: User, ctx: dict[str, str]) -> str | None:
         """Why this user cannot sign in here (None: allowed)."""
@@ -204,7 +207,15 @@ class Profile:
         return out
 
     def id_token_extra(self, user: User, grant: Grant) -> dict[str, Any]:
+        """Profile-specific ID-token claims; a None value removes a claim the core set."""
         return {}
+
+    def issues_refresh_token(self, grant: Grant) -> bool:
+        return not self.refresh_requires_offline_access or "offline_access" in grant.scopes
+
+    def jwks(self, ctx: dict[str, str], document: dict[str, Any]) -> dict[str, Any]:
+        """Decorate the JWKS (Entra v2 adds an `issuer` to each key)."""
+        return document
 
     def access_token_audience(self, grant: Grant, client: Client) -> str | list[str]:
         return client.client_id
@@ -221,11 +232,12 @@ class Profile:
         """Capture profile-specific authorize parameters into the grant; return an error to refuse."""
         return None
 
-    def token_extra(self, form: dict[str, str], grant: Grant) -> None:
-        """Apply profile-specific token-request parameters (e.g. Entra v1 `resource`)."""
+    def token_extra(self, form: dict[str, str], grant: Grant) -> str | None:
+        """Apply profile-specific token-request parameters (e.g. Entra v1 `resource`); error to refuse."""
+        return None
 
     # -- documents --------------------------------------------------------------------------------------
-    def discovery(self, ctx: dict[str, str], request: Request) -> dict[str, Any]:
+    def discovery(self, ctx: dict[str, str], request: Request) -> dict[str, Any] | Response:
         return {
             "issuer": self.issuer(ctx),
             "authorization_endpoint": self.url("authorize", ctx),

@@ -1,0 +1,58 @@
+"""Authentik-like profile: per-application issuer `<root>/application/o/<slug>/` (trailing slash) with
+shared authorize/token/userinfo endpoints; `groups` are group names, released with the profile scope."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from netbox_sso.devidp.model import User
+from netbox_sso.devidp.profiles.base import Grant, Profile, Route, Target
+
+_APP = "/application/o"
+
+
+class AuthentikProfile(Profile):
+    kind = "authentik"
+    title = "Authentik"
+    layouts: ClassVar[dict[str, dict[str, str | tuple[str, ...]]]] = {
+        "app": {
+            "discovery": f"{_APP}/{{slug}}/.well-known/openid-configuration",
+            "jwks": f"{_APP}/{{slug}}/jwks/",
+            "end_session": f"{_APP}/{{slug}}/end-session/",
+            "authorize": f"{_APP}/authorize/",
+            "token": f"{_APP}/token/",
+            "userinfo": f"{_APP}/userinfo/",
+            "revoke": f"{_APP}/revoke/",
+        },
+    }
+    default_ctx: ClassVar[dict[str, str]] = {"layout": "app", "slug": "netbox"}
+    emits_iss_in_authorization_response = False
+    group_claims_default = "always"
+
+    def check_ctx(self, route: Route) -> str | None:
+        slug = route.ctx.get("slug")
+        if slug is not None and slug not in self.idp.clients:
+            return "application not found"
+        return None
+
+    def issuer(self, ctx: dict[str, str] | None = None) -> str:
+        # The slug is the client_id here; shared endpoints carry no slug, so the token's `iss` comes
+        # from the grant's client (token_issuer).
+        slug = (ctx or {}).get("slug") or self.default_ctx["slug"]
+        return f"{self.root}{_APP}/{slug}/"
+
+    def token_issuer(self, grant: Grant, user: User | None) -> str:
+        return self.issuer({"slug": grant.client_id})
+
+    def shape_claims(self, user: User, grant: Grant, target: Target) -> dict[str, Any]:
+        claims = super().shape_claims(user, grant, target)
+        if "profile" in grant.scopes:
+            claims.setdefault("nickname", user.username)
+            claims.setdefault("preferred_username", user.username)
+        # Authentik emits group names only (no roles / realm_access).
+        for name in ("roles", "realm_access", "resource_access"):
+            claims.pop(name, None)
+        return claims
+
+
+PROFILE = AuthentikProfile
