@@ -17,6 +17,8 @@ from netbox_sso.backends.config import SETTINGS_KEYS
 from netbox_sso.core.rules import SSOConfig, parse_config
 
 PLUGIN_NAME = "netbox_sso"
+#: Top-level keys of PLUGINS_CONFIG['netbox_sso'] read by modules other than the rules parser.
+OTHER_TOP_LEVEL_KEYS: tuple[str, ...] = ("graph_url",)
 
 
 def plugin_settings() -> dict[str, Any]:
@@ -26,10 +28,11 @@ def plugin_settings() -> dict[str, Any]:
 @cache
 def sso_config() -> SSOConfig:
     """The validated configuration (parsed once per process; settings do not change at run time)."""
+
     return parse_config(
         plugin_settings(),
+        # Sign-in hardening keys are validated by netbox_sso.backends.config, not by the mapping parser.
+        other_top_level_keys=(*SETTINGS_KEYS, *OTHER_TOP_LEVEL_KEYS),
         pipeline_config=getattr(settings, "SOCIAL_AUTH_PIPELINE_CONFIG", None),
         remote_auth_default_groups=tuple(getattr(settings, "REMOTE_AUTH_DEFAULT_GROUPS", ()) or ()),
-        # Sign-in hardening keys are validated by netbox_sso.backends.config, not by the mapping parser.
-        other_top_level_keys=SETTINGS_KEYS,
     )

@@ -58,7 +58,28 @@ def harden_settings() -> None:
         logger.info("netbox-sso: %s", notice)
 
     settings.SOCIAL_AUTH_PIPELINE = harden_pipeline(settings.SOCIAL_AUTH_PIPELINE)
+    request_groups_scope(config.backends)
     warn_weakened()
+
+
+#: Backends whose provider sends groups only when a `groups` scope is requested -> their SCOPE setting.
+GROUPS_SCOPE_SETTINGS: dict[str, str] = {"okta-openidconnect": "SOCIAL_AUTH_OKTA_OPENIDCONNECT_SCOPE"}
+
+
+def request_groups_scope(mapped_backends: Sequence[str] | dict) -> None:
+    """Okta releases the groups claim only for the `groups` scope: request it when groups are mapped.
+
+    The reference's troubleshooting ("Okta: add groups scope") is the commonest cause of groups not
+    syncing; with mapping configured, asking for the scope is never wrong, so we do it and say so.
+    """
+    for backend, setting in GROUPS_SCOPE_SETTINGS.items():
+        if backend not in mapped_backends:
+            continue
+        scope = list(getattr(settings, setting, None) or [])
+        if "groups" not in scope:
+            setattr(settings, setting, [*scope, "groups"])
+            logger.info("netbox-sso: %s: added the 'groups' scope, because groups are mapped for %s", setting,
+                        backend)
 
 
 #: Stock social-core pipeline step -> ours with the same role (see netbox_sso.pipeline.identity).
@@ -94,6 +115,12 @@ def warn_weakened() -> None:
     if not cfg.verify_discovery_issuer:
         logger.warning("netbox-sso: verify_discovery_issuer is off: a discovery document naming another "
                        "issuer is trusted")
+    entra = [path for path in settings.AUTHENTICATION_BACKENDS if path.startswith("netbox_sso.backends.entra.")]
+    tenant = str(getattr(settings, "SOCIAL_AUTH_AZUREAD_OAUTH2_TENANT_ID", "") or "common").lower()
+    if entra and tenant in ("common", "organizations") and not cfg.entra_allowed_tenants:
+        logger.warning("netbox-sso: SOCIAL_AUTH_AZUREAD_OAUTH2_TENANT_ID is %r and "
+                       "PLUGINS_CONFIG['netbox_sso']['entra_allowed_tenants'] is empty: every Entra ID sign-in "
+                       "will be refused; set TENANT_ID to your tenant ID, or list the allowed tenants", tenant)
     for name in dir(settings):
         if not name.startswith("SOCIAL_AUTH_"):
             continue

@@ -25,6 +25,8 @@ STATE = Path(__file__).resolve().parents[2] / ".state" / "test"
 CLIENT_ID = "netbox"
 CLIENT_SECRET = "netbox-client-secret-for-tests"
 SSO_BACKENDS = ("oidc", "azuread-oauth2", "okta-openidconnect")
+#: Every devidp profile, served at once by one devidp (each under its own prefix, issuer and keys).
+PROFILES = ("generic", "keycloak", "okta", "entra", "authentik")
 # Every instance of the run registers its redirect URIs on the one devidp client; registration replaces
 # the list, so we keep the union.
 _REDIRECT_URIS: set[str] = set()
@@ -40,7 +42,7 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevIdP]:
-    server = DevIdP(users=load_users_file(DATA / "users.yaml"), profiles=("generic",), host="127.0.0.1",
+    server = DevIdP(users=load_users_file(DATA / "users.yaml"), profiles=PROFILES, host="127.0.0.1",
                     port=0, tls=True, state_dir=STATE / "devidp")
     server.start()
     yield server

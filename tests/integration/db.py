@@ -32,3 +32,8 @@ def user_groups(instance: NetBoxInstance, username: str) -> set[str]:
         return {row[0] for row in conn.execute(
             "SELECT g.name FROM users_group g JOIN users_user_groups ug ON ug.group_id = g.id "
             "JOIN users_user u ON u.id = ug.user_id WHERE u.username = %s", (username,))}
+
+
+def usernames(instance: NetBoxInstance) -> list[str]:
+    with instance.db() as conn:
+        return [row[0] for row in conn.execute("SELECT username FROM users_user ORDER BY id")]

@@ -108,6 +108,14 @@ def test_signing_key_rotation_is_followed(netbox, idp, login):
     assert result.logged_in, (result.messages, netbox.tail_logs())
 
 
+def test_rotation_to_a_key_without_kid_is_followed(netbox, idp, login):
+    assert login(netbox, "alice").logged_in  # JWKS cached
+    idp.rotate_keys("generic", drop_previous=True)
+    idp.set_fault("sign", mode="no_kid")
+    result = login(netbox, "alice")
+    assert result.logged_in, (result.messages, netbox.tail_logs())
+
+
 def test_moderate_clock_skew_is_tolerated(netbox, idp, login):
     idp.set_fault("clock_offset", seconds=45)
     result = login(netbox, "alice")
@@ -227,6 +235,8 @@ def test_oversized_claims(netbox, idp, login):
     refused_login(netbox, login, "carol", "(given_name)")
     idp.set_fault("oversized_claim", name="email", length=100_000, target="userinfo")
     refused_login(netbox, login, "carol", "userinfo.email")
+    idp.set_fault("oversized_claim", name="email", length=300, target="both")  # under the cap, over the column
+    refused_login(netbox, login, "carol", "(email)")
 
 
 # ---- replays ---------------------------------------------------------------------------------------------------

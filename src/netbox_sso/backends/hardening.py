@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -42,6 +43,8 @@ PENDING_LIFETIME = 600
 #: At most this many logins in progress per browser session (parallel tabs).
 MAX_PENDING = 5
 CACHE_PREFIX = "netbox_sso:v1"
+#: NetBox's (Django's) users_user.email column width.
+MAX_EMAIL_LENGTH = 254
 _CHUNK = 16384
 
 
@@ -85,37 +88,55 @@ class HardenedOIDCMixin:
     def request(self, url: str, *, method: Literal["GET", "POST", "DELETE"] = "GET", headers: Any = None,
                 data: dict | None = None, json: dict | None = None, auth: Any = None,
                 params: dict | None = None, timeout: float | None = None) -> requests.Response:
-        """One call to the provider: https, a total deadline, a size cap; HTTP errors as typed errors."""
+        """One call to the provider: https, a total deadline, a size cap; HTTP errors as typed errors.
+
+        requests' timeouts apply per socket operation, so a provider dripping one byte at a time never
+        trips them. The call runs in a worker thread instead; at the deadline we stop waiting and close
+        its session, which aborts the blocked read.
+        """
         cfg = self.hardening
-        checks.validate_https(url, _endpoint_label(url), allow_http=cfg.allow_insecure_http)
-        total = min(timeout, cfg.idp_timeout) if timeout else cfg.idp_timeout
-        deadline = time.monotonic() + total
         label = _endpoint_label(url)
+        checks.validate_https(url, label, allow_http=cfg.allow_insecure_http)
+        total = min(timeout, cfg.idp_timeout) if timeout else cfg.idp_timeout
         headers = dict(headers or {})
-        if "User-Agent" not in headers:
-            headers["User-Agent"] = "netbox-sso"
-        try:
-            response = requests.request(
-                method, url, headers=headers, data=data, json=json, auth=auth, params=params,
-                timeout=(total, total), stream=True, allow_redirects=False,
-                proxies=self.setting("PROXIES"), verify=self.setting("VERIFY_SSL", True),  # type: ignore[attr-defined]
-            )
-            with response:
-                body = bytearray()
-                for chunk in response.iter_content(_CHUNK):
-                    body.extend(chunk)
-                    checks.validate_response_size(len(body), cfg.max_response_bytes, label)
-                    if time.monotonic() > deadline:
-                        raise checks.ProviderTimeoutError(label, f"no complete answer within {total:g} s")
-        except requests.Timeout as error:
+        headers.setdefault("User-Agent", "netbox-sso")
+        session = requests.Session()
+        outcome: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                response = session.request(
+                    method, url, headers=headers, data=data, json=json, auth=auth, params=params,
+                    timeout=(total, total), stream=True, allow_redirects=False,
+                    proxies=self.setting("PROXIES"), verify=self.setting("VERIFY_SSL", True),  # type: ignore[attr-defined]
+                )
+                with response:
+                    body = bytearray()
+                    for chunk in response.iter_content(_CHUNK):
+                        body.extend(chunk)
+                        checks.validate_response_size(len(body), cfg.max_response_bytes, label)
+                response._content = bytes(body)  # consumed while streaming; kept for .json()/.text
+                outcome["response"] = response
+            except BaseException as error:  # handed to the calling thread
+                outcome["error"] = error
+
+        worker = threading.Thread(target=call, name="netbox-sso-idp-call", daemon=True)
+        worker.start()
+        worker.join(total)
+        if worker.is_alive():
+            session.close()
+            raise checks.ProviderTimeoutError(label, f"no complete answer within {total:g} s")
+        session.close()
+        error = outcome.get("error")
+        if isinstance(error, requests.Timeout):
             raise checks.ProviderTimeoutError(label, f"no answer within {total:g} s") from error
-        except requests.ConnectionError as error:
-            if time.monotonic() > deadline:
-                raise checks.ProviderTimeoutError(label, f"no answer within {total:g} s") from error
+        if isinstance(error, requests.ConnectionError):
             raise AuthConnectionError(self, f"cannot reach {label}") from error
-        except requests.RequestException as error:
+        if isinstance(error, requests.RequestException):
             raise checks.ProviderUnavailableError(label, type(error).__name__) from error
-        response._content = bytes(body)  # the body is consumed; keep it for .json()/.text
+        if error is not None:
+            raise error
+        response = outcome["response"]
         if response.status_code >= 300:
             raise checks.ProviderUnavailableError(label, self._error_summary(response))
         return response
@@ -307,6 +328,9 @@ class HardenedOIDCMixin:
         for name in ("fullname", "first_name", "last_name"):
             if isinstance(details.get(name), str):
                 details[name] = details[name][:150]
+        # An address longer than NetBox's email column (RFC 5321 caps a path at 256) is refused cleanly.
+        if isinstance(details.get("email"), str) and len(details["email"]) > MAX_EMAIL_LENGTH:
+            raise checks.InvalidClaimError("email", f"longer than {MAX_EMAIL_LENGTH} characters")
         return details
 
     def claims(self, response: dict[str, Any] | None = None) -> dict[str, Any]:

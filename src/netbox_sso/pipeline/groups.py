@@ -63,7 +63,7 @@ def _rules_for(backend: Any) -> BackendRules | None:
 
 
 def _is_break_glass(username: str | None) -> bool:
-    return bool(username) and username.lower() in {name.lower() for name in sso_config().break_glass_users}
+    return bool(username) and sso_config().is_break_glass(username)
 
 
 def resolve_groups(backend: Any, details: Mapping[str, Any], response: Mapping[str, Any], user: Any = None,
@@ -72,11 +72,16 @@ def resolve_groups(backend: Any, details: Mapping[str, Any], response: Mapping[s
     rules = _rules_for(backend)
     if rules is None:
         return None
-    reading = read_groups(rules, claim_sources(backend, response))
+    sources = claim_sources(backend, response)
+    reading = read_groups(rules, sources)
     if reading.overage and "graph" in rules.groups_sources:
-        from netbox_sso.providers.entra_graph import resolve_overage
+        from netbox_sso.providers.entra_graph import GraphError, resolve_overage
 
-        reading = resolve_overage(backend, rules, response, reading)
+        try:
+            reading = resolve_overage(backend, rules, response, reading, sources)
+        except GraphError as error:  # fail closed: never continue as if the user had no groups
+            audit.warning("sso.login.refused backend=%s reason=graph: %s", backend.name, error)
+            raise SSORefused(backend, f"Single sign-on refused: your groups could not be read ({error}).") from error
     username = user.username if user is not None else str(details.get("username") or "")
     preview = decide(rules, reading, CurrentUser(username, frozenset(), False, user is None),
                      break_glass=_is_break_glass(username))

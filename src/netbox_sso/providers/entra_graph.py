@@ -1,0 +1,102 @@
+"""Entra ID groups overage: resolve the user's groups through Microsoft Graph.
+
+When a user is in more than 200 groups, Entra ID leaves `groups` out of the ID token and sends
+`_claim_names`/`_claim_sources` (or `hasgroups`) instead. We then ask Graph for the user's transitive
+memberships, `GET /v1.0/me/transitiveMemberOf?$select=id`, following every `@odata.nextLink`, and keep
+the groups (directory roles and administrative units also appear there; `@odata.type` tells them apart).
+
+Why transitiveMemberOf rather than checkMemberGroups: the mirror semantics, group patterns and
+`netbox-sso explain` need the user's whole set of groups, not a yes/no for the IDs the rules name;
+checkMemberGroups answers at most 20 IDs per call (a rule set of 200 Entra groups would need 10 calls
+per login, every login), whereas transitiveMemberOf returns up to 999 groups per page in one call, and it
+is transitive like the `groups` claim it replaces (memberOf is not). It needs only the delegated
+`User.Read` permission (`GroupMember.Read.All` is not required for /me).
+
+Failures fail closed: a refused, slow or malformed Graph answer is a `GraphError` whose message says
+what to fix; the login is refused with it, never continued as if the user had no groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import requests
+
+from netbox_sso.core.claims import GroupsReading, read_groups
+from netbox_sso.core.rules import BackendRules
+
+DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
+PAGE_SIZE = 999  # Graph's maximum $top for directory objects
+MAX_PAGES = 50  # 49,950 groups: far above Entra's limits; bounds a misbehaving endpoint
+TIMEOUT = (5.0, 10.0)  # connect, read per page
+MAX_PAGE_BYTES = 2_000_000
+GROUP_TYPE = "#microsoft.graph.group"
+
+
+class GraphError(Exception):
+    """Graph could not list the user's groups; the message names the cause and the fix."""
+
+
+def graph_url() -> str:
+    from netbox_sso.conf import plugin_settings
+
+    return str(plugin_settings().get("graph_url") or DEFAULT_GRAPH_URL).rstrip("/")
+
+
+def transitive_group_ids(access_token: str, *, base_url: str, verify: bool | str = True) -> list[str]:
+    """All group object IDs the signed-in user is a transitive member of."""
+    url: str | None = f"{base_url}/v1.0/me/transitiveMemberOf"
+    params: dict[str, str] | None = {"$select": "id", "$top": str(PAGE_SIZE)}
+    ids: list[str] = []
+    for _ in range(MAX_PAGES):
+        if url is None:
+            return ids
+        page = _get_page(url, params, access_token, verify)
+        params = None  # nextLink carries the query
+        values = page.get("value")
+        if not isinstance(values, list):
+            raise GraphError("Microsoft Graph answered transitiveMemberOf without a 'value' list")
+        ids.extend(str(item["id"]) for item in values if isinstance(item, Mapping) and item.get("id")
+                   and item.get("@odata.type", GROUP_TYPE) == GROUP_TYPE)
+        next_link = page.get("@odata.nextLink")
+        url = str(next_link) if next_link else None
+    raise GraphError(f"Microsoft Graph returned more than {MAX_PAGES} pages of groups; refusing to continue")
+
+
+def _get_page(url: str, params: dict[str, str] | None, access_token: str, verify: bool | str) -> dict[str, Any]:
+    try:
+        response = requests.get(url, params=params, timeout=TIMEOUT, verify=verify,
+                                headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"})
+    except requests.RequestException as error:
+        raise GraphError(f"Microsoft Graph could not be reached to resolve the groups overage "
+                         f"({type(error).__name__})") from error
+    if response.status_code in (401, 403):
+        raise GraphError(
+            f"Microsoft Graph refused to list the user's groups (HTTP {response.status_code}): the access token "
+            "must be for Graph with the delegated User.Read permission; with azuread-oauth2 set "
+            "SOCIAL_AUTH_AZUREAD_OAUTH2_RESOURCE = 'https://graph.microsoft.com/' and grant User.Read")
+    if response.status_code != 200:
+        raise GraphError(f"Microsoft Graph answered HTTP {response.status_code} while resolving the groups overage")
+    if len(response.content) > MAX_PAGE_BYTES:
+        raise GraphError("Microsoft Graph's answer exceeds the size limit")
+    try:
+        body = response.json()
+    except ValueError as error:
+        raise GraphError("Microsoft Graph's answer is not JSON") from error
+    if not isinstance(body, dict):
+        raise GraphError("Microsoft Graph's answer is not a JSON object")
+    return body
+
+
+def resolve_overage(backend: Any, rules: BackendRules, response: Mapping[str, Any], reading: GroupsReading,
+                    sources: Mapping[str, Mapping[str, Any] | None]) -> GroupsReading:
+    """Re-read the groups with Graph's answer added as the 'graph' source."""
+    access_token = response.get("access_token")
+    if not access_token:
+        raise GraphError("the token response carries no access token to call Microsoft Graph with")
+    verify = backend.setting("VERIFY_SSL", True) if hasattr(backend, "setting") else True
+    ids = transitive_group_ids(str(access_token), base_url=graph_url(), verify=verify)
+    resolved = read_groups(rules, {**sources, "graph": {"groups": ids}})
+    return replace(resolved, overage=True) if resolved.values is not None else resolved
