@@ -103,6 +103,8 @@ def _prepare_without_icu(instance: NetBoxInstance, progress: Progress) -> None:
     progress("Embedded PostgreSQL has no ICU: natural sorting of names is replaced by plain sorting.")
     with instance.db() as conn:
         conn.execute('CREATE COLLATION IF NOT EXISTS natural_sort (provider = libc, locale = "C")')
+    # core first: the post_migrate handlers of a partial migrate need core's object types table.
+    instance.manage("migrate", "core")
     instance.manage("migrate", "dcim", "0196")
     instance.manage("migrate", "dcim", "0197", "--fake")
 
