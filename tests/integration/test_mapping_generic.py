@@ -147,3 +147,29 @@ def test_missing_claim_without_required_groups_changes_nothing_and_warns(keycloa
     assert db.user_groups(keycloak_netbox, "kc-gus") == {"Editors"}
     log = keycloak_netbox.log_file.read_text()
     assert "mapping (oidc, kc-gus)" in log and "not found in id_token or userinfo" in log
+
+
+BROKEN_PERMISSIONS = """
+PLUGINS_CONFIG = {'netbox_sso': {'backends': {'oidc': {
+    'group_map': {'netbox-users': 'Users', 'ops': 'Broken'},
+    'create_groups': True,
+    'permissions': {'Broken': [{'name': 'broken', 'actions': ['view'], 'object_types': ['dcim.nosuchmodel']}]},
+}}}}
+"""
+
+
+def test_a_failure_while_applying_leaves_no_half_provisioned_user(netbox_factory, idp, login):
+    """Mapping fails after create_user (an object type that does not exist): the whole login rolls back."""
+    generic = reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                              provider_domain=idp_domain(idp))
+    netbox = netbox_factory(generic + BROKEN_PERMISSIONS)
+    idp.upsert_user("map-hal", claims("map-hal", ["netbox-users", "ops"]), replace_claims=True)
+    result = login(netbox, "map-hal")
+    assert not result.logged_in
+    assert result.status_code == 200 and result.messages  # the login page with a message, not a 500
+    assert db.user(netbox, "map-hal") is None
+    with netbox.db() as conn:
+        groups = {row[0] for row in conn.execute("SELECT name FROM users_group")}
+        links = conn.execute("SELECT count(*) FROM social_auth_usersocialauth").fetchone()[0]
+    assert "Broken" not in groups and "Users" not in groups
+    assert links == 0

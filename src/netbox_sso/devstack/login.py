@@ -118,7 +118,10 @@ def sso_login(netbox_url: str, backend: str, username: str, *, password: str | N
     history.append(begin.url)
     if begin.status_code != 200 or "url" not in _json_or_empty(begin):
         return _finish(session, netbox_url, begin, history, timeout)
-    authorize_url = begin.json()["url"]
+    authorize_url = urljoin(page.url, begin.json()["url"])
+    if authorize_url.startswith(f"{netbox_url}/"):
+        # NetBox refused to begin (e.g. the IdP's discovery failed): the URL is its own login page.
+        return _finish(session, netbox_url, session.get(authorize_url, timeout=timeout), history, timeout)
     idp = session.get(authorize_url, timeout=timeout, allow_redirects=False)
     history.append(authorize_url)
     if idp.status_code == 200 and "<form" in idp.text:

@@ -88,8 +88,8 @@ def _build(pg: Postgres, redis: Redis, root: Path, name: str, *, plugins: bool, 
     instance.setup()
     instance.write_config(plugins=["netbox_sso"] if plugins else [])
     if pg.embedded and not clone_from:
-        _prepare_without_icu(instance, progress)
-    _migrate_with_progress(instance, progress)
+        progress("Embedded PostgreSQL has no ICU: natural sorting of names is replaced by plain sorting.")
+    _migrate_with_progress(instance, progress, without_icu=pg.embedded)
     if plugins:
         instance.shell(SEED_CODE)
     with pg.connect() as conn:  # nobody may hold a connection to a template
@@ -98,20 +98,11 @@ def _build(pg: Postgres, redis: Redis, root: Path, name: str, *, plugins: bool, 
     pg.rename_database(building, name)
 
 
-def _prepare_without_icu(instance: NetBoxInstance, progress: Progress) -> None:
-    """Embedded PostgreSQL has no ICU: create natural_sort as a libc collation and fake dcim.0197."""
-    progress("Embedded PostgreSQL has no ICU: natural sorting of names is replaced by plain sorting.")
-    with instance.db() as conn:
-        conn.execute('CREATE COLLATION IF NOT EXISTS natural_sort (provider = libc, locale = "C")')
-    # core first: the post_migrate handlers of a partial migrate need core's object types table.
-    instance.manage("migrate", "core")
-    instance.manage("migrate", "dcim", "0196")
-    instance.manage("migrate", "dcim", "0197", "--fake")
-
-
-def _migrate_with_progress(instance: NetBoxInstance, progress: Progress) -> None:
+def _migrate_with_progress(instance: NetBoxInstance, progress: Progress, *, without_icu: bool = False) -> None:
     total = _count_unapplied(instance)
     command = [*instance.netbox_command, "migrate", "--no-input"]
+    if without_icu:
+        command = [sys.executable, "-m", "netbox_sso.devstack.migrate_without_icu", "migrate", "--no-input"]
     process = subprocess.Popen(command, env=instance.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
     done = 0

@@ -1,0 +1,230 @@
+"""The one recording API of the SSO audit trail: a structured log line and an `SSOEvent` row per event.
+
+    from netbox_sso import audit
+    audit.record("login_failure", request=request, backend="oidc", outcome="failure", reason="invalid_token")
+
+- The log line goes to logger `netbox_sso.audit` (WARNING for failures, refusals and denials, INFO
+  otherwise); its message is one JSON object, and `JsonFormatter` turns the whole record into JSON for
+  log shippers (`'formatters': {'json': {'()': 'netbox_sso.audit.JsonFormatter'}}` in LOGGING).
+- The row is an `SSOEvent` (list view, filters, REST API); metrics count logins by backend and outcome.
+- Nothing secret is ever written: token, secret and code fields are replaced, JWT-looking strings are
+  replaced wherever they occur, and sizes are capped (see `redact`).
+- Recording never breaks a login: a failure to write the row is logged and swallowed. Inside a
+  transaction (the SSO pipeline runs in one) the event is written when it commits, so a user creation
+  rolled back by a later refusal leaves no "user created" event, only the refusal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+logger = logging.getLogger("netbox_sso.audit")
+_internal = logging.getLogger("netbox_sso")
+
+#: Keys whose values are secrets wherever they appear (compared lower-case).
+SECRET_KEYS = frozenset({
+    "access_token", "refresh_token", "id_token", "client_secret", "code", "code_verifier", "password",
+    "secret", "token", "assertion", "client_assertion", "authorization", "cookie", "sessionid", "api_key",
+})
+_SECRET_SUFFIXES = ("_token", "_secret", "password")
+#: A JWT/JWS (header.payload.signature, base64url JSON header) anywhere in a string.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}")
+REDACTED = "[redacted]"
+MAX_STRING = 1000
+MAX_ITEMS = 500
+MAX_DEPTH = 8
+#: Upper bound of one event's details as JSON; larger details are replaced by a note saying so.
+MAX_DETAILS_BYTES = 64 * 1024
+
+#: Events logged at WARNING (everything else at INFO).
+_WARNING_OUTCOMES = frozenset({"failure", "refused", "denied"})
+#: Failure codes that are a policy refusal, not a fault (AuthForbidden subclasses are refusals too).
+REFUSAL_CODES = frozenset({"foreign_tenant", "refused", "forbidden", "required_groups", "missing_groups_claim"})
+
+
+def is_secret_key(key: str) -> bool:
+    lowered = key.lower()
+    return lowered in SECRET_KEYS or lowered.endswith(_SECRET_SUFFIXES)
+
+
+def redact_text(text: str, limit: int = MAX_STRING) -> str:
+    """The string without JWTs or bearer tokens, cut to `limit` characters."""
+    text = _BEARER.sub("Bearer " + REDACTED, _JWT.sub("[redacted jwt]", text))
+    if len(text) > limit:
+        text = f"{text[:limit]}…[+{len(text) - limit} chars]"
+    return text
+
+
+def redact(value: Any, *, depth: int = 0) -> Any:
+    """A JSON-ready copy of `value` with secrets replaced and sizes capped."""
+    if depth > MAX_DEPTH:
+        return "[too deep]"
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for index, (key, item) in enumerate(value.items()):
+            if index >= MAX_ITEMS:
+                out["…"] = f"{len(value) - MAX_ITEMS} more keys"
+                break
+            name = redact_text(str(key), 200)
+            out[name] = REDACTED if is_secret_key(name) else redact(item, depth=depth + 1)
+        return out
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else list(value)
+        capped = [redact(item, depth=depth + 1) for item in items[:MAX_ITEMS]]
+        if len(items) > MAX_ITEMS:
+            capped.append(f"… {len(items) - MAX_ITEMS} more")
+        return capped
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact_text(str(value))
+
+
+def _capped_details(details: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not details:
+        return None
+    clean = redact(details)
+    size = len(json.dumps(clean, default=str))
+    if size > MAX_DETAILS_BYTES:
+        return {"truncated": f"details of {size} bytes exceed the {MAX_DETAILS_BYTES}-byte cap",
+                "keys": sorted(clean)[:50]}
+    return clean
+
+
+def event_type(event: str) -> str:
+    """The SSOEvent type for `event`, which may also be its log name (e.g. 'sso.login.failed')."""
+    from netbox_sso.choices import LOG_NAMES, SSOEventTypeChoices
+
+    if event in LOG_NAMES:
+        return event
+    for short, log_name in LOG_NAMES.items():
+        if log_name == event:
+            return short
+    raise ValueError(f"unknown SSO event {event!r}; one of {sorted(SSOEventTypeChoices.values())}")
+
+
+def client_address(request: Any) -> str | None:
+    """NetBox's client address (HTTP_CLIENT_IP_HEADERS, as NetBox itself uses), else REMOTE_ADDR."""
+    if request is None:
+        return None
+    try:
+        from utilities.request import get_client_ip
+
+        address = get_client_ip(request)
+    except (ImportError, ValueError):
+        address = None
+    return str(address) if address else (request.META.get("REMOTE_ADDR") or None)
+
+
+def record(event: str, *, request: Any = None, backend: str | None = None, user: Any = None,
+           username: str | None = None, outcome: str, reason: str | None = None,
+           details: Mapping[str, Any] | None = None, message: str | None = None) -> dict[str, Any]:
+    """Record one SSO event: the audit log line, the SSOEvent row and the login metrics.
+
+    `event` is an SSOEvent type (login_success, login_failure, refused, user_created, groups_changed,
+    flags_changed, permission_denied, logout, claims_captured) or its log name. Returns the logged payload.
+    """
+    from netbox_sso.choices import LOG_NAMES
+
+    kind = event_type(event)
+    if user is not None and not getattr(user, "pk", None):
+        user = None  # unsaved or anonymous: keep the name only
+    name = username or (user.get_username() if user is not None else "")
+    payload: dict[str, Any] = {
+        "event": LOG_NAMES[kind], "type": kind, "outcome": outcome, "reason": reason or "",
+        "backend": backend or "", "user": redact_text(str(name), 150),
+        "client": client_address(request) or "", "path": redact_text(request.path, 200) if request else "",
+    }
+    clean_message = redact_text(message, 300) if message else ""
+    if clean_message:
+        payload["message"] = clean_message
+    clean_details = _capped_details(details)
+    if clean_details is not None:
+        payload["details"] = clean_details
+
+    def write() -> None:
+        logger.log(logging.WARNING if outcome in _WARNING_OUTCOMES else logging.INFO,
+                   json.dumps(payload, sort_keys=True, default=str), extra={"sso_event": payload})
+        _count(kind, payload["backend"], outcome)
+        _store(kind, payload, user, clean_details, clean_message)
+
+    _on_commit(write)
+    return payload
+
+
+def record_failure(request: Any, exception: BaseException, *, backend: str, code: str, subject: str = "",
+                   stage: str = "") -> dict[str, Any]:
+    """Record a failed SSO request: a refusal (policy) or a login failure (fault), from the exception.
+
+    Refusals are social-core's AuthForbidden and its subclasses (our pipeline's refusals) and the policy
+    codes in REFUSAL_CODES (foreign tenant). Exceptions may carry `audit_details` (a dict) and `username`.
+    """
+    from social_core.exceptions import AuthForbidden
+
+    refused = isinstance(exception, AuthForbidden) or code in REFUSAL_CODES
+    details: dict[str, Any] = {"stage": stage, "subject": subject, "detail": str(exception)[:300]}
+    extra = getattr(exception, "audit_details", None)
+    if isinstance(extra, Mapping):
+        details.update(extra)
+    return record("refused" if refused else "login_failure", request=request, backend=backend,
+                  username=getattr(exception, "username", None) or None,
+                  outcome="refused" if refused else "failure", reason=code, details=details)
+
+
+def _on_commit(write: Any) -> None:
+    try:
+        from django.db import transaction
+
+        transaction.on_commit(write, robust=True)
+    except Exception:  # no database configured (CLI use): log only
+        write()
+
+
+def _count(kind: str, backend: str, outcome: str) -> None:
+    try:
+        from netbox_sso import metrics
+
+        metrics.count_event(kind, backend, outcome)
+    except Exception:  # metrics must never break a login
+        _internal.debug("netbox-sso: metrics update failed", exc_info=True)
+
+
+def _store(kind: str, payload: Mapping[str, Any], user: Any, details: dict[str, Any] | None, message: str) -> None:
+    try:
+        from django.db import transaction
+
+        from netbox_sso.models import SSOEvent
+
+        with transaction.atomic():  # a savepoint: a failed insert never poisons the caller's transaction
+            SSOEvent.objects.create(
+                event=kind, outcome=payload["outcome"], reason=str(payload["reason"])[:64],
+                backend=str(payload["backend"])[:64], user=user, username=str(payload["user"])[:150],
+                client=payload["client"] or None, message=message, details=details)
+    except Exception:
+        _internal.exception("netbox-sso: could not store the SSO audit event %s", payload.get("event"))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log record; audit records carry their event fields at the top level.
+
+    LOGGING = {..., 'formatters': {'json': {'()': 'netbox_sso.audit.JsonFormatter'}}, ...}
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        document: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname, "logger": record.name,
+        }
+        event = getattr(record, "sso_event", None)
+        if isinstance(event, Mapping):
+            document.update(event)
+        else:
+            document["message"] = redact_text(record.getMessage(), 4000)
+        if record.exc_info:
+            document["exception"] = redact_text(self.formatException(record.exc_info), 8000)
+        return json.dumps(document, sort_keys=False, default=str)
