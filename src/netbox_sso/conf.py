@@ -17,12 +17,24 @@ from netbox_sso.backends.config import SETTINGS_KEYS
 from netbox_sso.core.rules import SSOConfig, parse_config
 
 PLUGIN_NAME = "netbox_sso"
+#: Audit trail and diagnostics settings (PLUGINS_CONFIG['netbox_sso'][key]) and their defaults.
+AUDIT_DEFAULTS: dict[str, Any] = {
+    "audit_retention_days": 90,  # SSO events older than this are deleted by housekeeping (0: keep forever)
+    "audit_permission_denied_window": 15,  # minutes after an SSO login during which a 403 is recorded
+    "debug_claims": False,  # record the (redacted) claims of every SSO login as a claims_captured event
+}
 #: Top-level keys of PLUGINS_CONFIG['netbox_sso'] read by modules other than the rules parser.
-OTHER_TOP_LEVEL_KEYS: tuple[str, ...] = ("graph_url",)
+OTHER_TOP_LEVEL_KEYS: tuple[str, ...] = ("graph_url", *AUDIT_DEFAULTS)
 
 
 def plugin_settings() -> dict[str, Any]:
     return dict(getattr(settings, "PLUGINS_CONFIG", {}).get(PLUGIN_NAME, {}) or {})
+
+
+def audit_setting(name: str) -> Any:
+    """An audit/diagnostics setting (AUDIT_DEFAULTS) from PLUGINS_CONFIG, else its default."""
+    value = plugin_settings().get(name)
+    return AUDIT_DEFAULTS[name] if value is None else value
 
 
 @cache

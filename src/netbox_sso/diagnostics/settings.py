@@ -182,7 +182,9 @@ def load_settings(path: str | Path) -> NetBoxSettings:
     try:
         namespace = runpy.run_path(str(path), run_name="__netbox_sso_configuration__")
     except SystemExit as exc:
-        raise SettingsLoadError("config.unloadable", f"the file called exit({exc.code})", "make it load without exiting") from exc
+        raise SettingsLoadError(
+            "config.unloadable", f"the file called exit({exc.code})", "make it load without exiting"
+        ) from exc
     except Exception as exc:  # the administrator's code: any error is a configuration problem
         raise SettingsLoadError(
             "config.unloadable",

@@ -41,9 +41,12 @@ def apply_decision(user: Any, decision: Decision, rules: BackendRules) -> Outcom
         existing = {group.name: group for group in Group.objects.filter(name__in=decision.add_groups)}
         missing = set(decision.add_groups) - set(existing)
         if missing and rules.create_groups:
-            for name in sorted(missing):
-                existing[name] = Group.objects.create(name=name)
-                _grant_permissions(existing[name], rules.permissions.get(name, ()))
+            # Concurrent first logins may create the same group: ignore_conflicts keeps this transaction
+            # alive where a unique violation would abort it; permissions are granted idempotently.
+            Group.objects.bulk_create([Group(name=name) for name in sorted(missing)], ignore_conflicts=True)
+            for group in Group.objects.filter(name__in=missing):
+                existing[group.name] = group
+                _grant_permissions(group, rules.permissions.get(group.name, ()))
             outcome.created_groups = set(missing)
         elif missing:
             outcome.warnings.append(

@@ -1,0 +1,75 @@
+"""Prometheus metrics of SSO, exported on NetBox's /metrics (METRICS_ENABLED = True).
+
+- `netbox_sso_logins_total{backend,outcome}`: logins by backend and outcome (success, failure, refused).
+- `netbox_sso_events_total{event,outcome}`: every audit event.
+- `netbox_sso_callback_seconds{backend}`: server time of GET /oauth/complete/<backend>/.
+- `netbox_sso_idp_request_seconds{backend,endpoint}`, `netbox_sso_idp_errors_total{backend,endpoint,error}`:
+  calls to the identity provider, reported by the backends through `observe_idp_call`.
+
+Only Counters and Histograms, which prometheus_client aggregates across gunicorn workers when
+PROMETHEUS_MULTIPROC_DIR is set (as NetBox's documentation asks for several workers). Label values are
+bounded: backends not configured in NetBox become "other", so a crafted URL cannot add series.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from prometheus_client import Counter, Histogram
+
+LOGIN_EVENTS = {"login_success": "success", "login_failure": "failure", "refused": "refused"}
+_ENDPOINTS = frozenset({"discovery", "jwks", "token", "userinfo", "graph", "authorization", "other"})
+_ERROR_MAX = 40
+
+LOGINS = Counter("netbox_sso_logins", "SSO logins by backend and outcome", ["backend", "outcome"])
+EVENTS = Counter("netbox_sso_events", "SSO audit events by type and outcome", ["event", "outcome"])
+CALLBACK_SECONDS = Histogram(
+    "netbox_sso_callback_seconds", "Server time of the SSO callback (/oauth/complete/<backend>/)", ["backend"],
+    buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))
+IDP_SECONDS = Histogram(
+    "netbox_sso_idp_request_seconds", "Duration of calls to the identity provider", ["backend", "endpoint"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+IDP_ERRORS = Counter("netbox_sso_idp_errors", "Failed calls to the identity provider",
+                     ["backend", "endpoint", "error"])
+
+
+@cache
+def configured_backends() -> frozenset[str]:
+    """Names of the social-auth backends NetBox is configured with (settings do not change at run time)."""
+    from django.conf import settings
+    from social_core.backends.utils import load_backends
+
+    try:
+        return frozenset(load_backends(settings.AUTHENTICATION_BACKENDS))
+    except Exception:  # an unimportable backend is reported elsewhere; keep metrics alive
+        return frozenset()
+
+
+def backend_label(name: str | None) -> str:
+    if not name:
+        return "none"
+    return name if name in configured_backends() else "other"
+
+
+def count_event(event: str, backend: str | None, outcome: str) -> None:
+    EVENTS.labels(event=event, outcome=outcome).inc()
+    if event in LOGIN_EVENTS:
+        LOGINS.labels(backend=backend_label(backend), outcome=LOGIN_EVENTS[event]).inc()
+
+
+def observe_callback(backend: str | None, seconds: float) -> None:
+    CALLBACK_SECONDS.labels(backend=backend_label(backend)).observe(seconds)
+
+
+def observe_idp_call(backend: str, endpoint: str, seconds: float, error: str | None = None) -> None:
+    """Report one call to the identity provider (for the backends' transport).
+
+    `endpoint`: discovery, jwks, token, userinfo, graph or authorization (anything else counts as other);
+    `error`: None on success, else a short stable code (e.g. 'timeout', 'http_500', 'tls', the typed
+    error's `code`).
+    """
+    endpoint = endpoint if endpoint in _ENDPOINTS else "other"
+    label = backend_label(backend)
+    IDP_SECONDS.labels(backend=label, endpoint=endpoint).observe(max(seconds, 0.0))
+    if error:
+        IDP_ERRORS.labels(backend=label, endpoint=endpoint, error=str(error)[:_ERROR_MAX]).inc()
