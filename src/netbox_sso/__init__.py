@@ -25,9 +25,14 @@ if PluginConfig is not None:
         base_url = "sso"
         min_version = "4.7.0"
         max_version = "4.7.99"
-        default_settings = {}
-        # Every SSO failure under /oauth/ becomes a login-page message and an audit line (never HTTP 500).
-        middleware = ["netbox_sso.middleware.SSOFailureMiddleware"]
+        # Audit trail and diagnostics (see netbox_sso.conf.AUDIT_DEFAULTS); mapping rules have no defaults.
+        default_settings = {"audit_retention_days": 90, "audit_permission_denied_window": 15, "debug_claims": False}
+        middleware = [
+            # Every SSO failure under /oauth/ becomes a login-page message and an audit event (never HTTP 500).
+            "netbox_sso.middleware.SSOFailureMiddleware",
+            # Callback latency, user creation during SSO, debug claims, 403 shortly after an SSO login.
+            "netbox_sso.audit_middleware.SSOAuditMiddleware",
+        ]
         required_settings = []
 
         def ready(self) -> None:
@@ -35,5 +40,11 @@ if PluginConfig is not None:
             from netbox_sso.startup import harden_settings
 
             harden_settings()
+
+            from netbox_sso import jobs, signals  # noqa: F401 - jobs registers the housekeeping system job
+            from netbox_sso.pipeline.claims import enable_claims_capture
+
+            signals.connect()
+            enable_claims_capture()
 
     config = NetBoxSSOConfig

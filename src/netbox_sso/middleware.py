@@ -5,19 +5,18 @@ The one place that turns failures into what the user sees and what the audit log
 - social-core's exceptions and transport errors are mapped below;
 - anything else is an unexpected failure: a generic message, and the traceback in the `netbox_sso` log.
 
-Each failure writes one JSON line on logger `netbox_sso.audit` (event, backend, code, subject, path,
-client address) and never token contents. Registered through the PluginConfig's `middleware`, which
-NetBox appends after its own middleware, so this `process_exception` runs before NetBox's
-SocialAuthExceptionMiddleware (Django calls process_exception in reverse order).
+Each failure is one audit event (`netbox_sso.audit.record_failure`: a JSON line on logger
+`netbox_sso.audit` and an SSOEvent row; a refusal or a login failure), never token contents.
+Registered through the PluginConfig's `middleware`, which NetBox appends after its own middleware, so
+this `process_exception` runs before NetBox's SocialAuthExceptionMiddleware (Django calls
+process_exception in reverse order).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import requests
 from django.conf import settings
@@ -26,9 +25,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.utils.http import url_has_allowed_host_and_scheme
 from social_core import exceptions as social
 
+from netbox_sso import audit as sso_audit
 from netbox_sso.core import oidc_checks
 
-audit = logging.getLogger("netbox_sso.audit")
 logger = logging.getLogger("netbox_sso")
 
 GENERIC_MESSAGE = "Single sign-on failed. Please try again or contact your administrator."
@@ -114,12 +113,7 @@ class SSOFailureMiddleware:
         backend = _backend_name(request)
         stage = "begin" if (request.resolver_match and request.resolver_match.url_name == "social_auth_begin") \
             else "complete"
-        record: dict[str, Any] = {
-            "event": "sso.login.failed", "backend": backend, "stage": stage, "code": code,
-            "subject": subject, "path": request.path, "client": _client_address(request),
-            "detail": str(exception)[:300],
-        }
-        audit.warning(json.dumps(record, sort_keys=True))
+        sso_audit.record_failure(request, exception, backend=backend, code=code, subject=subject, stage=stage)
         if code == "unexpected":
             logger.error("netbox-sso: unexpected failure during SSO (%s)", backend, exc_info=exception)
         # No message storage (API clients): the redirect still lands on the login page.

@@ -14,20 +14,12 @@ from collections.abc import Sequence
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from netbox_sso.backends.catalog import HARDENED_BACKENDS
 from netbox_sso.core.errors import ConfigError
 from netbox_sso.pipeline.assemble import assemble_pipeline
 
 logger = logging.getLogger("netbox_sso")
 
-#: Stock social-core class path -> our hardened subclass with the same backend name.
-HARDENED_BACKENDS: dict[str, str] = {
-    "social_core.backends.open_id_connect.OpenIdConnectAuth": "netbox_sso.backends.oidc.OpenIdConnect",
-    "social_core.backends.azuread.AzureADOAuth2": "netbox_sso.backends.entra.EntraID",
-    "social_core.backends.azuread.AzureADOAuth2V2": "netbox_sso.backends.entra.EntraIDv2",
-    "social_core.backends.azuread_tenant.AzureADTenantOAuth2": "netbox_sso.backends.entra.EntraIDTenant",
-    "social_core.backends.azuread_tenant.AzureADV2TenantOAuth2": "netbox_sso.backends.entra.EntraIDv2Tenant",
-    "social_core.backends.okta_openidconnect.OktaOpenIdConnect": "netbox_sso.backends.okta.Okta",
-}
 
 
 def harden_settings() -> None:

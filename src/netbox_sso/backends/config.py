@@ -27,6 +27,22 @@ Microsoft Entra ID (`azuread-oauth2`):
 Tokens at rest:
 - `store_tokens` (default False): keep access and refresh tokens in extra_data, encrypted with a key
   derived from SECRET_KEY. Off: they are not stored at all.
+
+Sessions and logout (`netbox_sso.sessions`, documented in docs/sessions.md):
+- `session_max_age_from_token` (default False): True or "id_token" caps a NetBox session at the ID
+  token's exp, "access_token" at the access token's expiry (never beyond SESSION_COOKIE_AGE).
+- `refresh_tokens` (default False): keep the refresh token (encrypted) in the session and refresh before
+  the access token expires; group mapping is re-evaluated with the fresh claims; a refused refresh ends
+  the session.
+- `refresh_margin` (seconds, default 60): refresh when the access token expires within this time.
+- `refresh_interval` (seconds, default 60, at least 1): at most one refresh attempt per session per interval.
+- `rp_logout` (default True): NetBox's logout also ends the session at the provider (RP-initiated logout)
+  when the provider advertises an end_session_endpoint.
+- `post_logout_redirect_uri` (default: the absolute LOGOUT_REDIRECT_URL, e.g. https://<netbox>/).
+- `backchannel_logout` (default True): accept OIDC Back-Channel Logout tokens at
+  /oauth/backchannel-logout/<backend>/.
+- `login_redirect_backend` (default None): send anonymous visitors of the login page straight to this
+  backend; /login/?local=1 still shows the password form (break-glass accounts).
 """
 
 from __future__ import annotations
@@ -53,7 +69,18 @@ DEFAULTS: dict[str, Any] = {
     "break_glass_users": [],
     "entra_allowed_tenants": [],
     "store_tokens": False,
+    "session_max_age_from_token": False,
+    "refresh_tokens": False,
+    "refresh_margin": 60,
+    "refresh_interval": 60,
+    "rp_logout": True,
+    "post_logout_redirect_uri": None,
+    "backchannel_logout": True,
+    "login_redirect_backend": None,
 }
+#: Accepted values of `session_max_age_from_token` -> which token's expiry caps the session.
+SESSION_CAP_MODES: dict[Any, str | None] = {False: None, None: None, True: "id_token", "id_token": "id_token",
+                                            "access_token": "access_token"}
 #: Top-level PLUGINS_CONFIG['netbox_sso'] keys owned here (break_glass_users is shared with the mapping).
 SETTINGS_KEYS: tuple[str, ...] = tuple(key for key in DEFAULTS if key != "break_glass_users")
 
@@ -75,6 +102,15 @@ class Hardening:
     break_glass_users: tuple[str, ...] = ()
     entra_allowed_tenants: tuple[str, ...] = ()
     store_tokens: bool = False
+    #: None, "id_token" or "access_token" (see SESSION_CAP_MODES).
+    session_cap: str | None = None
+    refresh_tokens: bool = False
+    refresh_margin: float = 60
+    refresh_interval: int = 60
+    rp_logout: bool = True
+    post_logout_redirect_uri: str | None = None
+    backchannel_logout: bool = True
+    login_redirect_backend: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -100,5 +136,23 @@ def hardening() -> Hardening:
         break_glass_users=tuple(str(n) for n in raw["break_glass_users"] or ()),
         entra_allowed_tenants=tuple(str(t) for t in raw["entra_allowed_tenants"] or ()),
         store_tokens=bool(raw["store_tokens"]),
+        session_cap=session_cap_mode(raw["session_max_age_from_token"]),
+        refresh_tokens=bool(raw["refresh_tokens"]),
+        refresh_margin=float(raw["refresh_margin"]),
+        # Django's Redis cache rounds timeouts down to whole seconds; 0 would mean "no lock at all".
+        refresh_interval=max(1, int(raw["refresh_interval"])),
+        rp_logout=bool(raw["rp_logout"]),
+        post_logout_redirect_uri=str(raw["post_logout_redirect_uri"]) if raw["post_logout_redirect_uri"] else None,
+        backchannel_logout=bool(raw["backchannel_logout"]),
+        login_redirect_backend=str(raw["login_redirect_backend"]) if raw["login_redirect_backend"] else None,
         extra={k: v for k, v in raw.items() if k not in DEFAULTS},
     )
+
+
+def session_cap_mode(value: Any) -> str | None:
+    """`session_max_age_from_token` as None, "id_token" or "access_token"; anything else is a config error."""
+    try:
+        return SESSION_CAP_MODES[value]
+    except (KeyError, TypeError):
+        raise ValueError(f"PLUGINS_CONFIG['netbox_sso']['session_max_age_from_token'] = {value!r}: use True, "
+                         "False, 'id_token' or 'access_token'") from None

@@ -91,6 +91,10 @@ class EntraID(HardenedOIDCMixin, OpenIdConnectAuth):
     def issuer_for_claims(self, claims: dict[str, Any]) -> str:
         return entra.issuer_for_tenant(self.expected_issuer(), str(claims["tid"]))
 
+    def logout_token_issuer(self, claims: dict[str, Any]) -> str:
+        checks.validate_tenant(claims, self.allowed_tenants())
+        return self.issuer_for_claims(claims)
+
     def user_data(self, access_token: str, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         # The validated ID token has every claim we use; Entra's userinfo adds nothing (and never groups).
         return {}
@@ -125,6 +129,7 @@ class EntraIDv2(EntraID):
 
     name = "azuread-oauth2-v2"
     V2 = True
+    REFRESH_NEEDS_OFFLINE_ACCESS = True
     DEFAULT_SCOPE = ["openid", "profile", "email", "User.Read"]
     USERNAME_FALLBACK_CLAIMS = ()
 

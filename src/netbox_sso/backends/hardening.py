@@ -11,6 +11,9 @@ Order of a login, and where each rule lives:
 3. every call to the provider: https (loopback excepted), a total deadline, a size cap, JSON objects
    only; failures raise typed errors that `netbox_sso.middleware` turns into a login-page message.
 4. the pipeline runs in one transaction, so a refused login never leaves a half-created user.
+5. after sign-in (`netbox_sso.sessions`): `session_record` says what the session keeps, `refresh_session`
+   renews the tokens (the refreshed ID token checked per OIDC Core 12.2), `validate_logout_token`
+   checks back-channel logout tokens with the same keys and rules as ID tokens.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from social_core.exceptions import AuthConnectionError
 from netbox_sso.backends import tokens
 from netbox_sso.backends.config import Hardening, hardening
 from netbox_sso.core import oidc_checks as checks
+from netbox_sso.core import sessions as session_rules
 from netbox_sso.core.endpoints import discovery_url, normalize_oidc_endpoint
 
 logger = logging.getLogger("netbox_sso")
@@ -249,12 +253,12 @@ class HardenedOIDCMixin:
         return getattr(self, "_login", {}).get("verifier")
 
     # ---- the ID token ---------------------------------------------------------------------------------
-    def _verify_signature(self, id_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _verify_signature(self, id_token: str, subject: str = "id_token") -> tuple[dict[str, Any], dict[str, Any]]:
         """Return (claims, key): PyJWT verifies the signature with a key from the provider's JWKS."""
         try:
             header = jwt.get_unverified_header(id_token)
         except jwt.PyJWTError as error:
-            raise checks.InvalidSignatureError("id_token", "not a well-formed JWT") from error
+            raise checks.InvalidSignatureError(subject, "not a well-formed JWT") from error
         alg = checks.validate_alg(header, self.setting("JWT_ALGORITHMS", self.JWT_ALGORITHMS))  # type: ignore[attr-defined]
         kid = header.get("kid")
         for refresh in (False, True):
@@ -273,13 +277,13 @@ class HardenedOIDCMixin:
                 except jwt.InvalidSignatureError:
                     continue
                 except jwt.PyJWTError as error:
-                    raise checks.InvalidSignatureError("id_token", type(error).__name__) from error
+                    raise checks.InvalidSignatureError(subject, type(error).__name__) from error
                 if not isinstance(claims, dict):
-                    raise checks.MalformedResponseError("id_token", "claims are not a JSON object")
+                    raise checks.MalformedResponseError(subject, "claims are not a JSON object")
                 return claims, {**key, "alg": alg}
             if refresh or (kid is not None and candidates):
                 break  # the key was known and still did not verify: a refetch would not help
-        raise checks.InvalidSignatureError("id_token", "no published key verifies the signature")
+        raise checks.InvalidSignatureError(subject, "no published key verifies the signature")
 
     def validate_and_return_id_token(self, id_token: str, access_token: str) -> dict[str, Any]:
         cfg = self.hardening
@@ -299,7 +303,111 @@ class HardenedOIDCMixin:
         """Provider rules checked before the standard ones (Entra: tid against the allow-list)."""
 
     def validate_and_return_refresh_id_token(self, id_token: str, access_token: str) -> dict[str, Any]:
-        raise checks.AuthorizationResponseError("refresh_token", "refreshing is not used by netbox-sso")
+        # social-core's own refresh path has no previous claims to compare with; ours is refresh_session.
+        raise checks.AuthorizationResponseError("refresh_token", "use refresh_session")
+
+    # ---- after sign-in: session, refresh, logout tokens ---------------------------------------------------
+    #: Providers that issue a refresh token only for the offline_access scope (Okta, Entra v2).
+    REFRESH_NEEDS_OFFLINE_ACCESS = False
+
+    def get_scope(self) -> list[str]:
+        scope = list(super().get_scope())  # type: ignore[misc]
+        if self.hardening.refresh_tokens and self.REFRESH_NEEDS_OFFLINE_ACCESS and "offline_access" not in scope:
+            scope.append("offline_access")
+        return scope
+
+    def do_auth(self, access_token: Any, *args: Any, **kwargs: Any) -> Any:
+        """Leave what the session must keep on the request; `netbox_sso.sessions` stores it after login()."""
+        user = super().do_auth(access_token, *args, **kwargs)  # type: ignore[misc]
+        response = kwargs.get("response") or {}
+        request = getattr(self.strategy, "request", None)
+        if request is not None and getattr(user, "pk", None) and isinstance(self.id_token, dict):
+            request.netbox_sso_login = self.session_record(response, user)
+        return user
+
+    def session_record(self, response: dict[str, Any], user: Any) -> dict[str, Any]:
+        """The sign-in as the session keeps it (tokens still in clear; the caller seals them)."""
+        claims = self.id_token or {}
+        now = time.time()
+        client_id, _secret = self.get_key_and_secret()  # type: ignore[attr-defined]
+        try:
+            end_session = self.oidc_config().get("end_session_endpoint")
+        except Exception:  # discovery was fetched moments ago for this login; never fail the login here
+            end_session = None
+        return {
+            "backend": self.name, "user": user.pk, "client_id": client_id, "iss": claims.get("iss"),
+            "sub": claims.get("sub"), "sid": claims.get("sid"), "id_exp": claims.get("exp"),
+            "at_exp": session_rules.access_token_expiry(response, now),
+            "end_session": end_session if isinstance(end_session, str) and end_session else None,
+            "id_token": response.get("id_token"), "refresh_token": response.get("refresh_token"),
+        }
+
+    def refresh_session(self, refresh_token: str, previous_id_token: str | None) -> dict[str, Any]:
+        """Renew the tokens with the refresh token; return the token response merged with userinfo.
+
+        Raises `RefreshRefused` when the provider answers 4xx (invalid_grant: revoked, expired, user
+        disabled); `ProviderUnavailableError`/`AuthConnectionError` when it cannot be asked; other
+        `OIDCCheckError`s when what it sent fails validation. Sets `self.id_token` to the claims in force
+        (the refreshed ID token's, else those of the sign-in).
+        """
+        params: dict[str, Any] = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        if not self.use_basic_auth():  # type: ignore[attr-defined]
+            client_id, client_secret = self.get_key_and_secret()  # type: ignore[attr-defined]
+            params.update(client_id=client_id, client_secret=client_secret)
+        try:
+            response = self.get_json(self.access_token_url(), method="POST", data=params,  # type: ignore[attr-defined]
+                                     headers=self.auth_headers(),  # type: ignore[attr-defined]
+                                     auth=self.auth_complete_credentials())  # type: ignore[attr-defined]
+        except checks.ProviderUnavailableError as error:
+            if error.reason.startswith("HTTP 4"):
+                raise session_rules.RefreshRefused("refresh_token", error.reason) from error
+            raise
+        access_token = response.get("access_token")
+        if not isinstance(access_token, str) or not access_token:
+            raise checks.MissingClaimError("access_token", "missing from the refresh response")
+        previous = _unverified_claims(previous_id_token)
+        if response.get("id_token"):
+            self.id_token = self.validate_refreshed_id_token(str(response["id_token"]), access_token, previous)
+        else:  # OIDC Core 12.2: a refresh response may omit the ID token; the sign-in's claims stay in force
+            self.id_token = previous
+        userinfo = self.user_data(access_token) or {}
+        return {**response, **userinfo}
+
+    def validate_refreshed_id_token(self, id_token: str, access_token: str,
+                                    previous: dict[str, Any]) -> dict[str, Any]:
+        cfg = self.hardening
+        claims, key = self._verify_signature(id_token)
+        client_id, _secret = self.get_key_and_secret()  # type: ignore[attr-defined]
+        self.validate_provider_claims(claims)
+        session_rules.validate_refreshed_id_token_claims(
+            claims, previous, issuer=self.issuer_for_claims(claims), client_id=client_id, now=time.time(),
+            leeway=cfg.clock_leeway,
+            max_age=float(self.setting("ID_TOKEN_MAX_AGE", cfg.id_token_max_age)),  # type: ignore[attr-defined]
+            max_claim_length=cfg.max_claim_length)
+        if "at_hash" in claims and not self.validate_at_hash(claims, access_token, key):  # type: ignore[attr-defined]
+            raise checks.InvalidClaimError("at_hash", "does not match the access token")
+        return claims
+
+    def validate_logout_token(self, logout_token: str) -> dict[str, Any]:
+        """OIDC Back-Channel Logout 1.0 section 2.6: signature with the provider's keys, then the claims."""
+        cfg = self.hardening
+        try:
+            header = jwt.get_unverified_header(logout_token)
+        except jwt.PyJWTError as error:
+            raise checks.InvalidSignatureError("logout_token", "not a well-formed JWT") from error
+        session_rules.validate_logout_token_header(header)
+        claims, _key = self._verify_signature(logout_token, "logout_token")
+        client_id, _secret = self.get_key_and_secret()  # type: ignore[attr-defined]
+        session_rules.validate_logout_token_claims(
+            claims, issuer=self.logout_token_issuer(claims), client_id=client_id, now=time.time(),
+            leeway=cfg.clock_leeway,
+            max_age=float(self.setting("ID_TOKEN_MAX_AGE", cfg.id_token_max_age)),  # type: ignore[attr-defined]
+            max_claim_length=cfg.max_claim_length)
+        return claims
+
+    def logout_token_issuer(self, claims: dict[str, Any]) -> str:
+        """The issuer a logout token must carry (the ID tokens' issuer)."""
+        return self.id_token_issuer()
 
     # ---- userinfo -------------------------------------------------------------------------------------
     def user_data(self, access_token: str, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
@@ -348,3 +456,14 @@ class HardenedOIDCMixin:
                    pipeline_kwargs: dict[str, Any]) -> dict[str, Any]:
         data = super().extra_data(user, uid, response, details, pipeline_kwargs)  # type: ignore[misc]
         return tokens.protect(data, response, store=self.hardening.store_tokens)
+
+
+def _unverified_claims(token: str | None) -> dict[str, Any]:
+    """Claims of an ID token this session verified at sign-in (kept sealed since): no second check."""
+    if not token:
+        return {}
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return {}
+    return claims if isinstance(claims, dict) else {}

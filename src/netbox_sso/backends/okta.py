@@ -20,6 +20,8 @@ from netbox_sso.core.endpoints import discovery_url, okta_issuer
 class Okta(HardenedOIDCMixin, OktaOpenIdConnect):
     name = "okta-openidconnect"
     ID_KEY = "sub"
+    # Okta issues a refresh token only for the offline_access scope (and the app's Refresh Token grant).
+    REFRESH_NEEDS_OFFLINE_ACCESS = True
 
     def expected_issuer(self) -> str:
         configured = self.setting("ID_TOKEN_ISSUER")

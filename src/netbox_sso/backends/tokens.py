@@ -4,7 +4,8 @@ NetBox never calls the provider on the user's behalf after sign-in, so access, r
 are dropped from extra_data by default (social-core stores them in plain text). With
 `PLUGINS_CONFIG['netbox_sso']['store_tokens'] = True` the access and refresh tokens are kept, encrypted
 with Fernet under a key derived from SECRET_KEY (HKDF-SHA256, purpose-bound), in `encrypted_tokens`.
-Tokens are never logged.
+Sessions: with refresh or RP-initiated logout on, `seal` keeps the refresh token and the ID token in
+the NetBox session under the same key (see netbox_sso.sessions). Tokens are never logged.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import base64
 import json
 from typing import Any
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
@@ -50,3 +51,18 @@ def reveal(extra_data: dict[str, Any]) -> dict[str, str]:
     if not value:
         return {}
     return dict(json.loads(fernet().decrypt(str(value).encode())))
+
+
+def seal(values: dict[str, str]) -> str:
+    """Encrypt a small dict of tokens (kept in a NetBox session) with the same key as `protect`."""
+    return fernet().encrypt(json.dumps(values).encode()).decode()
+
+
+def unseal(sealed: str | None) -> dict[str, str]:
+    """The tokens of `seal`; {} when nothing is sealed or the key changed (SECRET_KEY rotation)."""
+    if not sealed:
+        return {}
+    try:
+        return dict(json.loads(fernet().decrypt(str(sealed).encode())))
+    except (InvalidToken, ValueError):
+        return {}

@@ -86,6 +86,7 @@ class Response:
     content_type: str = "application/json"
     headers: list[tuple[str, str]] = field(default_factory=list)
     drop: bool = False  # close the connection without answering (fault)
+    clock_offset: float = 0.0  # seconds added to the Date header (clock_offset fault)
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Response:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import email.utils
 import hashlib
 import hmac
 import html
@@ -157,7 +158,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(response)
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header follows the clock_offset fault, as a skewed IdP clock would show it.
+        if timestamp is None:
+            timestamp = time.time() + getattr(self, "_clock_offset", 0.0)
+        return email.utils.formatdate(timestamp, usegmt=True)
+
     def _send(self, response: Response) -> None:
+        self._clock_offset = response.clock_offset
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
@@ -452,6 +460,8 @@ class DevIdP:
             response = Response.oauth_error("invalid_request", str(exc))
         if fault("malformed_json") is not None and response.content_type.startswith("application/json"):
             response.body = response.body[: max(1, len(response.body) // 2)]
+        if (p := fault("clock_offset")) is not None:
+            response.clock_offset = float(p["seconds"])
         return response
 
     def _fault_for(self, profile: Profile, endpoint: str) -> Any:

@@ -35,6 +35,10 @@ class LoginResult:
     messages: list[str] = field(default_factory=list)
     idp_page: str | None = None  # devidp's page when it stopped the flow (e.g. redirect_uri_mismatch)
     history: list[str] = field(default_factory=list)
+    #: Client-side seconds per NetBox step ('begin', 'complete': request sent to response headers parsed).
+    timings: dict[str, float] = field(default_factory=dict)
+    #: Response headers of GET /oauth/complete/<backend>/ (before its redirects were followed).
+    complete_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def message_text(self) -> str:
@@ -116,8 +120,11 @@ def sso_login(netbox_url: str, backend: str, username: str, *, password: str | N
         allow_redirects=False,
     )
     history.append(begin.url)
+    timings = {"begin": begin.elapsed.total_seconds()}
     if begin.status_code != 200 or "url" not in _json_or_empty(begin):
-        return _finish(session, netbox_url, begin, history, timeout)
+        result = _finish(session, netbox_url, begin, history, timeout)
+        result.timings = timings
+        return result
     authorize_url = urljoin(page.url, begin.json()["url"])
     if authorize_url.startswith(f"{netbox_url}/"):
         # NetBox refused to begin (e.g. the IdP's discovery failed): the URL is its own login page.
@@ -133,7 +140,12 @@ def sso_login(netbox_url: str, backend: str, username: str, *, password: str | N
         return LoginResult(session, idp.url, idp.status_code, False, [], idp_page=idp.text, history=history)
     callback = session.get(urljoin(authorize_url, idp.headers["Location"]), timeout=timeout)
     history.extend(r.url for r in callback.history)
-    return _finish(session, netbox_url, callback, history, timeout)
+    complete = callback.history[0] if callback.history else callback
+    timings["complete"] = complete.elapsed.total_seconds()
+    result = _finish(session, netbox_url, callback, history, timeout)
+    result.timings = timings
+    result.complete_headers = dict(complete.headers)
+    return result
 
 
 def find_sso_form(html: str, backend: str) -> SSOForm:

@@ -25,6 +25,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
+from netbox_sso.backends.catalog import HARDENED_BACKENDS
+
 PLUGIN_NAME = "netbox_sso"
 DEFAULT_NETBOX_ROOT = "/opt/netbox"
 
@@ -41,16 +43,8 @@ class BackendSpec:
     v2: bool = False
 
 
-#: Stock social-core classes netbox-sso swaps for hardened ones (mirrors netbox_sso.startup.HARDENED_BACKENDS,
-#: which imports Django; a unit test keeps the two in step).
-STOCK_HARDENED: dict[str, str] = {
-    "social_core.backends.open_id_connect.OpenIdConnectAuth": "netbox_sso.backends.oidc.OpenIdConnect",
-    "social_core.backends.azuread.AzureADOAuth2": "netbox_sso.backends.entra.EntraID",
-    "social_core.backends.azuread.AzureADOAuth2V2": "netbox_sso.backends.entra.EntraIDv2",
-    "social_core.backends.azuread_tenant.AzureADTenantOAuth2": "netbox_sso.backends.entra.EntraIDTenant",
-    "social_core.backends.azuread_tenant.AzureADV2TenantOAuth2": "netbox_sso.backends.entra.EntraIDv2Tenant",
-    "social_core.backends.okta_openidconnect.OktaOpenIdConnect": "netbox_sso.backends.okta.Okta",
-}
+#: Stock social-core classes netbox-sso swaps for hardened ones (the map startup applies).
+STOCK_HARDENED = HARDENED_BACKENDS
 HARDENED_SPECS: dict[str, BackendSpec] = {
     "netbox_sso.backends.oidc.OpenIdConnect": BackendSpec("oidc", "generic"),
     "netbox_sso.backends.entra.EntraID": BackendSpec("azuread-oauth2", "entra"),

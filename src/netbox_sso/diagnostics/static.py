@@ -69,7 +69,7 @@ OTHER_KNOWN_STEPS = frozenset({
     RESOLVE_GROUPS, APPLY_MAPPING, REFERENCE_ENTRA_STEP,
     _OURS + "migrate_legacy_uid", _OURS + "associate_by_email",
 })
-#: Keys of PLUGINS_CONFIG['netbox_sso'] owned by other parts of the plugin (mirrors netbox_sso.conf).
+#: Fallback when netbox_sso.conf cannot be imported (no Django): keys other parts of the plugin own.
 OTHER_PLUGIN_KEYS = ("graph_url",)
 
 
@@ -94,8 +94,10 @@ def check_backends_exist(settings: NetBoxSettings, ctx: Context) -> Iterator[Fin
                        f"must be a class path or a list of them, got {type(raw).__name__}",
                        "write REMOTE_AUTH_BACKEND = 'social_core.backends.open_id_connect.OpenIdConnectAuth'")
         return
+    unknown = False
     for backend in settings.backends():
         if backend.spec is None:
+            unknown = True
             close = suggest(backend.path, known_backend_paths())
             yield _finding(
                 "backend.unknown", "error", backend.setting,
@@ -112,7 +114,7 @@ def check_backends_exist(settings: NetBoxSettings, ctx: Context) -> Iterator[Fin
                 "Entra ID and Okta backends, and its group mapping works with any",
                 "", backend.name,
             )
-    if not ctx.sso:
+    if not ctx.sso and not unknown:
         yield _finding(
             "backend.none", "warning", "REMOTE_AUTH_BACKEND",
             "no single sign-on backend is enabled, so NetBox shows no SSO button",
@@ -153,7 +155,9 @@ def check_required_settings(settings: NetBoxSettings, ctx: Context) -> Iterator[
 
 def check_backend_settings_names(settings: NetBoxSettings, ctx: Context) -> Iterator[Finding]:
     enabled = {backend.name for backend in ctx.sso}
-    for spec in HARDENED_SPECS.values():
+    if any(backend.spec is None for backend in settings.backends()):
+        enabled.add("")  # a misspelled backend is reported as such; which settings it meant is unknown
+    for spec in HARDENED_SPECS.values() if "" not in enabled else ():
         key = setting_prefix(spec.name) + "KEY"
         if spec.name not in enabled and key in settings.values:
             yield _finding(
@@ -499,11 +503,13 @@ def parse_mapping(settings: NetBoxSettings) -> tuple[SSOConfig | None, list[Find
 
 
 def _other_top_level_keys() -> tuple[str, ...]:
+    """Keys of PLUGINS_CONFIG['netbox_sso'] other parts of the plugin own (importing them needs Django)."""
     try:
-        from netbox_sso.backends.config import DEFAULTS
-    except ImportError:  # Django missing: the hardening keys are then reported as unknown
+        from netbox_sso.backends.config import SETTINGS_KEYS
+        from netbox_sso.conf import OTHER_TOP_LEVEL_KEYS
+    except ImportError:  # Django missing: those keys are then reported as unknown
         return OTHER_PLUGIN_KEYS
-    return (*DEFAULTS, *OTHER_PLUGIN_KEYS)
+    return ("break_glass_users", *SETTINGS_KEYS, *OTHER_TOP_LEVEL_KEYS)
 
 
 def check_mapping_backends(settings: NetBoxSettings, ctx: Context, config: SSOConfig | None) -> Iterator[Finding]:

@@ -18,14 +18,15 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from social_core.exceptions import AuthForbidden
 
+from netbox_sso import audit
 from netbox_sso.conf import sso_config
 from netbox_sso.core.claims import GroupsReading, read_groups
 from netbox_sso.core.decision import CurrentUser, Decision, decide
 from netbox_sso.core.rules import BackendRules
-from netbox_sso.pipeline.apply import apply_decision
+from netbox_sso.pipeline.apply import Outcome, apply_decision
+from netbox_sso.pipeline.claims import add_graph_groups
 
 logger = logging.getLogger("netbox_sso.mapping")
-audit = logging.getLogger("netbox_sso.audit")
 
 #: Token-endpoint fields that are not claims (they sit beside userinfo's claims in `response`).
 _TOKEN_FIELDS = frozenset({"access_token", "id_token", "refresh_token", "token_type", "expires_in", "scope",
@@ -33,14 +34,39 @@ _TOKEN_FIELDS = frozenset({"access_token", "id_token", "refresh_token", "token_t
 
 
 class SSORefused(AuthForbidden):
-    """The login is refused by the mapping rules; the message says why and is shown on the login page."""
+    """The login is refused by the mapping rules; the message says why and is shown on the login page.
 
-    def __init__(self, backend: Any, message: str) -> None:
+    `code`, `username` and `audit_details` are what the audit trail records for the refusal
+    (`netbox_sso.audit.record_failure`, called where every SSO failure is handled).
+    """
+
+    def __init__(self, backend: Any, message: str, *, code: str = "refused", username: str = "",
+                 audit_details: Mapping[str, Any] | None = None) -> None:
         super().__init__(backend)
         self.message = message
+        self.code = code
+        self.subject = ""
+        self.username = username
+        self.audit_details = dict(audit_details or {})
+
+    def user_message(self) -> str:
+        return self.message
 
     def __str__(self) -> str:
         return self.message
+
+
+def _refusal_details(rules: BackendRules, reading: GroupsReading, decision: Decision | None = None) -> dict[str, Any]:
+    return {"groups_claim": reading.claim, "source": reading.source, "consulted": list(reading.consulted),
+            "groups": None if reading.values is None else sorted(reading.values),
+            "required_groups": sorted(rules.required_groups), "problem": reading.problem,
+            "reasons": list(decision.reasons) if decision else []}
+
+
+def _refusal_code(reading: GroupsReading, break_glass: bool) -> str:
+    if break_glass:
+        return "break_glass_identity"
+    return "missing_groups_claim" if reading.values is None else "required_groups"
 
 
 def claim_sources(backend: Any, response: Mapping[str, Any]) -> dict[str, Mapping[str, Any] | None]:
@@ -80,14 +106,18 @@ def resolve_groups(backend: Any, details: Mapping[str, Any], response: Mapping[s
         try:
             reading = resolve_overage(backend, rules, response, reading, sources)
         except GraphError as error:  # fail closed: never continue as if the user had no groups
-            audit.warning("sso.login.refused backend=%s reason=graph: %s", backend.name, error)
-            raise SSORefused(backend, f"Single sign-on refused: your groups could not be read ({error}).") from error
+            raise SSORefused(backend, f"Single sign-on refused: your groups could not be read ({error}).",
+                             code="graph_unavailable", username=str(details.get("username") or ""),
+                             audit_details={"graph_error": str(error)}) from error
+        if reading.source == "graph" and reading.values is not None:
+            add_graph_groups(backend, reading.values)
     username = user.username if user is not None else str(details.get("username") or "")
-    preview = decide(rules, reading, CurrentUser(username, frozenset(), False, user is None),
-                     break_glass=_is_break_glass(username))
+    break_glass = _is_break_glass(username)
+    preview = decide(rules, reading, CurrentUser(username, frozenset(), False, user is None), break_glass=break_glass)
     if not preview.allowed:
-        audit.warning("sso.login.refused backend=%s user=%s reason=%s", backend.name, username, preview.refusal)
-        raise SSORefused(backend, preview.refusal or "Sign-in refused by the group rules.")
+        raise SSORefused(backend, preview.refusal or "Sign-in refused by the group rules.",
+                         code=_refusal_code(reading, break_glass), username=username,
+                         audit_details=_refusal_details(rules, reading, preview))
     return {"sso_groups_reading": reading}
 
 
@@ -102,19 +132,33 @@ def apply_mapping(backend: Any, user: Any = None, response: Mapping[str, Any] | 
         locked = get_user_model().objects.select_for_update().get(pk=user.pk)
         current = CurrentUser(locked.username, frozenset(locked.groups.values_list("name", flat=True)),
                               locked.is_superuser, is_new)
-        decision = decide(rules, reading, current, break_glass=_is_break_glass(locked.username))
+        break_glass = _is_break_glass(locked.username)
+        decision = decide(rules, reading, current, break_glass=break_glass)
         if not decision.allowed:  # state changed since resolve_groups (e.g. became break-glass): stay safe
-            raise SSORefused(backend, decision.refusal or "Sign-in refused by the group rules.")
+            raise SSORefused(backend, decision.refusal or "Sign-in refused by the group rules.",
+                             code=_refusal_code(reading, break_glass), username=locked.username,
+                             audit_details=_refusal_details(rules, reading, decision))
         outcome = apply_decision(locked, decision, rules)
     user.is_superuser = locked.is_superuser
-    _log(backend.name, locked.username, reading, decision, outcome)
+    _log(backend, locked, current, reading, decision, outcome)
     return {"sso_decision": decision}
 
 
-def _log(backend: str, username: str, reading: GroupsReading, decision: Decision, outcome: Any) -> None:
+def _log(backend: Any, user: Any, before: CurrentUser, reading: GroupsReading, decision: Decision,
+         outcome: Outcome) -> None:
+    """Mapping warnings to the log; group and flag changes to the audit trail (before/after)."""
     for warning in (*decision.warnings, *outcome.warnings):
-        logger.warning("netbox-sso mapping (%s, %s): %s", backend, username, warning)
-    if outcome.added or outcome.removed or outcome.superuser_changed:
-        audit.info("sso.mapping.applied backend=%s user=%s source=%s added=%s removed=%s superuser=%s",
-                   backend, username, reading.source, sorted(outcome.added), sorted(outcome.removed),
-                   outcome.superuser_after if outcome.superuser_changed else "unchanged")
+        logger.warning("netbox-sso mapping (%s, %s): %s", backend.name, user.username, warning)
+    request = getattr(backend.strategy, "request", None)
+    if outcome.added or outcome.removed:
+        after = (before.groups - outcome.removed) | outcome.added
+        audit.record("groups_changed", request=request, backend=backend.name, user=user, outcome="success",
+                     reason=f"mapping from {reading.source or 'no source'}",
+                     details={"before": sorted(before.groups), "after": sorted(after),
+                              "added": sorted(outcome.added), "removed": sorted(outcome.removed),
+                              "created_groups": sorted(outcome.created_groups), "groups_claim": reading.claim,
+                              "source": reading.source, "first_login": before.is_new})
+    if outcome.superuser_changed:
+        audit.record("flags_changed", request=request, backend=backend.name, user=user, outcome="success",
+                     reason="superuser_groups",
+                     details={"is_superuser": {"before": before.is_superuser, "after": outcome.superuser_after}})

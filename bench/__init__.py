@@ -1,0 +1,1 @@
+"""Benchmarks of netbox-sso against stock NetBox (see bench/README.md); entry point: bench/run."""

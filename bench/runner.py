@@ -1,0 +1,394 @@
+"""netbox-sso against stock NetBox, side by side in one run: orchestration and the report.
+
+Stock = the same NetBox build with PLUGINS = ['nbbench'] (the bench probe only); ours = PLUGINS =
+['netbox_sso', 'nbbench'] with 1,000 mapping rules. Both get the same reference block and the same
+devidp. Every loop is bounded in count and by the run's time budget; everything started is stopped in
+`finally`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import os
+import signal
+import sys
+import threading
+import time
+import timeit
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench import scenario
+from bench.machine import machine_info
+from bench.report import render
+from bench.stats import Summary, summarize
+from netbox_sso.devidp import DevIdP
+from netbox_sso.devstack.login import LoginResult, sso_login
+from netbox_sso.devstack.netbox import NetBoxInstance
+from netbox_sso.devstack.stack import Stack
+
+REPO = Path(__file__).resolve().parent.parent
+STATE = REPO / ".state" / "bench"
+PLUGIN_PATH = Path(__file__).resolve().parent / "plugin"
+OUTPUT = REPO / "docs" / "benchmarks.md"
+BACKEND = "oidc"
+STOCK_PLUGINS = ("nbbench",)
+OURS_PLUGINS = ("netbox_sso", "nbbench")
+VARIANTS = ("stock", "ours")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much to measure (the full run is sized for ~15 minutes on 2 cores)."""
+
+    rounds: int = 40  # item 1: A B A B rounds, each one first and one repeat login per variant
+    groups: int = 200  # item 1 and 5: groups per user
+    rules: int = 1000  # item 1, 2 and 5: mapping rules of ours
+    query_groups: tuple[int, ...] = (1, 200, 5000)  # item 2
+    decision_size: int = 10_000  # item 4: IdP groups and rules
+    decision_repeats: int = 50  # item 4
+    cluster_workers: int = 3  # item 3 and 5: gunicorn workers per instance (two instances)
+    users: int = 8  # item 5: concurrent users
+    logins_per_user: int = 25  # item 5
+    budget: float = 14 * 60  # seconds for the whole run
+
+
+QUICK = Plan(rounds=3, query_groups=(1, 200, 5000), decision_repeats=10, cluster_workers=2, users=2,
+             logins_per_user=3, budget=8 * 60)
+
+
+class Budget:
+    """The run's deadline: loops stop starting new work once it has passed."""
+
+    def __init__(self, seconds: float) -> None:
+        self.start = time.monotonic()
+        self.deadline = self.start + seconds
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def expired(self, reserve: float = 0.0) -> bool:
+        return self.left() <= reserve
+
+
+def progress(line: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
+
+
+# ---- one login, measured -------------------------------------------------------------------------------
+@dataclass
+class Sample:
+    ok: bool
+    client: float | None = None  # seconds, GET /oauth/complete/ as timed by the client
+    server: float | None = None  # seconds, the same request inside Django (X-Bench-Server-Ms)
+    queries: int | None = None  # SQL statements of that request (X-Bench-Queries)
+    pid: str | None = None  # the gunicorn worker that served it
+    total: float = 0.0  # seconds, the whole login as the client saw it
+    idp: Counter[str] = field(default_factory=Counter)
+    error: str = ""
+
+
+class Lab:
+    """devidp + the stack; creates instances wired to devidp and the bench probe; logs in."""
+
+    def __init__(self, stack: Stack, idp: DevIdP) -> None:
+        self.stack = stack
+        self.idp = idp
+        self.redirects: set[str] = set()
+        self.failures_shown = 0
+
+    def instance(self, name: str, config: str, plugins: tuple[str, ...], *,
+                 share_with: NetBoxInstance | None = None) -> NetBoxInstance:
+        instance = self.stack.new_instance(name, share_with=share_with)
+        instance.extra_env["REQUESTS_CA_BUNDLE"] = str(self.idp.ca_bundle)
+        instance.extra_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PLUGIN_PATH), os.environ.get(
+            "PYTHONPATH", "")) if p)
+        instance.write_config(config, plugins=plugins)
+        self.redirects.add(f"{instance.url}/oauth/complete/{BACKEND}/")
+        self.idp.register_client(scenario.CLIENT_ID, scenario.CLIENT_SECRET, redirect_uris=sorted(self.redirects))
+        return instance
+
+    def login(self, instance: NetBoxInstance, username: str) -> Sample:
+        start = time.perf_counter()
+        try:
+            result = sso_login(instance.url, BACKEND, username, verify=str(self.idp.ca_bundle), timeout=30)
+        except (requests.RequestException, AssertionError) as error:
+            return self._failed(instance, username, f"{type(error).__name__}: {error}", time.perf_counter() - start)
+        total = time.perf_counter() - start
+        if not result.logged_in:
+            return self._failed(instance, username, _describe_failure(result), total)
+        headers = result.complete_headers
+        return Sample(
+            ok=True, client=result.timings.get("complete"), total=total,
+            server=float(headers["X-Bench-Server-Ms"]) / 1000 if "X-Bench-Server-Ms" in headers else None,
+            queries=int(headers["X-Bench-Queries"]) if "X-Bench-Queries" in headers else None,
+            pid=f"{instance.port}/{headers.get('X-Bench-Pid', '?')}",
+        )
+
+    def _failed(self, instance: NetBoxInstance, username: str, error: str, total: float) -> Sample:
+        if self.failures_shown < 5:
+            self.failures_shown += 1
+            progress(f"login FAILED on {instance.url} as {username}: {error}")
+        return Sample(ok=False, total=total, error=error)
+
+    def measured(self, instance: NetBoxInstance, username: str) -> Sample:
+        """One login alone, with the identity-provider calls it caused."""
+        self.idp.clear_log()
+        sample = self.login(instance, username)
+        sample.idp = scenario.classify(self.idp.requests_log)
+        return sample
+
+
+def _describe_failure(result: LoginResult) -> str:
+    return f"HTTP {result.status_code} at {result.final_url}: {result.message_text or '(no message)'}"
+
+
+# ---- item 1 and 3 (per login): callback time, first and repeat login, interleaved ---------------------------
+@dataclass
+class CallbackResults:
+    cold: dict[str, Sample] = field(default_factory=dict)
+    samples: dict[tuple[str, str], list[Sample]] = field(default_factory=dict)
+
+    def add(self, variant: str, kind: str, sample: Sample) -> None:
+        self.samples.setdefault((variant, kind), []).append(sample)
+
+    def values(self, variant: str, kind: str, attr: str) -> list[float]:
+        samples = self.samples.get((variant, kind), [])
+        return [getattr(s, attr) for s in samples if s.ok and getattr(s, attr) is not None]
+
+    def errors(self, variant: str) -> int:
+        return sum(not s.ok for (v, _), samples in self.samples.items() if v == variant for s in samples)
+
+
+def bench_callback(lab: Lab, nb: dict[str, NetBoxInstance], plan: Plan, budget: Budget) -> CallbackResults:
+    results = CallbackResults()
+    progress("warm-up: two users per instance (creates the mapped groups; first login after start is 'cold')")
+    for index in range(2):
+        user = f"warm-{index}"
+        lab.idp.upsert_user(user, scenario.claims(user, plan.groups), replace_claims=True)
+        for variant in VARIANTS:
+            sample = lab.measured(nb[variant], user)
+            if index == 0:
+                results.cold[variant] = sample
+            lab.login(nb[variant], user)
+    progress(f"item 1: {plan.rounds} rounds x (first, repeat) x (stock, ours), interleaved A B A B")
+    for index in range(plan.rounds):
+        if budget.expired(reserve=360):
+            progress(f"item 1: stopped after {index} rounds (time budget)")
+            break
+        user = f"cb-{index:03d}"
+        lab.idp.upsert_user(user, scenario.claims(user, plan.groups), replace_claims=True)
+        for kind in ("first", "repeat"):
+            for variant in VARIANTS:
+                results.add(variant, kind, lab.measured(nb[variant], user))
+    return results
+
+
+# ---- item 2: queries per login as groups grow ---------------------------------------------------------------
+def bench_queries(lab: Lab, nb: dict[str, NetBoxInstance], plan: Plan, budget: Budget
+                  ) -> dict[tuple[int, str, str], Sample]:
+    results: dict[tuple[int, str, str], Sample] = {}
+    progress(f"item 2: queries per login with {', '.join(map(str, plan.query_groups))} groups")
+    for groups in plan.query_groups:
+        if budget.expired(reserve=300):
+            progress("item 2: stopped (time budget)")
+            break
+        user = f"q-{groups}"
+        lab.idp.upsert_user(user, scenario.claims(user, groups), replace_claims=True)
+        for kind in ("first", "repeat"):
+            for variant in VARIANTS:
+                results[(groups, kind, variant)] = lab.measured(nb[variant], user)
+    return results
+
+
+# ---- item 4: the pure decision ---------------------------------------------------------------------------------
+@dataclass
+class DecisionResult:
+    label: str
+    decide: Summary | None
+    read_and_decide: Summary | None
+    parse_seconds: float
+
+
+def bench_decision(plan: Plan) -> list[DecisionResult]:
+    n = plan.decision_size
+    progress(f"item 4: decide() with {n:,} IdP groups against {n:,} rules, {plan.decision_repeats} repeats")
+    return [_decision_case(n, patterns, plan.decision_repeats) for patterns in (0, 1000)]
+
+
+def _decision_case(n: int, patterns: int, repeats: int) -> DecisionResult:
+    """The case of tests/unit/test_core_scale.py, timed: half the values match; stale managed groups go."""
+    from netbox_sso.core.claims import read_groups
+    from netbox_sso.core.decision import CurrentUser, decide
+    from netbox_sso.core.rules import parse_config
+
+    group_map = {f"idp-{i:05d}": f"NetBox {i}" for i in range(n - patterns)}
+    group_patterns = [{"match": f"idp-{i:04d}*", "groups": [f"Pattern {i}"]} for i in range(patterns)]
+    start = time.perf_counter()
+    rules = parse_config({"backends": {BACKEND: {"group_map": group_map, "group_patterns": group_patterns}}}
+                         ).backends[BACKEND]
+    parse_seconds = time.perf_counter() - start
+    sources = {"id_token": {"groups": [f"idp-{i:05d}" for i in range(0, 2 * n, 2)]}}
+    reading = read_groups(rules, sources)
+    user = CurrentUser("alice", frozenset(f"NetBox {i}" for i in range(1, n, 2)) | {"Manual"}, False, False)
+
+    def read_and_decide() -> Any:
+        return decide(rules, read_groups(rules, sources), user, break_glass=False)
+
+    label = f"{n:,} groups x {n:,} rules" + (f" ({patterns:,} of them patterns)" if patterns else " (exact)")
+    decide_only = functools.partial(decide, rules, reading, user, break_glass=False)
+    return DecisionResult(label, summarize(timeit.repeat(decide_only, number=1, repeat=repeats)),
+                          summarize(timeit.repeat(read_and_decide, number=1, repeat=repeats)), parse_seconds)
+
+
+# ---- item 3 (cluster) and 5: two instances, several workers, concurrent users --------------------------------
+@dataclass
+class ClusterResult:
+    variant: str
+    workers: int
+    samples: list[Sample]
+    wall: float
+    idp: Counter[str]
+    warmed_workers: int
+
+
+def bench_cluster(lab: Lab, variant: str, primary: NetBoxInstance, config: str, plugins: tuple[str, ...],
+                  plan: Plan, budget: Budget) -> ClusterResult | None:
+    if budget.expired(reserve=150):
+        progress(f"item 3/5 ({variant}): skipped (time budget)")
+        return None
+    workers = plan.cluster_workers
+    progress(f"item 3/5 ({variant}): two instances sharing PostgreSQL/Redis, {workers} workers each")
+    primary.stop()
+    lab.stack.redis.flush(primary.redis_dbs[1])  # NetBox's cache DB: start the cluster cold
+    second = lab.instance(f"{variant}-b", config, plugins, share_with=primary)
+    try:
+        primary.start(workers=workers, threads=4)
+        second.start(workers=workers, threads=4)
+        warmed = sum(_warm_workers(instance, workers, budget) for instance in (primary, second))
+        lab.idp.clear_log()
+        instances = (primary, second)
+        samples: list[Sample] = []
+        lock = threading.Lock()
+        barrier = threading.Barrier(plan.users)
+
+        def user_loop(index: int) -> None:
+            user = f"tp-{index}"
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=60)  # every user starts at once: a cold cache meets concurrent logins
+            for attempt in range(plan.logins_per_user):
+                if budget.expired(reserve=60):
+                    return
+                sample = lab.login(instances[(attempt + index) % 2], user)
+                with lock:
+                    samples.append(sample)
+
+        for index in range(plan.users):
+            lab.idp.upsert_user(f"tp-{index}", scenario.claims(f"tp-{index}", plan.groups), replace_claims=True)
+        progress(f"item 5 ({variant}): {plan.users} concurrent users x {plan.logins_per_user} logins")
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=plan.users) as pool:
+            for future in [pool.submit(user_loop, index) for index in range(plan.users)]:
+                future.result()
+        wall = time.perf_counter() - start
+        calls = scenario.classify(lab.idp.requests_log)
+        return ClusterResult(variant, workers, samples, wall, calls, warmed)
+    finally:
+        lab.stack.release(second)
+        primary.stop()
+
+
+def _warm_workers(instance: NetBoxInstance, workers: int, budget: Budget) -> int:
+    """Load every worker's code with concurrent GET /login/ (no IdP call); returns the workers seen."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + min(90.0, max(budget.left() - 120, 10.0))
+
+    def get(_: int) -> str:
+        with contextlib.suppress(requests.RequestException):
+            return requests.get(f"{instance.url}/login/", timeout=60).headers.get("X-Bench-Pid", "")
+        return ""
+
+    with ThreadPoolExecutor(max_workers=workers * 2) as pool:
+        for _ in range(30):
+            seen.update(pid for pid in pool.map(get, range(workers * 4)) if pid)
+            if len(seen) >= workers or time.monotonic() > deadline:
+                break
+    return len(seen)
+
+
+# ---- the run --------------------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small counts, for development (not for docs/)")
+    parser.add_argument("--rounds", type=int, help="item 1 rounds (default 40)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help=f"markdown file to write (default {OUTPUT.relative_to(REPO)}; --quick: none)")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else Plan()
+    if args.rounds:
+        plan = replace(plan, rounds=args.rounds)
+    output = args.output if args.output else (None if args.quick else OUTPUT)
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(143)))
+    budget = Budget(plan.budget)
+    machine = machine_info()
+    decisions = bench_decision(plan)  # pure CPU first, before any NetBox process exists
+    with _services(budget) as (stack, idp):
+        lab = Lab(stack, idp)
+        configs = {"stock": scenario.stock_config(idp), "ours": scenario.ours_config(idp, plan.rules,
+                                                                                   max(plan.query_groups))}
+        plugins = {"stock": STOCK_PLUGINS, "ours": OURS_PLUGINS}
+        nb = {variant: lab.instance(variant, configs[variant], plugins[variant]) for variant in VARIANTS}
+        for variant in VARIANTS:
+            progress(f"starting {variant} NetBox on {nb[variant].url} (1 worker, 4 threads)")
+            nb[variant].start(workers=1, threads=4)
+        machine.update(stack_versions(stack))
+        callback = bench_callback(lab, nb, plan, budget)
+        queries = bench_queries(lab, nb, plan, budget)
+        clusters = {variant: bench_cluster(lab, variant, nb[variant], configs[variant], plugins[variant], plan,
+                                           budget) for variant in VARIANTS}
+    machine["load_after"] = _loadavg()
+    machine["duration"] = f"{time.monotonic() - budget.start:.0f} s"
+    report = render(plan, machine, decisions, callback, queries, clusters, quick=args.quick)
+    print(report)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(report + "\n")
+        progress(f"wrote {output}")
+    return 0
+
+
+@contextlib.contextmanager
+def _services(budget: Budget) -> Iterator[tuple[Stack, DevIdP]]:
+    stack = Stack(STATE, progress=progress)
+    idp = DevIdP(users=[], profiles=("generic",), host="127.0.0.1", port=0, tls=True, state_dir=STATE / "devidp")
+    try:
+        idp.start()
+        progress(f"devidp on {idp.base_url}")
+        yield stack, idp
+    finally:
+        progress("stopping everything this run started")
+        with contextlib.suppress(Exception):
+            stack.close()
+        idp.stop()
+
+
+def stack_versions(stack: Stack) -> dict[str, str]:
+    import redis
+
+    with stack.pg.connect() as conn:
+        pg_version = str(conn.execute("SHOW server_version").fetchone()[0])
+    info = redis.Redis(host=stack.redis.host, port=stack.redis.port, socket_timeout=5).info("server")
+    return {"postgresql": pg_version, "redis": str(info.get("redis_version", "?"))}
+
+
+def _loadavg() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())

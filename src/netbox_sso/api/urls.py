@@ -1,0 +1,14 @@
+"""REST API URLs: /api/plugins/sso/events/."""
+
+from __future__ import annotations
+
+from netbox.api.routers import NetBoxRouter
+
+from netbox_sso.api import views
+
+app_name = "netbox_sso-api"
+
+router = NetBoxRouter()
+router.register("events", views.SSOEventViewSet)
+
+urlpatterns = router.urls

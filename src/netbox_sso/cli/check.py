@@ -1,0 +1,66 @@
+"""`netbox-sso check`: every misconfiguration of NetBox's SSO settings, without network or Django.
+
+Reads configuration.py (or a file of Python overrides such as the admin console's box), executed in
+isolation. Exit status: 0 clean (notes only), 1 warnings, 2 errors.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from netbox_sso.cli import main
+from netbox_sso.diagnostics.findings import EXIT_ERRORS, Finding, exit_code, print_findings, summary
+from netbox_sso.diagnostics.settings import SettingsLoadError, default_config_path, load_settings
+from netbox_sso.diagnostics.static import netbox_group_names, run_checks
+
+CONFIG_HELP = "NetBox configuration.py or a file of Python overrides (default: $NETBOX_ROOT/conf/configuration.py)."
+
+
+def config_path(value: Path | None) -> Path:
+    return value if value is not None else default_config_path()
+
+
+def load_error_finding(error: SettingsLoadError, path: Path) -> Finding:
+    return Finding(error.code, "error", str(path), error.problem, error.fix)
+
+
+def emit(findings: list[Finding], path: Path, as_json: bool, extra: dict | None = None) -> int:
+    """Print the report (JSON or terminal) and return the exit status."""
+    code = exit_code(findings)
+    if as_json:
+        document = {"config": str(path), **(extra or {}), "findings": [f.to_dict() for f in findings],
+                    "summary": summary(findings), "exit_code": code}
+        click.echo(json.dumps(document, indent=2))
+    else:
+        console = Console(highlight=False)
+        console.print(f"[bold]{path}[/]", soft_wrap=True)
+        print_findings(console, findings)
+    return code
+
+
+@main.command("check")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help=CONFIG_HELP)
+@click.option("--database", is_flag=True, help="Also check that mapped NetBox groups exist (reads NetBox's database).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def check_command(ctx: click.Context, config_file: Path | None, database: bool, as_json: bool) -> None:
+    """Report every SSO misconfiguration: the setting, the problem and the fix (no network)."""
+    path = config_path(config_file)
+    try:
+        settings = load_settings(path)
+    except SettingsLoadError as error:
+        emit([load_error_finding(error, path)], path, as_json)
+        ctx.exit(EXIT_ERRORS)
+        return
+    existing: set[str] | None = None
+    groups_error: str | None = None
+    if database:
+        try:
+            existing = netbox_group_names(settings)
+        except Exception as error:  # driver missing, database down, bad credentials: a note, not a crash
+            groups_error = f"{type(error).__name__}: {error}".strip()
+    ctx.exit(emit(run_checks(settings, existing_groups=existing, groups_error=groups_error), path, as_json))

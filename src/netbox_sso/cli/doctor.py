@@ -1,0 +1,64 @@
+"""`netbox-sso doctor`: probe each configured identity provider live, as NetBox will call it.
+
+Discovery, TLS, DNS, JWKS, the token endpoint, clock skew and the redirect URI registration, each with a
+bounded timeout (see netbox_sso.diagnostics.probes). Exit status: 0 healthy, 1 warnings, 2 errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from netbox_sso.cli import main
+from netbox_sso.cli.check import CONFIG_HELP, config_path, emit, load_error_finding
+from netbox_sso.diagnostics.findings import EXIT_ERRORS, exit_code, print_findings
+from netbox_sso.diagnostics.probes import DEFAULT_TIMEOUT, DoctorResult, run_doctor
+from netbox_sso.diagnostics.settings import SettingsLoadError, load_settings
+
+_MARK = {"ok": "[green]ok[/]", "failed": "[red]failed[/]", "skipped": "[dim]skipped[/]"}
+
+
+def print_doctor(console: Console, path: Path, result: DoctorResult) -> None:
+    console.print(f"[bold]{escape(str(path))}[/]", soft_wrap=True)
+    for report in result.reports:
+        probes = "  ".join(f"{name} {_MARK[state]}" for name, state in report.probes.items())
+        console.print(f"[bold]{report.backend}[/]  {escape(report.discovery_url)}", soft_wrap=True)
+        console.print(f"  {probes}", soft_wrap=True)
+    if result.redirect_uris:
+        console.print("[bold]Redirect URIs to register at the identity provider:[/]")
+        for uri in result.redirect_uris:
+            console.print(f"  {uri.backend:<26} {escape(uri.uri)}", soft_wrap=True)
+    print_findings(console, [f for f in result.all_findings() if f.code != "redirect.uris"])
+
+
+@main.command("doctor")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help=CONFIG_HELP)
+@click.option("--base-url", default=None, help="NetBox's public URL, e.g. https://netbox.example.com/ .")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="PEM bundle of CAs to trust (default: REQUESTS_CA_BUNDLE, else the system's).")
+@click.option("--timeout", type=click.FloatRange(0.1, 60), default=DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds allowed for each request to the identity provider.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def doctor_command(ctx: click.Context, config_file: Path | None, base_url: str | None, ca_bundle: str | None,
+                   timeout: float, as_json: bool) -> None:
+    """Probe each configured identity provider live and print the redirect URIs to register."""
+    path = config_path(config_file)
+    try:
+        settings = load_settings(path)
+    except SettingsLoadError as error:
+        emit([load_error_finding(error, path)], path, as_json)
+        ctx.exit(EXIT_ERRORS)
+        return
+    result = run_doctor(settings, base_url=base_url, timeout=timeout, ca_bundle=ca_bundle)
+    findings = result.all_findings()
+    if as_json:
+        extra = {"backends": [r.to_dict() for r in result.reports],
+                 "redirect_uris": [{"backend": u.backend, "uri": u.uri} for u in result.redirect_uris]}
+        ctx.exit(emit(findings, path, True, extra))
+        return
+    print_doctor(Console(highlight=False), path, result)
+    ctx.exit(exit_code(findings))

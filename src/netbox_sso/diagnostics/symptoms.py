@@ -1,0 +1,36 @@
+"""The reference manual's Troubleshooting symptoms -> the finding codes that diagnose them.
+
+Each heading of the reference's "Troubleshooting" section is a key; the codes come from `netbox-sso check`
+(static) and `netbox-sso doctor` (live). A unit test keeps every heading covered and every code registered.
+"""
+
+from __future__ import annotations
+
+SYMPTOMS: dict[str, tuple[str, ...]] = {
+    "Redirect URI Mismatch": (
+        "redirect.mismatch", "redirect.uris", "redirect.proxy_https", "redirect.insecure", "redirect.base_path",
+        "redirect.no_base_url", "backend.unknown", "setting.wrong_backend", "authorize.invalid_client",
+    ),
+    "Not Logged In After Authentication": (
+        "backend.unknown", "backend.none", "setting.missing", "setting.wrong_backend", "setting.unknown",
+        "config.placeholder", "oidc.endpoint_form", "oidc.endpoint_invalid", "okta.api_url_form",
+        "entra.multi_tenant", "discovery.http_error", "discovery.malformed", "discovery.missing_field",
+        "discovery.issuer_mismatch", "jwks.http_error", "jwks.malformed", "jwks.no_keys_field", "jwks.empty",
+        "jwks.no_rs256", "token.http_error", "token.unexpected", "clock.skew", "authorize.invalid_client",
+        "pipeline.missing_step", "pipeline.order", "pipeline.unknown_step", "pipeline.duplicate_step",
+        "session.cookie_age",
+    ),
+    "Groups Not Syncing": (
+        "okta.groups_scope", "mapping.entra_group_names", "mapping.invalid", "mapping.warning",
+        "mapping.backend_not_enabled", "mapping.absent", "plugin.not_enabled", "pipeline.reference_step",
+        "pipeline.missing_step", "groups.missing",
+    ),
+    "SSL Certificate Verification Fails": ("tls.verify_failed", "tls.verify_disabled"),
+    "Token Endpoint Not Reachable": (
+        "dns.unresolved", "net.unreachable", "net.timeout", "token.http_error", "token.unexpected",
+        "url.insecure_http", "discovery.insecure_endpoint",
+    ),
+    "Users Cannot Access NetBox After Login": (
+        "mapping.absent", "mapping.is_staff", "mapping.backend_not_enabled", "groups.missing", "plugin.not_enabled",
+    ),
+}

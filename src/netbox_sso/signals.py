@@ -1,0 +1,58 @@
+"""Audit events from Django's signals: SSO login, logout, and users created by the SSO pipeline.
+
+Connected in the PluginConfig's ready(). Local logins (the login form, break-glass accounts) are not
+SSO events: social-core marks its users with `social_user`, and its session with the backend name.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.db.models.signals import post_save
+
+from netbox_sso import audit
+from netbox_sso.audit_middleware import SESSION_LOGIN, current_sso_request, sso_backend_name
+
+#: social-core's session key naming the backend of the session's last SSO login.
+SOCIAL_LAST_BACKEND = "social_auth_last_login_backend"
+
+
+def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    social = getattr(user, "social_user", None)
+    if social is None or request is None:  # a local login
+        return
+    backend = str(getattr(social, "provider", "") or "")
+    if hasattr(request, "session"):
+        request.session[SESSION_LOGIN] = {"backend": backend, "at": time.time()}
+    audit.record("login_success", request=request, backend=backend, user=user, outcome="success",
+                 details={"new_user": bool(getattr(user, "is_new", False)), "superuser": bool(user.is_superuser)})
+
+
+def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    session = getattr(request, "session", None)
+    if session is None:
+        return
+    login = session.get(SESSION_LOGIN)
+    backend = login.get("backend") if isinstance(login, dict) else session.get(SOCIAL_LAST_BACKEND)
+    if not backend:
+        return
+    audit.record("logout", request=request, backend=str(backend), user=user, outcome="success")
+
+
+def on_user_saved(sender: Any, instance: Any, created: bool = False, raw: bool = False, **kwargs: Any) -> None:
+    if not created or raw:
+        return
+    request = current_sso_request()
+    if request is None:
+        return
+    audit.record("user_created", request=request, backend=sso_backend_name(request), user=instance,
+                 outcome="success", details={"email": instance.email or ""})
+
+
+def connect() -> None:
+    user_logged_in.connect(on_login, dispatch_uid="netbox_sso.audit.login")
+    user_logged_out.connect(on_logout, dispatch_uid="netbox_sso.audit.logout")
+    post_save.connect(on_user_saved, sender=get_user_model(), dispatch_uid="netbox_sso.audit.user_created")
