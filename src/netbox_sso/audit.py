@@ -72,7 +72,9 @@ def redact(value: Any, *, depth: int = 0) -> Any:
                 out["…"] = f"{len(value) - MAX_ITEMS} more keys"
                 break
             name = redact_text(str(key), 200)
-            out[name] = REDACTED if is_secret_key(name) else redact(item, depth=depth + 1)
+            # A secret-named key holding an object is decoded claims (the "id_token" source), not a token.
+            secret = is_secret_key(name) and not isinstance(item, Mapping)
+            out[name] = REDACTED if secret else redact(item, depth=depth + 1)
         return out
     if isinstance(value, list | tuple | set | frozenset):
         items = sorted(value, key=str) if isinstance(value, set | frozenset) else list(value)

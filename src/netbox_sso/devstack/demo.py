@@ -74,9 +74,12 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     say = lambda line: print(f"[demo] {line}", flush=True)  # noqa: E731
-    stack = Stack(args.state_dir, allow_embedded=True, progress=say)
-    idp = None
+    # Ctrl-C (and SIGINT even when started in the background, where shells ignore it) stops the demo.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    stack = idp = None
     try:
+        stack = Stack(args.state_dir, allow_embedded=True, progress=say)
         idp = DevIdP(users=load_users_file(DEMO_USERS), profiles=("generic",), host="127.0.0.1",
                      port=_pick_port(args.idp_port), tls=False, state_dir=args.state_dir / "devidp")
         idp.start()
@@ -95,9 +98,6 @@ def main(argv: list[str] | None = None) -> int:
             result = sso_login(netbox.url, "oidc", "alice")
             say(f"check: SSO login as alice -> logged in: {result.logged_in}")
             return 0 if result.logged_in else 1
-        # Ctrl-C (and SIGINT even when started in the background, where shells ignore it) stops the demo.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while netbox.running:
             time.sleep(1)
         say("NetBox stopped unexpectedly:\n" + netbox.tail_logs())
@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         say("Stopping everything the demo started ...")
         if idp is not None:
             idp.stop()
-        stack.close()
+        if stack is not None:
+            stack.close()
 
 
 def _print_banner(url: str, issuer: str, elapsed: float) -> None:

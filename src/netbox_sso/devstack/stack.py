@@ -38,8 +38,14 @@ class Stack:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.progress = progress
         self.pg = self._postgres(allow_embedded)
-        self.redis = self._redis(allow_embedded)
-        self.template = ensure_template(self.pg, self.redis, self.state_dir, progress=progress)
+        try:
+            self.redis = self._redis(allow_embedded)
+            self.template = ensure_template(self.pg, self.redis, self.state_dir, progress=progress)
+        except BaseException:  # the caller gets no Stack to close: stop what we started (also on Ctrl-C)
+            self.pg.stop()
+            if hasattr(self, "redis"):
+                self.redis.stop()
+            raise
         base = int(os.environ.get("NBSSO_REDIS_DB_BASE", "2"))
         self._free_redis_dbs = [(n, n + 1) for n in range(base, 15, 2)]
         self._instances: list[NetBoxInstance] = []
