@@ -43,13 +43,15 @@ BACKEND = "oidc"
 STOCK_PLUGINS = ("nbbench",)
 OURS_PLUGINS = ("netbox_sso", "nbbench")
 VARIANTS = ("stock", "ours")
+#: Item 5 runs in this many rounds per variant, interleaved stock, ours, stock, ours.
+THROUGHPUT_ROUNDS = 2
 
 
 @dataclass(frozen=True)
 class Plan:
     """How much to measure (the full run is sized for ~15 minutes on 2 cores)."""
 
-    rounds: int = 40  # item 1: A B A B rounds, each one first and one repeat login per variant
+    rounds: int = 100  # item 1: A B A B rounds, each one first and one repeat login per variant
     groups: int = 200  # item 1 and 5: groups per user
     rules: int = 1000  # item 1, 2 and 5: mapping rules of ours
     query_groups: tuple[int, ...] = (1, 200, 5000)  # item 2
@@ -258,52 +260,85 @@ class ClusterResult:
     wall: float
     idp: Counter[str]
     warmed_workers: int
+    #: After the concurrent run: NetBox's cache flushed, then sequential logins (a refill without a race).
+    sequential: list[Sample] = field(default_factory=list)
+    sequential_idp: Counter[str] = field(default_factory=Counter)
 
 
-def bench_cluster(lab: Lab, variant: str, primary: NetBoxInstance, config: str, plugins: tuple[str, ...],
-                  plan: Plan, budget: Budget) -> ClusterResult | None:
-    if budget.expired(reserve=150):
-        progress(f"item 3/5 ({variant}): skipped (time budget)")
-        return None
+def bench_clusters(lab: Lab, nb: dict[str, NetBoxInstance], configs: dict[str, str],
+                   plugins: dict[str, tuple[str, ...]], plan: Plan, budget: Budget) -> dict[str, ClusterResult]:
+    """Both clusters up at once; concurrent rounds interleaved stock, ours, stock, ours; then a refill."""
+    if budget.expired(reserve=200):
+        progress("item 3/5: skipped (time budget)")
+        return {}
     workers = plan.cluster_workers
-    progress(f"item 3/5 ({variant}): two instances sharing PostgreSQL/Redis, {workers} workers each")
-    primary.stop()
-    lab.stack.redis.flush(primary.redis_dbs[1])  # NetBox's cache DB: start the cluster cold
-    second = lab.instance(f"{variant}-b", config, plugins, share_with=primary)
+    progress(f"item 3/5: per variant two instances sharing PostgreSQL/Redis, {workers} workers each")
+    clusters: dict[str, tuple[NetBoxInstance, NetBoxInstance]] = {}
+    results: dict[str, ClusterResult] = {}
     try:
-        primary.start(workers=workers, threads=4)
-        second.start(workers=workers, threads=4)
-        warmed = sum(_warm_workers(instance, workers, budget) for instance in (primary, second))
-        lab.idp.clear_log()
-        instances = (primary, second)
-        samples: list[Sample] = []
-        lock = threading.Lock()
-        barrier = threading.Barrier(plan.users)
-
-        def user_loop(index: int) -> None:
-            user = f"tp-{index}"
-            with contextlib.suppress(threading.BrokenBarrierError):
-                barrier.wait(timeout=60)  # every user starts at once: a cold cache meets concurrent logins
-            for attempt in range(plan.logins_per_user):
-                if budget.expired(reserve=60):
-                    return
-                sample = lab.login(instances[(attempt + index) % 2], user)
-                with lock:
-                    samples.append(sample)
-
+        for variant in VARIANTS:
+            primary = nb[variant]
+            primary.stop()
+            lab.stack.redis.flush(primary.redis_dbs[1])  # NetBox's cache DB: start the cluster cold
+            second = lab.instance(f"{variant}-b", configs[variant], plugins[variant], share_with=primary)
+            clusters[variant] = (primary, second)
+            primary.start(workers=workers, threads=4)
+            second.start(workers=workers, threads=4)
+        for variant, instances in clusters.items():
+            warmed = sum(_warm_workers(instance, workers, budget) for instance in instances)
+            results[variant] = ClusterResult(variant, workers, [], 0.0, Counter(), warmed)
         for index in range(plan.users):
             lab.idp.upsert_user(f"tp-{index}", scenario.claims(f"tp-{index}", plan.groups), replace_claims=True)
-        progress(f"item 5 ({variant}): {plan.users} concurrent users x {plan.logins_per_user} logins")
-        start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=plan.users) as pool:
-            for future in [pool.submit(user_loop, index) for index in range(plan.users)]:
-                future.result()
-        wall = time.perf_counter() - start
-        calls = scenario.classify(lab.idp.requests_log)
-        return ClusterResult(variant, workers, samples, wall, calls, warmed)
+        per_round = [len(range(r, plan.logins_per_user, THROUGHPUT_ROUNDS)) for r in range(THROUGHPUT_ROUNDS)]
+        for round_index, logins in enumerate(per_round):
+            for variant, instances in clusters.items():
+                if budget.expired(reserve=90):
+                    progress(f"item 5 ({variant}): round {round_index + 1} skipped (time budget)")
+                    continue
+                progress(f"item 5 ({variant}) round {round_index + 1}/{len(per_round)}: {plan.users} concurrent "
+                         f"users x {logins} logins")
+                lab.idp.clear_log()
+                samples, wall = _concurrent_logins(lab, instances, plan.users, logins, budget)
+                results[variant].samples.extend(samples)
+                results[variant].wall += wall
+                results[variant].idp.update(scenario.classify(lab.idp.requests_log))
+        for variant, (primary, second) in clusters.items():
+            lab.stack.redis.flush(primary.redis_dbs[1])
+            lab.idp.clear_log()
+            for attempt in range(4 * workers):
+                if budget.expired(reserve=45):
+                    break
+                results[variant].sequential.append(lab.login((primary, second)[attempt % 2], "tp-0"))
+            results[variant].sequential_idp = scenario.classify(lab.idp.requests_log)
+        return results
     finally:
-        lab.stack.release(second)
-        primary.stop()
+        for primary, second in clusters.values():
+            lab.stack.release(second)
+            primary.stop()
+
+
+def _concurrent_logins(lab: Lab, instances: tuple[NetBoxInstance, NetBoxInstance], users: int, logins: int,
+                       budget: Budget) -> tuple[list[Sample], float]:
+    """`users` threads start together, each logging in `logins` times alternating instances."""
+    samples: list[Sample] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(users)
+
+    def user_loop(index: int) -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=60)  # every user starts at once: a cold cache meets concurrent logins
+        for attempt in range(logins):
+            if budget.expired(reserve=45):
+                return
+            sample = lab.login(instances[(attempt + index) % 2], f"tp-{index}")
+            with lock:
+                samples.append(sample)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=users) as pool:
+        for future in [pool.submit(user_loop, index) for index in range(users)]:
+            future.result()
+    return samples, time.perf_counter() - start
 
 
 def _warm_workers(instance: NetBoxInstance, workers: int, budget: Budget) -> int:
@@ -353,8 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         machine.update(stack_versions(stack))
         callback = bench_callback(lab, nb, plan, budget)
         queries = bench_queries(lab, nb, plan, budget)
-        clusters = {variant: bench_cluster(lab, variant, nb[variant], configs[variant], plugins[variant], plan,
-                                           budget) for variant in VARIANTS}
+        clusters = bench_clusters(lab, nb, configs, plugins, plan, budget)
     machine["load_after"] = _loadavg()
     machine["duration"] = f"{time.monotonic() - budget.start:.0f} s"
     report = render(plan, machine, decisions, callback, queries, clusters, quick=args.quick)

@@ -32,6 +32,9 @@ if PluginConfig is not None:
             "netbox_sso.middleware.SSOFailureMiddleware",
             # Callback latency, user creation during SSO, debug claims, 403 shortly after an SSO login.
             "netbox_sso.audit_middleware.SSOAuditMiddleware",
+            # Sessions that follow the provider: lifetime, refresh, RP-initiated and back-channel logout,
+            # and the login page's redirect to SSO (netbox_sso.sessions).
+            "netbox_sso.sessions.SSOSessionMiddleware",
         ]
         required_settings = []
 

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
@@ -169,13 +170,14 @@ def record_failure(request: Any, exception: BaseException, *, backend: str, code
     from social_core.exceptions import AuthForbidden
 
     refused = isinstance(exception, AuthForbidden) or code in REFUSAL_CODES
-    details: dict[str, Any] = {"stage": stage, "subject": subject, "detail": str(exception)[:300]}
+    details: dict[str, Any] = {"stage": stage, "subject": subject, "exception": type(exception).__name__}
     extra = getattr(exception, "audit_details", None)
     if isinstance(extra, Mapping):
         details.update(extra)
     return record("refused" if refused else "login_failure", request=request, backend=backend,
                   username=getattr(exception, "username", None) or None,
-                  outcome="refused" if refused else "failure", reason=code, details=details)
+                  outcome="refused" if refused else "failure", reason=code, details=details,
+                  message=str(exception))
 
 
 def _on_commit(write: Any) -> None:
@@ -206,9 +208,17 @@ def _store(kind: str, payload: Mapping[str, Any], user: Any, details: dict[str, 
             SSOEvent.objects.create(
                 event=kind, outcome=payload["outcome"], reason=str(payload["reason"])[:64],
                 backend=str(payload["backend"])[:64], user=user, username=str(payload["user"])[:150],
-                client=payload["client"] or None, message=message, details=details)
+                client=_ip_or_none(payload["client"]), message=message, details=details)
     except Exception:
         _internal.exception("netbox-sso: could not store the SSO audit event %s", payload.get("event"))
+
+
+def _ip_or_none(value: str) -> str | None:
+    """The client address when it is an IP address (a Unix-socket peer has none)."""
+    try:
+        return str(ipaddress.ip_address(value)) if value else None
+    except ValueError:
+        return None
 
 
 class JsonFormatter(logging.Formatter):

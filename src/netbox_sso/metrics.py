@@ -13,9 +13,30 @@ bounded: backends not configured in NetBox become "other", so a crafted URL cann
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
+from typing import Any
 
-from prometheus_client import Counter, Histogram
+try:
+    from prometheus_client import Counter, Histogram
+except ImportError:  # outside NetBox (CLI): metrics are accepted and dropped
+
+    class _Nothing:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def labels(self, *args: Any, **kwargs: Any) -> _Nothing:
+            return self
+
+        def inc(self, *args: Any) -> None:
+            pass
+
+        def observe(self, *args: Any) -> None:
+            pass
+
+    Counter = Histogram = _Nothing  # type: ignore[assignment,misc]
 
 LOGIN_EVENTS = {"login_success": "success", "login_failure": "failure", "refused": "refused"}
 _ENDPOINTS = frozenset({"discovery", "jwks", "token", "userinfo", "graph", "authorization", "other"})
@@ -73,3 +94,32 @@ def observe_idp_call(backend: str, endpoint: str, seconds: float, error: str | N
     IDP_SECONDS.labels(backend=label, endpoint=endpoint).observe(max(seconds, 0.0))
     if error:
         IDP_ERRORS.labels(backend=label, endpoint=endpoint, error=str(error)[:_ERROR_MAX]).inc()
+
+
+def idp_endpoint(url: str, discovery: Mapping[str, Any] | None = None) -> str:
+    """The endpoint label of an identity-provider URL (compared with the discovery document when given)."""
+    base = url.split("?", 1)[0].rstrip("/")
+    if base.endswith("/.well-known/openid-configuration"):
+        return "discovery"
+    if "graph.microsoft" in base:
+        return "graph"
+    for key, label in (("token_endpoint", "token"), ("userinfo_endpoint", "userinfo"), ("jwks_uri", "jwks"),
+                       ("authorization_endpoint", "authorization")):
+        known = (discovery or {}).get(key)
+        if isinstance(known, str) and known.split("?", 1)[0].rstrip("/") == base:
+            return label
+    return "other"
+
+
+@contextmanager
+def idp_call(backend: str, endpoint: str) -> Iterator[None]:
+    """Time one call to the identity provider; an exception counts as an error (its `code` or class name)."""
+    started = time.perf_counter()
+    error: str | None = None
+    try:
+        yield
+    except BaseException as exc:
+        error = str(getattr(exc, "code", "") or type(exc).__name__)
+        raise
+    finally:
+        observe_idp_call(backend, endpoint, time.perf_counter() - started, error)

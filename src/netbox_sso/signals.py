@@ -18,6 +18,9 @@ from netbox_sso.audit_middleware import SESSION_LOGIN, current_sso_request, sso_
 
 #: social-core's session key naming the backend of the session's last SSO login.
 SOCIAL_LAST_BACKEND = "social_auth_last_login_backend"
+#: Request attributes read at logout: why the session ended (default "user") and a details dict.
+LOGOUT_REASON_ATTRIBUTE = "netbox_sso_logout_reason"
+LOGOUT_DETAILS_ATTRIBUTE = "netbox_sso_logout_details"
 
 
 def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
@@ -39,7 +42,10 @@ def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     backend = login.get("backend") if isinstance(login, dict) else session.get(SOCIAL_LAST_BACKEND)
     if not backend:
         return
-    audit.record("logout", request=request, backend=str(backend), user=user, outcome="success")
+    # Code that ends a session itself (netbox_sso.sessions) may say why on the request before logout().
+    audit.record("logout", request=request, backend=str(backend), user=user, outcome="success",
+                 reason=str(getattr(request, LOGOUT_REASON_ATTRIBUTE, "") or "user"),
+                 details=getattr(request, LOGOUT_DETAILS_ATTRIBUTE, None))
 
 
 def on_user_saved(sender: Any, instance: Any, created: bool = False, raw: bool = False, **kwargs: Any) -> None:

@@ -51,6 +51,9 @@ def harden_settings() -> None:
 
     settings.SOCIAL_AUTH_PIPELINE = harden_pipeline(settings.SOCIAL_AUTH_PIPELINE)
     request_groups_scope(config.backends)
+    from netbox_sso.sessions import configure_sessions
+
+    configure_sessions()
     warn_weakened()
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.mixins import UserPassesTestMixin
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import View
 from netbox.object_actions import BulkExport
@@ -75,3 +75,10 @@ class StatusView(UserPassesTestMixin, View):
             "doctor": doctor,
         }
         return render(request, "netbox_sso/status.html", context)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        """Run doctor now (live probes of every enabled provider, bounded timeouts) and show the result."""
+        from netbox_sso.diagnostics.published import run_and_publish
+
+        run_and_publish(base_url=request.build_absolute_uri("/").rstrip("/"))
+        return redirect("plugins:netbox_sso:status")

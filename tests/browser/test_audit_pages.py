@@ -72,3 +72,12 @@ def test_events_list_detail_and_status_page(netbox, page, artifacts_dir):
     assert page.locator("#sso-doctor").get_by_text("netbox-sso doctor").count() == 1
     assert page.locator("#sso-events").get_by_text("pages-amy").count() >= 1
     page.screenshot(path=str(artifacts_dir / "audit-04-status-page.png"), full_page=True)
+
+    # Run doctor from the page: live probes against devidp with NetBox's own settings, result cached.
+    page.click("#run-doctor")
+    page.wait_for_url(f"{netbox.url}/plugins/sso/status/")
+    doctor = page.locator("#sso-doctor")
+    assert doctor.get_by_text("Generated").count() == 1
+    assert doctor.get_by_text("redirect.uris").count() == 1
+    assert doctor.locator("td", has_text="error").count() == 0
+    page.screenshot(path=str(artifacts_dir / "audit-05-status-doctor.png"), full_page=True)

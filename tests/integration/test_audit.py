@@ -152,12 +152,12 @@ def test_login_failure_from_an_idp_fault(netbox, idp, login, admin):
     result = login(netbox, "alice")
     assert not result.logged_in
     with netbox.db() as conn:
-        row = conn.execute("SELECT id, outcome, reason, backend, details FROM netbox_sso_ssoevent "
+        row = conn.execute("SELECT id, outcome, reason, backend, message, details FROM netbox_sso_ssoevent "
                            "WHERE event = 'login_failure' ORDER BY id DESC LIMIT 1").fetchone()
     assert row is not None
-    event_id, outcome, reason, backend, details = row
+    event_id, outcome, reason, backend, message, details = row
     assert (outcome, reason, backend, details["stage"]) == ("failure", "provider_unavailable", "oidc", "complete")
-    assert "HTTP 500" in details["detail"]
+    assert "HTTP 500" in message
     lines = [line for line in netbox.log_file.read_text().splitlines() if '"event": "sso.login.failed"' in line]
     assert any('"reason": "provider_unavailable"' in line for line in lines)
     api = api_events(netbox, admin, event="login_failure", outcome="failure")
@@ -174,6 +174,19 @@ def test_refusal_by_required_groups(netbox, idp, login, admin):
     assert refused["details"]["required_groups"] == ["netbox-admins", "netbox-users"]
 
 
+def test_identity_refusals_are_refused_events(netbox, idp, login, admin):
+    """Refusals by the identity steps (a name taken in another letter case, a reserved name)."""
+    idp.upsert_user("aud-twin", {**claims("AUD-ANN", ["netbox-users"]), "sub": "sub-aud-twin"}, replace_claims=True)
+    assert not login(netbox, "aud-twin").logged_in
+    idp.upsert_user("aud-root", {**claims("root", ["netbox-users"]), "sub": "sub-aud-root"}, replace_claims=True)
+    assert not login(netbox, "aud-root").logged_in
+    with netbox.db() as conn:
+        reasons = [row[0] for row in conn.execute(
+            "SELECT reason FROM netbox_sso_ssoevent WHERE event = 'refused' AND outcome = 'refused' ORDER BY id")]
+    assert "username_taken" in reasons and "username_reserved" in reasons
+    assert {e["reason"] for e in api_events(netbox, admin, event="refused")} >= {"username_taken", "username_reserved"}
+
+
 def test_permission_denied_shortly_after_sso_login_then_logout(netbox, idp, login, admin):
     idp.upsert_user("aud-cat", claims("aud-cat", ["netbox-users"]), replace_claims=True)
     result = login(netbox, "aud-cat")
@@ -187,6 +200,7 @@ def test_permission_denied_shortly_after_sso_login_then_logout(netbox, idp, logi
     result.session.get(f"{netbox.url}/logout/", timeout=30)
     logout = assert_everywhere(netbox, admin, "aud-cat", "logout", "sso.logout")
     assert logout["backend"] == "oidc"
+    assert len(rows(netbox, "aud-cat", "logout")) == 1
 
 
 def test_local_logins_are_not_sso_events(netbox, admin):
@@ -263,3 +277,17 @@ def test_views_need_permission(netbox, idp, login):
     api = result.session.get(f"{netbox.url}/api/plugins/sso/events/", timeout=30,
                              headers={"Accept": "application/json"})
     assert api.status_code == 403
+
+    # NetBox's object permissions: view on SSO events, limited to the user's own events.
+    netbox.shell(
+        "from core.models import ObjectType\nfrom users.models import ObjectPermission, User\n"
+        "p = ObjectPermission.objects.create(name='own-sso-events', actions=['view'], "
+        "constraints={'user': '$user'})\n"
+        "p.object_types.add(ObjectType.objects.get_by_natural_key('netbox_sso', 'ssoevent'))\n"
+        "p.users.add(User.objects.get(username='aud-dan'))")
+    listing = result.session.get(f"{netbox.url}/plugins/sso/events/", timeout=30)
+    assert listing.status_code == 200 and "User created" in listing.text and "aud-ann" not in listing.text
+    api = result.session.get(f"{netbox.url}/api/plugins/sso/events/", timeout=30,
+                             headers={"Accept": "application/json"})
+    assert api.status_code == 200 and {e["username"] for e in api.json()["results"]} == {"aud-dan"}
+    assert result.session.get(f"{netbox.url}/plugins/sso/status/", timeout=30).status_code == 403

@@ -1,7 +1,8 @@
 """Outermost middleware: for /oauth/ requests, count SQL statements and time the request server-side.
 
 Response headers: X-Bench-Queries (statements executed through Django cursors, savepoints included),
-X-Bench-Server-Ms (wall time inside Django, all middleware included) and X-Bench-Pid (the worker).
+X-Bench-Server-Ms (wall time inside Django, all middleware included). Every response gets X-Bench-Pid
+(the gunicorn worker that served it).
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ class BenchMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(PREFIX):
-            return self.get_response(request)
+            response = self.get_response(request)
+            response["X-Bench-Pid"] = str(os.getpid())
+            return response
         counter = _Counter()
         start = time.perf_counter()
         with connection.execute_wrapper(counter):

@@ -322,7 +322,7 @@ class HardenedOIDCMixin:
         response = kwargs.get("response") or {}
         request = getattr(self.strategy, "request", None)
         if request is not None and getattr(user, "pk", None) and isinstance(self.id_token, dict):
-            request.netbox_sso_login = self.session_record(response, user)
+            request.netbox_sso_signin = self.session_record(response, user)  # netbox_sso.sessions.SIGNIN_ATTRIBUTE
         return user
 
     def session_record(self, response: dict[str, Any], user: Any) -> dict[str, Any]:
@@ -332,7 +332,13 @@ class HardenedOIDCMixin:
         client_id, _secret = self.get_key_and_secret()  # type: ignore[attr-defined]
         try:
             end_session = self.oidc_config().get("end_session_endpoint")
+            if isinstance(end_session, str) and end_session:
+                # The browser goes there with the ID token: same TLS rule as every other endpoint.
+                checks.validate_https(end_session, "end_session_endpoint",
+                                      allow_http=self.hardening.allow_insecure_http)
         except Exception:  # discovery was fetched moments ago for this login; never fail the login here
+            logger.warning("netbox-sso: %s: no usable end_session_endpoint; logout stays local", self.name,
+                           exc_info=True)
             end_session = None
         return {
             "backend": self.name, "user": user.pk, "client_id": client_id, "iss": claims.get("iss"),

@@ -147,8 +147,9 @@ class NetBoxInstance:
             if self._process is not None and self._process.poll() is not None:
                 raise RuntimeError(f"NetBox (gunicorn) exited with {self._process.returncode}:\n{self.tail_logs()}")
             try:
-                response = requests.get(f"{self.url}/login/", timeout=30)
-                if response.status_code == 200:
+                # Not followed: with login_redirect_backend the login page redirects to the provider.
+                response = requests.get(f"{self.url}/login/", timeout=30, allow_redirects=False)
+                if response.status_code in (200, 302):
                     return
                 last_error = f"HTTP {response.status_code}"
             except requests.RequestException as error:

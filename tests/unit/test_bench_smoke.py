@@ -1,0 +1,62 @@
+"""The benchmarks' pure helpers: percentiles, summaries, ratios, verdicts, tables, IdP-call classification."""
+
+from __future__ import annotations
+
+import pytest
+from bench.scenario import claims, classify, mapping_rules, response_limit_needed
+from bench.stats import fmt_ms, fmt_ratio, markdown_table, percentile, ratio, summarize, verdict
+
+from netbox_sso.core.rules import parse_config
+
+
+def test_percentile_interpolates_between_closest_ranks():
+    values = [4.0, 1.0, 3.0, 2.0]
+    assert percentile(values, 0) == 1.0
+    assert percentile(values, 100) == 4.0
+    assert percentile(values, 50) == 2.5
+    assert percentile(list(range(1, 101)), 95) == pytest.approx(95.05)
+    assert percentile([7.0], 95) == 7.0
+
+
+@pytest.mark.parametrize("values, p", [([], 50), ([1.0], -1), ([1.0], 101)])
+def test_percentile_rejects_bad_input(values, p):
+    with pytest.raises(ValueError):
+        percentile(values, p)
+
+
+def test_summary_ratio_and_verdict():
+    summary = summarize([0.010, 0.020, 0.030])
+    assert summary is not None and (summary.n, summary.median, summary.minimum, summary.maximum) == (
+        3, 0.020, 0.010, 0.030)
+    assert summarize([]) is None
+    assert ratio(3.0, 2.0) == 1.5
+    assert ratio(None, 2.0) is None and ratio(1.0, 0.0) is None
+    assert (verdict(True), verdict(False), verdict(None)) == ("met", "**MISSED**", "not measured")
+    assert (fmt_ms(0.01234), fmt_ms(None), fmt_ratio(1.234), fmt_ratio(None)) == ("12.3", "-", "1.23", "-")
+
+
+def test_markdown_table_pads_and_escapes():
+    table = markdown_table(["a", "bb"], [[1, "x|y"], ["long", 2]])
+    assert table.splitlines() == [
+        "| a    | bb   |",
+        "|------|------|",
+        "| 1    | x\\|y |",
+        "| long | 2    |",
+    ]
+    with pytest.raises(ValueError):
+        markdown_table(["a"], [[1, 2]])
+
+
+def test_classify_counts_devidp_requests_by_endpoint():
+    log = [("GET", "/generic/.well-known/openid-configuration"), ("GET", "/generic/jwks"),
+           ("GET", "/generic/authorize"), ("POST", "/generic/authorize"), ("POST", "/generic/token"),
+           ("GET", "/generic/userinfo"), ("GET", "/generic/logout")]
+    assert classify(log) == {"discovery": 1, "jwks": 1, "authorize": 2, "token": 1, "userinfo": 1, "other": 1}
+
+
+def test_bench_rules_parse_and_every_user_carries_the_required_group():
+    rules = parse_config(mapping_rules(1000)).backends["oidc"]
+    assert len(rules.group_map) + len(rules.group_patterns) == 1000
+    assert claims("u", 1)["groups"] == ["g00000"] and len(claims("u", 5000)["groups"]) == 5000
+    assert response_limit_needed(5000) is None  # 5,000 groups fit the default max_response_bytes
+    assert response_limit_needed(200_000) is not None
