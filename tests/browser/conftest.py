@@ -39,3 +39,20 @@ def page(browser) -> Iterator:
     page = context.new_page()
     yield page
     context.close()
+
+
+def sso_sign_in(page, netbox_url: str, username: str, backend: str = "oidc") -> None:
+    """Sign in as a person does: NetBox's SSO button, then the user's button on devidp's page."""
+    page.goto(f"{netbox_url}/login/")
+    page.locator(f"form.sso-login-form[action$='/oauth/begin/{backend}/'] button").first.click()
+    page.click(f"button[name=username][value='{username}']")
+    page.wait_for_url(f"{netbox_url}/**")
+
+
+def local_sign_in(page, netbox_url: str, username: str, password: str) -> None:
+    """Sign in with NetBox's own username/password form (break-glass accounts)."""
+    page.goto(f"{netbox_url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.locator("form:not(.sso-login-form) button[type=submit]").first.click()
+    page.wait_for_url(lambda url: "/login/" not in url)

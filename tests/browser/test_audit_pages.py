@@ -6,6 +6,7 @@ import pytest
 
 from netbox_sso.devstack.login import sso_login
 from netbox_sso.devstack.template import ADMIN_PASSWORD, ADMIN_USERNAME
+from tests.browser.conftest import local_sign_in
 from tests.integration.conftest import CLIENT_ID, CLIENT_SECRET, idp_domain
 from tests.integration.reference import reference_block
 
@@ -33,16 +34,8 @@ def netbox(netbox_factory, idp):
     return instance
 
 
-def sign_in_locally(page, netbox_url: str) -> None:
-    page.goto(f"{netbox_url}/login/")
-    page.fill("input[name=username]", ADMIN_USERNAME)
-    page.fill("input[name=password]", ADMIN_PASSWORD)
-    page.locator("form:not(.sso-login-form) button[type=submit]").first.click()
-    page.wait_for_url(lambda url: "/login/" not in url)
-
-
 def test_events_list_detail_and_status_page(netbox, page, artifacts_dir):
-    sign_in_locally(page, netbox.url)
+    local_sign_in(page, netbox.url, ADMIN_USERNAME, ADMIN_PASSWORD)
 
     page.goto(f"{netbox.url}/plugins/sso/events/")
     table = page.locator("table.object-list")

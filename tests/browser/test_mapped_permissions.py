@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.conftest import sso_sign_in
 from tests.integration.conftest import CLIENT_ID, CLIENT_SECRET, idp_domain
 from tests.integration.reference import reference_block
 
@@ -28,17 +29,10 @@ def netbox(netbox_factory, idp):
     return instance
 
 
-def sign_in(page, netbox_url: str, username: str) -> None:
-    page.goto(f"{netbox_url}/login/")
-    page.locator("form.sso-login-form button").first.click()
-    page.click(f"button[name=username][value='{username}']")
-    page.wait_for_url(f"{netbox_url}/**")
-
-
 def test_mapped_group_grants_exactly_its_permission(netbox, idp, page, artifacts_dir):
     idp.upsert_user("viewer-vic", {"preferred_username": "viewer-vic", "email": "vic@example.com",
                                    "email_verified": True, "groups": ["site-viewers"]}, replace_claims=True)
-    sign_in(page, netbox.url, "viewer-vic")
+    sso_sign_in(page, netbox.url, "viewer-vic")
 
     sites = page.goto(f"{netbox.url}/dcim/sites/")
     assert sites.status == 200
@@ -53,5 +47,5 @@ def test_mapped_group_grants_exactly_its_permission(netbox, idp, page, artifacts
 def test_unmapped_user_sees_nothing(netbox, idp, page):
     idp.upsert_user("nobody-ned", {"preferred_username": "nobody-ned", "email": "ned@example.com",
                                    "email_verified": True, "groups": ["unrelated"]}, replace_claims=True)
-    sign_in(page, netbox.url, "nobody-ned")
+    sso_sign_in(page, netbox.url, "nobody-ned")
     assert page.goto(f"{netbox.url}/dcim/sites/").status == 403
