@@ -16,6 +16,7 @@ class SSOEventTypeChoices(ChoiceSet):
     PERMISSION_DENIED = "permission_denied"
     LOGOUT = "logout"
     CLAIMS_CAPTURED = "claims_captured"
+    MAPPING_WARNING = "mapping_warning"
 
     CHOICES = (
         (LOGIN_SUCCESS, _("Login succeeded"), "green"),
@@ -27,6 +28,7 @@ class SSOEventTypeChoices(ChoiceSet):
         (PERMISSION_DENIED, _("Permission denied after SSO login"), "yellow"),
         (LOGOUT, _("Logout"), "gray"),
         (CLAIMS_CAPTURED, _("Claims captured (debug)"), "indigo"),
+        (MAPPING_WARNING, _("Mapping warning"), "yellow"),
     )
 
 
@@ -57,4 +59,5 @@ LOG_NAMES: dict[str, str] = {
     SSOEventTypeChoices.PERMISSION_DENIED: "sso.permission.denied",
     SSOEventTypeChoices.LOGOUT: "sso.logout",
     SSOEventTypeChoices.CLAIMS_CAPTURED: "sso.claims.captured",
+    SSOEventTypeChoices.MAPPING_WARNING: "sso.mapping.warning",
 }

@@ -106,3 +106,25 @@ def test_graph_refusal_fails_closed_with_a_clear_message(mapping_netbox, idp, lo
     assert not result.logged_in
     assert "Graph" in result.message_text and "403" in result.message_text, result.messages
     assert db.user(mapping_netbox, upn(idp, "entra-dee")) is None
+
+
+def test_a_mapped_group_that_does_not_exist_is_reported_by_name_not_created(mapping_netbox, idp, login):
+    """The reference's mapping never creates groups: a missing one is named in the log and the audit trail."""
+    with mapping_netbox.db() as conn:
+        conn.execute("DELETE FROM users_user_groups WHERE group_id IN "
+                     "(SELECT id FROM users_group WHERE name = 'Operators')")
+        conn.execute("DELETE FROM users_group WHERE name = 'Operators'")
+    idp.upsert_user("entra-eve", {"preferred_username": "entra-eve", "email": "entra-eve@contoso.example",
+                                  "email_verified": True, "groups": ["netbox-users", "ops"]}, replace_claims=True)
+    result = login(mapping_netbox, "entra-eve", backend=BACKEND)
+    assert result.logged_in, result.messages
+    username = upn(idp, "entra-eve")
+    assert db.user_groups(mapping_netbox, username) == {"Users"}
+    with mapping_netbox.db() as conn:
+        assert conn.execute("SELECT count(*) FROM users_group WHERE name = 'Operators'").fetchone()[0] == 0
+        [(reason, details)] = conn.execute(
+            "SELECT reason, details FROM netbox_sso_ssoevent WHERE event = 'mapping_warning' AND username = %s",
+            (username,)).fetchall()
+    assert reason == "missing_netbox_groups"
+    assert any("Operators" in warning for warning in details["warnings"])
+    assert "'Operators'" in mapping_netbox.log_file.read_text()

@@ -147,6 +147,11 @@ def test_missing_claim_without_required_groups_changes_nothing_and_warns(keycloa
     assert db.user_groups(keycloak_netbox, "kc-gus") == {"Editors"}
     log = keycloak_netbox.log_file.read_text()
     assert "mapping (oidc, kc-gus)" in log and "not found in id_token or userinfo" in log
+    with keycloak_netbox.db() as conn:  # audited too, with the specific reason
+        rows = conn.execute("SELECT reason, details FROM netbox_sso_ssoevent WHERE event = 'mapping_warning' "
+                            "AND username = 'kc-gus'").fetchall()
+    assert [reason for reason, _ in rows] == ["missing_groups_claim"]
+    assert "resource_access" in rows[0][1]["groups_claim"]
 
 
 BROKEN_PERMISSIONS = """

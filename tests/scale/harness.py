@@ -8,6 +8,7 @@ same redirect URI on every instance, and a login can begin on one and complete o
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import Counter
@@ -118,7 +119,8 @@ def run_logins(users: Iterable[str], rounds: int, *, concurrency: int, session_f
             try:
                 result = sso_login(netbox_url, "oidc", user, session=session, verify=verify, timeout=30)
             except Exception as exc:  # a failed login is a figure, not a crash of the run
-                error = f"{type(exc).__name__}: {exc}"[:300]
+                request = getattr(exc, "request", None)
+                error = f"{type(exc).__name__}: {getattr(request, 'url', '')} {exc}"[:400]
             finally:
                 session.close()
             with lock:
@@ -151,7 +153,7 @@ def classify(result: LoginResult | None, error: str) -> str:
     if result is not None and urlsplit(result.final_url).path == "/login/" and result.status_code == 200 \
             and result.messages:
         return "login_page_message"
-    if error.startswith(("ConnectionError", "SSLError")) and "/generic/" in error:
+    if error.startswith(("ConnectionError", "SSLError")) and "/generic/authorize" in error.split(" ", 2)[1]:
         return "browser_to_idp"
     return "bad"
 
@@ -209,6 +211,20 @@ def orphans(instance: NetBoxInstance, prefix: str) -> list[str]:
 def log_offset(*instances: NetBoxInstance) -> Mapping[str, int]:
     """Current size of each log, so a test reads only what it caused."""
     return {str(p): p.stat().st_size if p.exists() else 0 for i in instances for p in (i.log_file, i.gunicorn_log)}
+
+
+def error_traces(offsets: Mapping[str, int], *instances: NetBoxInstance) -> list[str]:
+    """The logged 'Internal Server Error' entries (with their traceback) since `offsets`."""
+    traces: list[str] = []
+    for instance in instances:
+        path = instance.log_file
+        if path.exists():
+            with path.open("rb") as fh:
+                fh.seek(offsets.get(str(path), 0))
+                text = fh.read().decode(errors="replace")
+            entries = re.split(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ )", text)
+            traces += [entry for entry in entries if "Internal Server Error" in entry.split("\n", 1)[0]]
+    return traces
 
 
 def new_server_errors(offsets: Mapping[str, int], *instances: NetBoxInstance) -> list[str]:

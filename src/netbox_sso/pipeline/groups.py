@@ -147,9 +147,16 @@ def apply_mapping(backend: Any, user: Any = None, response: Mapping[str, Any] | 
 def _log(backend: Any, user: Any, before: CurrentUser, reading: GroupsReading, decision: Decision,
          outcome: Outcome) -> None:
     """Mapping warnings to the log; group and flag changes to the audit trail (before/after)."""
-    for warning in (*decision.warnings, *outcome.warnings):
+    warnings = (*decision.warnings, *outcome.warnings)
+    for warning in warnings:
         logger.warning("netbox-sso mapping (%s, %s): %s", backend.name, user.username, warning)
     request = getattr(getattr(backend, "strategy", None), "request", None)
+    if warnings:  # e.g. a missing groups claim (nothing changed) or a mapped NetBox group that does not exist
+        reason = ("missing_groups_claim" if reading.values is None
+                  else "missing_netbox_groups" if outcome.warnings else "mapping_warning")
+        audit.record("mapping_warning", request=request, backend=backend.name, user=user, outcome="info",
+                     reason=reason, details={"warnings": list(warnings), "groups_claim": reading.claim,
+                                             "problem": reading.problem, "consulted": list(reading.consulted)})
     if outcome.added or outcome.removed:
         after = (before.groups - outcome.removed) | outcome.added
         audit.record("groups_changed", request=request, backend=backend.name, user=user, outcome="success",
