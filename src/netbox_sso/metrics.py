@@ -108,7 +108,10 @@ def idp_endpoint(url: str, discovery: Mapping[str, Any] | None = None) -> str:
         known = (discovery or {}).get(key)
         if isinstance(known, str) and known.split("?", 1)[0].rstrip("/") == base:
             return label
-    return "other"
+    # Without the discovery document at hand: the providers' usual path endings.
+    last = base.rsplit("/", 1)[-1].lower()
+    return {"token": "token", "userinfo": "userinfo", "jwks": "jwks", "keys": "jwks", "certs": "jwks",
+            "authorize": "authorization", "auth": "authorization"}.get(last, "other")
 
 
 @contextmanager

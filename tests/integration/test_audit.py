@@ -241,6 +241,11 @@ def test_metrics_on_the_prometheus_endpoint(netbox):
     assert 'netbox_sso_events_total{event="permission_denied",outcome="denied"}' in text
     assert "# TYPE netbox_sso_idp_request_seconds histogram" in text
     assert "# TYPE netbox_sso_idp_errors_total counter" in text
+    # The backends' calls to the provider are timed by endpoint; the token endpoint's fault was counted.
+    for endpoint in ("discovery", "jwks", "token"):
+        assert re.search(rf'netbox_sso_idp_request_seconds_count\{{backend="oidc",endpoint="{endpoint}"\}} [1-9]',
+                         text), endpoint
+    assert re.search(r'netbox_sso_idp_errors_total\{backend="oidc",endpoint="token",error="[^"]+"\} [1-9]', text)
 
 
 def test_housekeeping_deletes_events_past_the_retention(netbox):

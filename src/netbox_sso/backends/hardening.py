@@ -32,6 +32,7 @@ from django.core.cache import cache
 from django.db import transaction
 from social_core.exceptions import AuthConnectionError
 
+from netbox_sso import metrics
 from netbox_sso.backends import tokens
 from netbox_sso.backends.config import Hardening, hardening
 from netbox_sso.core import oidc_checks as checks
@@ -92,6 +93,14 @@ class HardenedOIDCMixin:
     def request(self, url: str, *, method: Literal["GET", "POST", "DELETE"] = "GET", headers: Any = None,
                 data: dict | None = None, json: dict | None = None, auth: Any = None,
                 params: dict | None = None, timeout: float | None = None) -> requests.Response:
+        """One call to the provider, timed for the metrics (latency by endpoint, errors by code)."""
+        with metrics.idp_call(self.name, metrics.idp_endpoint(url)):  # type: ignore[attr-defined]
+            return self._bounded_request(url, method=method, headers=headers, data=data, json=json, auth=auth,
+                                         params=params, timeout=timeout)
+
+    def _bounded_request(self, url: str, *, method: Literal["GET", "POST", "DELETE"] = "GET", headers: Any = None,
+                         data: dict | None = None, json: dict | None = None, auth: Any = None,
+                         params: dict | None = None, timeout: float | None = None) -> requests.Response:
         """One call to the provider: https, a total deadline, a size cap; HTTP errors as typed errors.
 
         requests' timeouts apply per socket operation, so a provider dripping one byte at a time never
