@@ -2,7 +2,8 @@
 
 Response headers: X-Bench-Queries (statements executed through Django cursors, savepoints included),
 X-Bench-Server-Ms (wall time inside Django, all middleware included). Every response gets X-Bench-Pid
-(the gunicorn worker that served it).
+(the gunicorn worker that served it). With NBBENCH_SQL_LOG=<file> in NetBox's environment, each counted
+statement is also appended to that file (diagnostics: which statements a login runs).
 """
 
 from __future__ import annotations
@@ -16,15 +17,26 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
 PREFIX = "/oauth/"
+SQL_LOG = os.environ.get("NBBENCH_SQL_LOG")
 
 
 class _Counter:
-    def __init__(self) -> None:
+    def __init__(self, path: str) -> None:
         self.count = 0
+        self.path = path
+        self.statements: list[str] = []
 
     def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
         self.count += 1
+        if SQL_LOG:
+            self.statements.append(" ".join(str(sql).split())[:200])
         return execute(sql, params, many, context)
+
+    def flush(self) -> None:
+        if SQL_LOG and self.statements:
+            with open(SQL_LOG, "a", encoding="utf-8") as handle:
+                handle.write(f"== {os.getpid()} {self.path} {self.count}\n")
+                handle.writelines(f"{line}\n" for line in self.statements)
 
 
 class BenchMiddleware:
@@ -36,11 +48,12 @@ class BenchMiddleware:
             response = self.get_response(request)
             response["X-Bench-Pid"] = str(os.getpid())
             return response
-        counter = _Counter()
+        counter = _Counter(f"{request.get_host()}{request.path}")
         start = time.perf_counter()
         with connection.execute_wrapper(counter):
             response = self.get_response(request)
         response["X-Bench-Server-Ms"] = f"{(time.perf_counter() - start) * 1000:.3f}"
         response["X-Bench-Queries"] = str(counter.count)
         response["X-Bench-Pid"] = str(os.getpid())
+        counter.flush()
         return response

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from netbox_sso.cli import main
 from netbox_sso.diagnostics.findings import EXIT_ERRORS, Finding, exit_code, print_findings, summary
-from netbox_sso.diagnostics.settings import SettingsLoadError, default_config_path, load_settings
+from netbox_sso.diagnostics.settings import NetBoxSettings, SettingsLoadError, default_config_path, load_settings
 from netbox_sso.diagnostics.static import netbox_group_names, run_checks
 
 CONFIG_HELP = "NetBox configuration.py or a file of Python overrides (default: $NETBOX_ROOT/conf/configuration.py)."
@@ -26,6 +26,17 @@ def config_path(value: Path | None) -> Path:
 
 def load_error_finding(error: SettingsLoadError, path: Path) -> Finding:
     return Finding(error.code, "error", str(path), error.problem, error.fix)
+
+
+def load_or_exit(ctx: click.Context, config_file: Path | None, as_json: bool) -> tuple[Path, NetBoxSettings]:
+    """The configuration file's settings; an unreadable file is reported as a finding and exits 2."""
+    path = config_path(config_file)
+    try:
+        return path, load_settings(path)
+    except SettingsLoadError as error:
+        emit([load_error_finding(error, path)], path, as_json)
+        ctx.exit(EXIT_ERRORS)
+        raise  # unreachable: ctx.exit raises
 
 
 def emit(findings: list[Finding], path: Path, as_json: bool, extra: dict | None = None) -> int:
@@ -49,13 +60,7 @@ def emit(findings: list[Finding], path: Path, as_json: bool, extra: dict | None 
 @click.pass_context
 def check_command(ctx: click.Context, config_file: Path | None, database: bool, as_json: bool) -> None:
     """Report every SSO misconfiguration: the setting, the problem and the fix (no network)."""
-    path = config_path(config_file)
-    try:
-        settings = load_settings(path)
-    except SettingsLoadError as error:
-        emit([load_error_finding(error, path)], path, as_json)
-        ctx.exit(EXIT_ERRORS)
-        return
+    path, settings = load_or_exit(ctx, config_file, as_json)
     existing: set[str] | None = None
     groups_error: str | None = None
     if database:

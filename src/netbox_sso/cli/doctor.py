@@ -13,10 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from netbox_sso.cli import main
-from netbox_sso.cli.check import CONFIG_HELP, config_path, emit, load_error_finding
-from netbox_sso.diagnostics.findings import EXIT_ERRORS, exit_code, print_findings
+from netbox_sso.cli.check import CONFIG_HELP, emit, load_or_exit
+from netbox_sso.diagnostics.findings import exit_code, print_findings
 from netbox_sso.diagnostics.probes import DEFAULT_TIMEOUT, DoctorResult, run_doctor
-from netbox_sso.diagnostics.settings import SettingsLoadError, load_settings
 
 _MARK = {"ok": "[green]ok[/]", "failed": "[red]failed[/]", "skipped": "[dim]skipped[/]"}
 
@@ -46,13 +45,7 @@ def print_doctor(console: Console, path: Path, result: DoctorResult) -> None:
 def doctor_command(ctx: click.Context, config_file: Path | None, base_url: str | None, ca_bundle: str | None,
                    timeout: float, as_json: bool) -> None:
     """Probe each configured identity provider live and print the redirect URIs to register."""
-    path = config_path(config_file)
-    try:
-        settings = load_settings(path)
-    except SettingsLoadError as error:
-        emit([load_error_finding(error, path)], path, as_json)
-        ctx.exit(EXIT_ERRORS)
-        return
+    path, settings = load_or_exit(ctx, config_file, as_json)
     result = run_doctor(settings, base_url=base_url, timeout=timeout, ca_bundle=ca_bundle)
     findings = result.all_findings()
     if as_json:
