@@ -93,6 +93,7 @@ class Sample:
     server: float | None = None  # seconds, the same request inside Django (X-Bench-Server-Ms)
     queries: int | None = None  # SQL statements of that request (X-Bench-Queries)
     pid: str | None = None  # the gunicorn worker that served it
+    tables: dict[str, int] = field(default_factory=dict)  # those statements by table (X-Bench-Tables)
     total: float = 0.0  # seconds, the whole login as the client saw it
     idp: Counter[str] = field(default_factory=Counter)
     error: str = ""
@@ -133,6 +134,7 @@ class Lab:
             server=float(headers["X-Bench-Server-Ms"]) / 1000 if "X-Bench-Server-Ms" in headers else None,
             queries=int(headers["X-Bench-Queries"]) if "X-Bench-Queries" in headers else None,
             pid=f"{instance.port}/{headers.get('X-Bench-Pid', '?')}",
+            tables=parse_tables(headers.get("X-Bench-Tables", "")),
         )
 
     def _failed(self, instance: NetBoxInstance, username: str, error: str, total: float) -> Sample:
@@ -147,6 +149,12 @@ class Lab:
         sample = self.login(instance, username)
         sample.idp = scenario.classify(self.idp.requests_log)
         return sample
+
+
+def parse_tables(header: str) -> dict[str, int]:
+    """'t1=3;t2=1' -> {'t1': 3, 't2': 1}."""
+    pairs = (item.split("=", 1) for item in header.split(";") if "=" in item)
+    return {name: int(count) for name, count in pairs if count.isdigit()}
 
 
 def _describe_failure(result: LoginResult) -> str:

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -23,6 +24,8 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+from netbox_sso.events import LOG_NAMES
 
 logger = logging.getLogger("netbox_sso.audit")
 _internal = logging.getLogger("netbox_sso")
@@ -101,26 +104,26 @@ def _capped_details(details: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 def event_type(event: str) -> str:
     """The SSOEvent type for `event`, which may also be its log name (e.g. 'sso.login.failed')."""
-    from netbox_sso.choices import LOG_NAMES, SSOEventTypeChoices
-
     if event in LOG_NAMES:
         return event
     for short, log_name in LOG_NAMES.items():
         if log_name == event:
             return short
-    raise ValueError(f"unknown SSO event {event!r}; one of {sorted(SSOEventTypeChoices.values())}")
+    raise ValueError(f"unknown SSO event {event!r}; one of {sorted(LOG_NAMES)}")
 
 
 def client_address(request: Any) -> str | None:
     """NetBox's client address (HTTP_CLIENT_IP_HEADERS, as NetBox itself uses), else REMOTE_ADDR."""
     if request is None:
         return None
-    try:
+    from django.conf import settings
+
+    address = None
+    if hasattr(settings, "HTTP_CLIENT_IP_HEADERS"):  # NetBox (a plain Django site has neither)
         from utilities.request import get_client_ip
 
-        address = get_client_ip(request)
-    except (ImportError, ValueError):
-        address = None
+        with contextlib.suppress(ValueError):
+            address = get_client_ip(request)
     return str(address) if address else (request.META.get("REMOTE_ADDR") or None)
 
 
@@ -132,8 +135,6 @@ def record(event: str, *, request: Any = None, backend: str | None = None, user:
     `event` is an SSOEvent type (login_success, login_failure, refused, user_created, groups_changed,
     flags_changed, permission_denied, logout, claims_captured) or its log name. Returns the logged payload.
     """
-    from netbox_sso.choices import LOG_NAMES
-
     kind = event_type(event)
     if user is not None and not getattr(user, "pk", None):
         user = None  # unsaved or anonymous: keep the name only
@@ -199,6 +200,10 @@ def _count(kind: str, backend: str, outcome: str) -> None:
 
 
 def _store(kind: str, payload: Mapping[str, Any], user: Any, details: dict[str, Any] | None, message: str) -> None:
+    from django.apps import apps
+
+    if not apps.is_installed("netbox_sso"):  # a plain Django site without the NetBox plugin: log only
+        return
     try:
         from django.db import transaction
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from utilities.choices import ChoiceSet
 
+from netbox_sso.events import LOG_NAMES
+
 
 class SSOEventTypeChoices(ChoiceSet):
     LOGIN_SUCCESS = "login_success"
@@ -47,17 +49,3 @@ class SSOOutcomeChoices(ChoiceSet):
         (INFO, _("Info"), "gray"),
     )
 
-
-#: The stable name of each event in the `netbox_sso.audit` log (the log's `event` field; greppable "sso.").
-LOG_NAMES: dict[str, str] = {
-    SSOEventTypeChoices.LOGIN_SUCCESS: "sso.login.succeeded",
-    SSOEventTypeChoices.LOGIN_FAILURE: "sso.login.failed",
-    SSOEventTypeChoices.REFUSED: "sso.login.refused",
-    SSOEventTypeChoices.USER_CREATED: "sso.user.created",
-    SSOEventTypeChoices.GROUPS_CHANGED: "sso.groups.changed",
-    SSOEventTypeChoices.FLAGS_CHANGED: "sso.flags.changed",
-    SSOEventTypeChoices.PERMISSION_DENIED: "sso.permission.denied",
-    SSOEventTypeChoices.LOGOUT: "sso.logout",
-    SSOEventTypeChoices.CLAIMS_CAPTURED: "sso.claims.captured",
-    SSOEventTypeChoices.MAPPING_WARNING: "sso.mapping.warning",
-}

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import requests
 from django.conf import settings
 from django.contrib import messages
+from django.db import DatabaseError, connections
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 from social_core import exceptions as social
@@ -90,6 +91,19 @@ def _client_address(request: HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR", ""))
 
 
+def drop_broken_connections() -> None:
+    """Close database connections that a PostgreSQL restart cut under this request.
+
+    Django keeps a broken connection until the request ends, so the audit record and the session save that
+    follow would fail on it too (the session middleware then answers HTTP 400 instead of the login page);
+    closed, they reconnect.
+    """
+    for connection in connections.all(initialized_only=True):
+        with contextlib.suppress(Exception):
+            if connection.connection is not None and not connection.in_atomic_block and not connection.is_usable():
+                connection.close()
+
+
 class SSOFailureMiddleware:
     """Turn exceptions raised while handling /oauth/... into a redirect to the login page."""
 
@@ -109,6 +123,8 @@ class SSOFailureMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not self.is_sso_request(request):
             return None
+        if isinstance(exception, DatabaseError):
+            drop_broken_connections()
         code, subject, message = describe(exception)
         backend = _backend_name(request)
         stage = "begin" if (request.resolver_match and request.resolver_match.url_name == "social_auth_begin") \

@@ -60,3 +60,36 @@ def test_bench_rules_parse_and_every_user_carries_the_required_group():
     assert claims("u", 1)["groups"] == ["g00000"] and len(claims("u", 5000)["groups"]) == 5000
     assert response_limit_needed(5000) is None  # 5,000 groups fit the default max_response_bytes
     assert response_limit_needed(200_000) is not None
+
+
+def _probe_module():
+    """bench/plugin/nbbench/middleware.py alone (its package __init__ needs a configured NetBox)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "plugin" / "nbbench" / "middleware.py"
+    spec = importlib.util.spec_from_file_location("nbbench_middleware_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("sql, kind", [
+    ('SAVEPOINT "s1_x1"', "savepoint"),
+    ('RELEASE SAVEPOINT "s1_x1"', "savepoint"),
+    ('ROLLBACK TO SAVEPOINT "s1_x1"', "savepoint"),
+    ('SELECT "a"."id" FROM "users_group" INNER JOIN "users_user_groups" ON (1=1)', "users_group"),
+    ('INSERT INTO "users_user_groups" ("user_id") SELECT * FROM UNNEST((%s)::bigint[])', "users_user_groups"),
+    ('UPDATE "django_session" SET "session_data" = %s', "django_session"),
+    ('DELETE FROM "social_auth_association" WHERE id IN (%s)', "social_auth_association"),
+    ("SELECT 1", "other"),
+])
+def test_probe_classifies_statements_by_first_table(sql, kind):
+    assert _probe_module().statement_kind(sql) == kind
+
+
+def test_tables_header_round_trip():
+    from bench.runner import parse_tables
+
+    assert parse_tables("savepoint=6;users_user=3") == {"savepoint": 6, "users_user": 3}
+    assert parse_tables("") == {} and parse_tables("junk;x=") == {}

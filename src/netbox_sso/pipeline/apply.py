@@ -15,12 +15,10 @@ from netbox_sso.core.rules import BackendRules, PermissionSpec
 
 
 def group_model() -> Any:
-    """NetBox's Group when running inside NetBox, Django's otherwise."""
-    try:
-        from users.models import Group  # NetBox
-    except ImportError:
-        from django.contrib.auth.models import Group
-    return Group
+    """NetBox's Group (app `users`) when running inside NetBox, django.contrib.auth's otherwise."""
+    from django.apps import apps
+
+    return apps.get_model("users", "Group") if apps.is_installed("users") else apps.get_model("auth", "Group")
 
 
 @dataclass
