@@ -5,8 +5,6 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from utilities.choices import ChoiceSet
 
-from netbox_sso.events import LOG_NAMES
-
 
 class SSOEventTypeChoices(ChoiceSet):
     LOGIN_SUCCESS = "login_success"

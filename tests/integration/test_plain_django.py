@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from netbox_sso.devstack.services import free_port
-from tests.integration.conftest import CLIENT_ID, CLIENT_SECRET, _LOGOUT_URIS, _REDIRECT_URIS
+from tests.integration.conftest import _LOGOUT_URIS, _REDIRECT_URIS, CLIENT_ID, CLIENT_SECRET
 
 pytestmark = pytest.mark.integration
 
@@ -145,7 +145,7 @@ def sign_in(site_url: str, idp, username: str) -> dict:
 
 
 def test_plain_django_site_maps_groups_onto_django_auth_groups(site, idp):
-    url, root = site
+    url, _root = site
     idp.upsert_user("plain-pat", {"preferred_username": "plain-pat", "email": "pat@example.com",
                                   "email_verified": True, "groups": ["netbox-admins", "ops"]}, replace_claims=True)
     me = sign_in(url, idp, "plain-pat")
