@@ -11,6 +11,7 @@ import argparse
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from netbox_sso.core.claims import read_groups
@@ -60,6 +61,19 @@ PLUGINS_CONFIG = {{'netbox_sso': {{
 """
 
 
+def refuse_unless_check_passes(config_path: Path, say: Callable[[str], None]) -> None:
+    """Our own tooling never starts NetBox on a configuration that `netbox-sso check` rejects."""
+    from netbox_sso.diagnostics.settings import load_settings
+    from netbox_sso.diagnostics.static import run_checks
+
+    errors = [finding for finding in run_checks(load_settings(config_path)) if finding.severity == "error"]
+    for finding in errors:
+        say(f"check: {finding.code} {finding.setting}: {finding.problem} (fix: {finding.fix})")
+    if errors:
+        raise SystemExit(f"netbox-sso check rejects {config_path}; not starting NetBox")
+    say(f"check: {config_path} passes netbox-sso check")
+
+
 def _pick_port(preferred: int) -> int:
     return preferred if not port_open("127.0.0.1", preferred) else free_port()
 
@@ -87,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         netbox.port = _pick_port(args.port)
         issuer = idp.issuer("generic")
         netbox.write_config(demo_configuration(issuer))
+        refuse_unless_check_passes(netbox.config_path, say)
         idp.register_client(CLIENT_ID, CLIENT_SECRET, redirect_uris=[f"{netbox.url}/oauth/complete/oidc/"],
                             post_logout_redirect_uris=[f"{netbox.url}/"])
         say(f"Starting NetBox on {netbox.url} ...")
