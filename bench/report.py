@@ -16,7 +16,7 @@ RATIO_TARGET = 1.0
 
 
 def render(plan: Plan, machine: dict[str, str], decisions: list[DecisionResult], callback: CallbackResults,
-           queries: dict[tuple[int, str, str], Sample], clusters: dict[str, ClusterResult | None], *,
+           queries: dict[tuple[int, str, str], list[Sample]], clusters: dict[str, ClusterResult | None], *,
            quick: bool) -> str:
     why: list[str] = []
     targets = [
@@ -107,22 +107,27 @@ def _table_delta(callback: CallbackResults, kind: str) -> str:
     return ", ".join(f"{name} {diff:+d}" for name, diff in changes if diff)
 
 
-def _queries_of(queries: dict[tuple[int, str, str], Sample], groups: int, kind: str, variant: str) -> int | None:
-    sample = queries.get((groups, kind, variant))
-    return sample.queries if sample is not None and sample.ok else None
+def _counts(queries: dict[tuple[int, str, str], list[Sample]], groups: int, kind: str, variant: str) -> list[int]:
+    return [s.queries for s in queries.get((groups, kind, variant), []) if s.ok and s.queries is not None]
 
 
-def _target_queries(plan: Plan, queries: dict[tuple[int, str, str], Sample], why: list[str]) -> list[str]:
+def _count_cell(counts: list[int]) -> str:
+    if not counts:
+        return "failed"
+    return str(counts[0]) if min(counts) == max(counts) else f"{min(counts)}-{max(counts)}"
+
+
+def _target_queries(plan: Plan, queries: dict[tuple[int, str, str], list[Sample]], why: list[str]) -> list[str]:
     parts, met = [], True
     for kind in ("first", "repeat"):
-        counts = [_queries_of(queries, groups, kind, "ours") for groups in plan.query_groups]
-        parts.append(f"{kind} " + " / ".join("-" if c is None else str(c) for c in counts))
-        if None in counts:
+        per_groups = [_counts(queries, groups, kind, "ours") for groups in plan.query_groups]
+        parts.append(f"{kind} " + " / ".join(_count_cell(c) for c in per_groups))
+        if not all(per_groups):
             met = None if met is not False else False
-        elif len(set(counts)) > 1:
+        elif len({count for counts in per_groups for count in counts}) > 1:
             met = False
-            why.append(f"2 ({kind} login): ours ran {' / '.join(map(str, counts))} SQL statements for "
-                       f"{' / '.join(f'{g:,}' for g in plan.query_groups)} groups.")
+            why.append(f"2 ({kind} login): ours ran {' / '.join(_count_cell(c) for c in per_groups)} SQL "
+                       f"statements for {' / '.join(f'{g:,}' for g in plan.query_groups)} groups.")
     label = " -> ".join(f"{g:,}" for g in plan.query_groups)
     return ["2", f"SQL statements per callback, ours, {label} groups", "constant", "; ".join(parts),
             verdict(met)]
@@ -224,17 +229,16 @@ def _ratio_cell(callback: CallbackResults, kind: str, attr: str) -> str:
     return f"{fmt_ratio(ratio(ours.median, stock.median))}, {fmt_ratio(ratio(ours.p95, stock.p95))}"
 
 
-def _section_queries(plan: Plan, queries: dict[tuple[int, str, str], Sample]) -> str:
+def _section_queries(plan: Plan, queries: dict[tuple[int, str, str], list[Sample]]) -> str:
     rows = []
+    columns = [(kind, variant) for kind in ("first", "repeat") for variant in ("stock", "ours")]
     for groups in plan.query_groups:
         row: list[object] = [f"{groups:,}"]
-        for kind in ("first", "repeat"):
-            for variant in ("stock", "ours"):
-                value = _queries_of(queries, groups, kind, variant)
-                row.append("failed" if value is None else value)
-        ours = queries.get((groups, "repeat", "ours"))
-        stock = queries.get((groups, "repeat", "stock"))
-        row += [fmt_ms(stock.server if stock else None), fmt_ms(ours.server if ours else None)]
+        row += [_count_cell(_counts(queries, groups, kind, variant)) for kind, variant in columns]
+        for kind, variant in columns:
+            server = summarize([s.server for s in queries.get((groups, kind, variant), [])
+                                if s.ok and s.server is not None])
+            row.append(fmt_ms(server.median if server else None))
         rows.append(row)
     notes = [f"- {scenario.limits_note(groups)}" for groups in plan.query_groups if groups >= 1000]
     breakdown = _table_breakdown(queries, 200 if 200 in plan.query_groups else plan.query_groups[0])
@@ -243,10 +247,12 @@ def _section_queries(plan: Plan, queries: dict[tuple[int, str, str], Sample]) ->
         "",
         "SQL statements executed through Django's cursors while serving GET /oauth/complete/oidc/ (savepoints "
         "included; session save included), counted server-side by `connection.execute_wrapper` in the bench "
-        "probe. The ID token and userinfo both carry the groups. One login per cell.",
+        "probe. The ID token and userinfo both carry the groups. Per group count: one first login, then "
+        f"{plan.query_repeats} repeat logins per variant, interleaved; a range means the count varied. Server "
+        "time inside Django in ms (first: one login; repeat: median).",
         "",
-        markdown_table(["IdP groups", "Stock first", "Ours first", "Stock repeat", "Ours repeat",
-                        "Stock repeat server ms", "Ours repeat server ms"], rows),
+        markdown_table(["IdP groups", "SQL stock first", "SQL ours first", "SQL stock repeat", "SQL ours repeat",
+                        "ms stock first", "ms ours first", "ms stock repeat", "ms ours repeat"], rows),
         "",
         *notes,
         "",
@@ -254,10 +260,10 @@ def _section_queries(plan: Plan, queries: dict[tuple[int, str, str], Sample]) ->
     ])
 
 
-def _table_breakdown(queries: dict[tuple[int, str, str], Sample], groups: int) -> list[str]:
+def _table_breakdown(queries: dict[tuple[int, str, str], list[Sample]], groups: int) -> list[str]:
     """Where the statements of one login go, by table (`savepoint`: SAVEPOINT/RELEASE), stock vs ours."""
     columns = [(kind, variant) for kind in ("first", "repeat") for variant in ("stock", "ours")]
-    cells = {column: queries.get((groups, *column)) for column in columns}
+    cells = {column: next(iter(queries.get((groups, *column), [])), None) for column in columns}
     tables = sorted({name for sample in cells.values() if sample is not None for name in sample.tables})
     if not tables:
         return []

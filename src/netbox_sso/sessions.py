@@ -219,7 +219,11 @@ def finalize_login(request: HttpRequest, record: Mapping[str, Any]) -> None:
     request.session[STATE_KEY] = state
     cap_session(request, state, cfg)
     if cfg.backchannel_logout and request.session.session_key:
-        index_session(request.session.session_key, state)
+        try:
+            index_session(request.session.session_key, state)
+        except Exception:  # cache unavailable: the logout markers still end this session when read
+            logger.warning("netbox-sso: session not indexed for back-channel logout (cache unavailable)",
+                           exc_info=True)
 
 
 def cap_session(request: HttpRequest, state: Mapping[str, Any], cfg: Hardening) -> None:
@@ -271,7 +275,14 @@ def logged_out_by_provider(state: Mapping[str, Any]) -> bool:
     if not keys:
         return False
     login_at = float(state.get("login_at") or 0)
-    return any(float(at) >= login_at for at in cache.get_many(keys).values())
+    try:
+        markers = cache.get_many(keys)
+    except Exception:
+        # Cache (Redis) unavailable: fail open for this request rather than answer 500 from SSO code; NetBox
+        # itself needs the same cache for every page, and the markers are read again on the next request.
+        logger.warning("netbox-sso: back-channel logout markers unreadable (cache unavailable)", exc_info=True)
+        return False
+    return any(float(at) >= login_at for at in markers.values())
 
 
 # ---- each request: provider logout, refresh ----------------------------------------------------------

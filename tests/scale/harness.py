@@ -58,6 +58,9 @@ class Balancer(HTTPAdapter):
         parts = urlsplit(public_url)
         request.url = urlunsplit(parts._replace(netloc=f"{target.host}:{target.port}"))
         request.headers["Host"] = f"{self.public.host}:{self.public.port}"
+        # A new connection per request, as a load balancer's backend pool may: a pooled connection left
+        # idle on one instance while the other served the login would race gunicorn's keep-alive close.
+        request.headers["Connection"] = "close"
         try:
             response = super().send(request, **kwargs)
         finally:

@@ -203,15 +203,41 @@ class HardenedOIDCMixin:
             return self.expected_issuer()
         return str(self.oidc_config()["issuer"])
 
-    def get_jwks_keys(self, *, refresh: bool = False) -> list[dict[str, Any]]:
+    def get_jwks_keys(self, *, refresh: bool = False, stale: list[dict[str, Any]] | None = None
+                      ) -> list[dict[str, Any]]:
+        """The provider's keys from the shared cache; `refresh` fetches them again unless the cached set
+        already differs from `stale` (the set that failed): one refetch per rotation for every instance."""
         url = self.jwks_uri()  # type: ignore[attr-defined]
         key = _cache_key("jwks", url)
-        keys = None if refresh else cache.get(key)
-        if keys is None:
+        keys = cache.get(key)
+        if keys is not None and (not refresh or keys != stale):
+            return keys
+        return self._fetch_jwks_once(url, key, stale)
+
+    def _fetch_jwks_once(self, url: str, key: str, stale: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+        """Fetch the JWKS, one worker at a time across instances (a lock in the shared cache); the others wait
+        up to idp_timeout for its result instead of fetching too (a rotation would otherwise bring one fetch
+        per login in flight)."""
+        cfg = self.hardening
+        lock = f"{key}:fetching"
+        deadline = time.monotonic() + cfg.idp_timeout
+        while not cache.add(lock, 1, timeout=int(cfg.idp_timeout) + 1):
+            if time.monotonic() > deadline:
+                break  # the fetching worker died or hangs: fetch ourselves
+            time.sleep(0.05)
+            keys = cache.get(key)
+            if keys is not None and keys != stale:
+                return keys
+        try:
+            keys = cache.get(key)
+            if keys is not None and keys != stale:
+                return keys  # fetched by the worker that held the lock just before us
             cache.delete(key)  # a failed refresh must not leave the old set in place
             keys = checks.validate_jwks(self.get_json(url))
-            cache.set(key, keys, self.hardening.metadata_cache_ttl)
-        return keys
+            cache.set(key, keys, cfg.metadata_cache_ttl)
+            return keys
+        finally:
+            cache.delete(lock)
 
     # ---- begin: state, nonce and PKCE verifier per login ---------------------------------------------
     def _pending(self) -> dict[str, dict[str, Any]]:
@@ -270,8 +296,9 @@ class HardenedOIDCMixin:
             raise checks.InvalidSignatureError(subject, "not a well-formed JWT") from error
         alg = checks.validate_alg(header, self.setting("JWT_ALGORITHMS", self.JWT_ALGORITHMS))  # type: ignore[attr-defined]
         kid = header.get("kid")
+        keys: list[dict[str, Any]] | None = None
         for refresh in (False, True):
-            keys = self.get_jwks_keys(refresh=refresh)
+            keys = self.get_jwks_keys(refresh=refresh, stale=keys)
             candidates = [k for k in keys if kid is None or k.get("kid") == kid]
             for key in candidates:
                 if key.get("alg") not in (None, alg):

@@ -98,6 +98,9 @@ class TokenRecord:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: dozens of browsers connecting at once (tests/scale) would
+    # see connections refused or reset while the IdP is up.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], idp: DevIdP, tls: ssl.SSLContext | None) -> None:
         self.idp = idp
