@@ -23,6 +23,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -179,12 +180,14 @@ class HardenedOIDCMixin:
         key = _cache_key("discovery", url)
         document = cache.get(key)
         if document is None:
-            cfg = self.hardening
-            raw = self.get_json(url)
-            expected = self.discovery_issuer(raw) if cfg.verify_discovery_issuer else str(raw.get("issuer") or "")
-            document = checks.validate_discovery(raw, expected, allow_http=cfg.allow_insecure_http)
-            cache.set(key, document, cfg.metadata_cache_ttl)
+            document = self._fetch_shared(key, lambda: self._fetch_discovery(url), usable=lambda _: True)
         return document
+
+    def _fetch_discovery(self, url: str) -> dict[str, Any]:
+        cfg = self.hardening
+        raw = self.get_json(url)
+        expected = self.discovery_issuer(raw) if cfg.verify_discovery_issuer else str(raw.get("issuer") or "")
+        return checks.validate_discovery(raw, expected, allow_http=cfg.allow_insecure_http)
 
     def discovery_issuer(self, document: dict[str, Any]) -> str:
         """The issuer the discovery document must name (OIDC Discovery 4.3: the configured one)."""
@@ -212,12 +215,16 @@ class HardenedOIDCMixin:
         keys = cache.get(key)
         if keys is not None and (not refresh or keys != stale):
             return keys
-        return self._fetch_jwks_once(url, key, stale)
+        return self._fetch_shared(key, lambda: checks.validate_jwks(self.get_json(url)),
+                                  usable=lambda cached: cached != stale)
 
-    def _fetch_jwks_once(self, url: str, key: str, stale: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-        """Fetch the JWKS, one worker at a time across instances (a lock in the shared cache); the others wait
-        up to idp_timeout for its result instead of fetching too (a rotation would otherwise bring one fetch
-        per login in flight)."""
+    def _fetch_shared(self, key: str, fetch: Callable[[], Any], *, usable: Callable[[Any], bool]) -> Any:
+        """Fill a shared-cache entry, one worker at a time across instances (a lock in the shared cache).
+
+        The others wait up to idp_timeout for its result instead of fetching too: a cold start or a key
+        rotation would otherwise bring one fetch per login in flight. `usable` rejects a cached value that
+        must be replaced (the key set that failed to verify a token).
+        """
         cfg = self.hardening
         lock = f"{key}:fetching"
         deadline = time.monotonic() + cfg.idp_timeout
@@ -225,17 +232,17 @@ class HardenedOIDCMixin:
             if time.monotonic() > deadline:
                 break  # the fetching worker died or hangs: fetch ourselves
             time.sleep(0.05)
-            keys = cache.get(key)
-            if keys is not None and keys != stale:
-                return keys
+            value = cache.get(key)
+            if value is not None and usable(value):
+                return value
         try:
-            keys = cache.get(key)
-            if keys is not None and keys != stale:
-                return keys  # fetched by the worker that held the lock just before us
-            cache.delete(key)  # a failed refresh must not leave the old set in place
-            keys = checks.validate_jwks(self.get_json(url))
-            cache.set(key, keys, cfg.metadata_cache_ttl)
-            return keys
+            value = cache.get(key)
+            if value is not None and usable(value):
+                return value  # fetched by the worker that held the lock just before us
+            cache.delete(key)  # a failed refresh must not leave the old value in place
+            value = fetch()
+            cache.set(key, value, cfg.metadata_cache_ttl)
+            return value
         finally:
             cache.delete(lock)
 
