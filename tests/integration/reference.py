@@ -23,3 +23,15 @@ def reference_block(name: str, **values: str) -> str:
         return values[key]
 
     return re.sub(r"<([a-z][a-z0-9-]*)>", fill, text)
+
+
+def reference_pipeline(*, without: tuple[str, ...] = ()) -> str:
+    """The manual's SOCIAL_AUTH_PIPELINE assignment (from its Entra ID group-mapping block), verbatim but for
+    the steps named in `without`."""
+    text = (BLOCKS / "entra_id_group_mapping.py").read_text()
+    match = re.search(r"^SOCIAL_AUTH_PIPELINE = \(\n.*?^\)\n", text, re.S | re.M)
+    if match is None:
+        raise ValueError("the reference block has no SOCIAL_AUTH_PIPELINE")
+    lines = [line for line in match.group(0).splitlines(keepends=True)
+             if line.strip().strip("',") not in without]
+    return "".join(lines)

@@ -15,24 +15,12 @@ import pytest
 
 from tests.integration import db
 from tests.integration.conftest import CLIENT_ID, CLIENT_SECRET, idp_domain
-from tests.integration.reference import reference_block
+from tests.integration.reference import reference_block, reference_pipeline
 
 pytestmark = pytest.mark.integration
 
 # The reference's pipeline minus its proprietary group-mapping step (another issue's subject).
-REFERENCE_PIPELINE = """
-SOCIAL_AUTH_PIPELINE = (
-'social_core.pipeline.social_auth.social_details',
-'social_core.pipeline.social_auth.social_uid',
-'social_core.pipeline.social_auth.social_user',
-'social_core.pipeline.user.get_username',
-'social_core.pipeline.social_auth.associate_by_email',
-'social_core.pipeline.user.create_user',
-'social_core.pipeline.social_auth.associate_user',
-'netbox.authentication.user_default_groups_handler',
-'social_core.pipeline.social_auth.load_extra_data',
-'social_core.pipeline.user.user_details',
-)
+REFERENCE_PIPELINE = reference_pipeline(without=("nbc_auth_extensions.azure_authentication.azuread_map_groups",)) + """
 PLUGINS_CONFIG = {'netbox_sso': {'break_glass_users': ['ops-bg']}}
 """
 
