@@ -163,6 +163,10 @@ def test_entra_token_from_a_foreign_tenant_is_refused(netbox, pidp, plogin):
     assert not result.logged_in
     assert "(tid)" in result.message_text and "tenant" in result.message_text, result.messages
     assert db.user_count(netbox) == users
+    with netbox.db() as conn:  # the audit trail has the refusal, with its category
+        event = conn.execute("SELECT event, outcome, reason FROM netbox_sso_ssoevent WHERE backend = "
+                             "'azuread-oauth2' ORDER BY id DESC LIMIT 1").fetchone()
+    assert tuple(event) == ("refused", "refused", "foreign_tenant")
 
 
 def test_entra_issuer_of_another_tenant_is_refused(netbox, pidp, plogin):
