@@ -209,11 +209,15 @@ def _store(kind: str, payload: Mapping[str, Any], user: Any, details: dict[str, 
 
         from netbox_sso.models import SSOEvent
 
-        with transaction.atomic():  # a savepoint: a failed insert never poisons the caller's transaction
-            SSOEvent.objects.create(
-                event=kind, outcome=payload["outcome"], reason=str(payload["reason"])[:64],
-                backend=str(payload["backend"])[:64], user=user, username=str(payload["user"])[:150],
-                client=_ip_or_none(payload["client"]), message=message, details=details)
+        event = SSOEvent(
+            event=kind, outcome=payload["outcome"], reason=str(payload["reason"])[:64],
+            backend=str(payload["backend"])[:64], user=user, username=str(payload["user"])[:150],
+            client=_ip_or_none(payload["client"]), message=message, details=details)
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():  # a savepoint: a failed insert never poisons the caller's transaction
+                event.save()
+        else:  # the usual case, after the login's commit: one autocommit INSERT, no transaction round trips
+            event.save()
     except Exception:
         _internal.exception("netbox-sso: could not store the SSO audit event %s", payload.get("event"))
 

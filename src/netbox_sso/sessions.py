@@ -239,14 +239,15 @@ def cap_session(request: HttpRequest, state: Mapping[str, Any], cfg: Hardening) 
 
 def index_session(session_key: str, state: Mapping[str, Any]) -> None:
     """Remember this session under its sub and sid, so a logout token can end it on any instance."""
-    for kind in ("sub", "sid"):
-        value = state.get(kind)
-        if not value:
-            continue
-        key = _index_key(kind, str(state["backend"]), state.get("iss"), value)
-        # Read-modify-write: two concurrent logins of one sub may lose an entry; the markers cover that.
-        keys = [k for k in (cache.get(key) or []) if k != session_key][-(MAX_INDEXED - 1):]
-        cache.set(key, [*keys, session_key], _lifetime())
+    index_keys = [_index_key(kind, str(state["backend"]), state.get("iss"), state[kind])
+                  for kind in ("sub", "sid") if state.get(kind)]
+    if not index_keys:
+        return
+    # Read-modify-write, one round trip each way: two concurrent logins of one sub may lose an entry; the
+    # logout markers cover that.
+    current = cache.get_many(index_keys)
+    cache.set_many({key: [*[k for k in (current.get(key) or []) if k != session_key][-(MAX_INDEXED - 1):],
+                          session_key] for key in index_keys}, _lifetime())
 
 
 def end_sessions(backend: str, iss: str, sub: str | None, sid: str | None) -> int:

@@ -176,11 +176,16 @@ class HardenedOIDCMixin:
 
     # ---- discovery and keys, cached in NetBox's cache ----------------------------------------------------
     def oidc_config(self) -> dict[str, Any]:
-        url = self.oidc_config_url()
-        key = _cache_key("discovery", url)
-        document = cache.get(key)
+        # A backend instance lives for one request; the document is read from the shared cache once per
+        # request, not at each of the endpoint lookups a callback makes (seven round trips otherwise).
+        document = self.__dict__.get("_discovery_document")
         if document is None:
-            document = self._fetch_shared(key, lambda: self._fetch_discovery(url), usable=lambda _: True)
+            url = self.oidc_config_url()
+            key = _cache_key("discovery", url)
+            document = cache.get(key)
+            if document is None:
+                document = self._fetch_shared(key, lambda: self._fetch_discovery(url), usable=lambda _: True)
+            self.__dict__["_discovery_document"] = document
         return document
 
     def _fetch_discovery(self, url: str) -> dict[str, Any]:

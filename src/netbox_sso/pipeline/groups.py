@@ -128,7 +128,9 @@ def apply_mapping(backend: Any, user: Any = None, response: Mapping[str, Any] | 
     if rules is None or user is None:
         return None
     reading = sso_groups_reading or read_groups(rules, claim_sources(backend, response or {}))
-    with transaction.atomic():
+    # savepoint=False: inside the hardened backends' pipeline transaction a refusal or failure here must roll
+    # back the whole login anyway; outside it (a stock backend) this block is the transaction.
+    with transaction.atomic(savepoint=False):
         locked = get_user_model().objects.select_for_update().get(pk=user.pk)
         current = CurrentUser(locked.username, frozenset(locked.groups.values_list("name", flat=True)),
                               locked.is_superuser, is_new)
