@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from netbox_sso.backends.catalog import HARDENED_BACKENDS
 from netbox_sso.core.errors import ConfigError
 from netbox_sso.pipeline.assemble import assemble_pipeline
+from netbox_sso.unavailable import MIDDLEWARE_PATH as UNAVAILABLE_MIDDLEWARE
 
 logger = logging.getLogger("netbox_sso")
 
@@ -31,6 +32,10 @@ def harden_settings() -> None:
             backends[index] = replacement
             logger.info("netbox-sso: using hardened backend %s in place of %s", replacement, path)
     settings.AUTHENTICATION_BACKENDS = backends
+    # First in the chain, so it sees the response of NetBox's own middleware failing (Redis or PostgreSQL
+    # down); the handler chain is built after the apps are ready, so this takes effect.
+    if UNAVAILABLE_MIDDLEWARE not in settings.MIDDLEWARE:
+        settings.MIDDLEWARE = [UNAVAILABLE_MIDDLEWARE, *settings.MIDDLEWARE]
 
     from netbox_sso.conf import sso_config
 

@@ -321,8 +321,16 @@ def test_redis_killed_and_restarted_during_logins(cluster, scale_idp, own_redis)
         restarted.append(embedded_redis(STATE / "redis-faults", port=port))
         window.append(time.monotonic())
 
+    probes: list[requests.Response | Exception] = []
+
+    def probe_login_page() -> None:  # what a person opening the login page sees while Redis is away
+        try:  # never raise here: the timeline's later step restarts Redis
+            probes.append(requests.get(f"{netbox.url}/login/", timeout=30))
+        except requests.RequestException as error:
+            probes.append(error)
+
     try:
-        with timeline((2.0, kill), (5.0, restart)):
+        with timeline((2.0, kill), (3.5, probe_login_page), (5.0, restart)):
             run = faulty_load(netbox, idp, users, rounds=10, time_limit=180)
         kinds = outcomes(run)
         during = [e for e in run.events if e[1] >= 400 and window[0] <= e[0] <= window[1] + 0.5]
@@ -339,6 +347,13 @@ def test_redis_killed_and_restarted_during_logins(cluster, scale_idp, own_redis)
         # SSO code runs; ours never answers 500 itself (back-channel markers fail open while Redis is away).
         sso_origins = {o for o in origins if o.startswith("netbox_sso/")}
         assert sso_origins == set(), "the SSO login path answered 500 without Redis"
+        # The sign-in pages fail with a clear 503 naming the service, not NetBox's bare 500.
+        [probe] = probes
+        assert isinstance(probe, requests.Response), probe
+        assert probe.status_code == 503 and "cache (Redis)" in probe.text, (probe.status_code, probe.text[:300])
+        assert probe.headers["Retry-After"] == "30"
+        sign_in = [e for e in during if e[2].startswith(("/login/", "/oauth/"))]
+        assert all(e[1] == 503 for e in sign_in), sign_in[:5]
         assert_consistent(netbox, "redis-", users, attempted_rounds(run), groups_for)
         recover(netbox, idp, users)
     finally:
