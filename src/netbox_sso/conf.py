@@ -13,10 +13,9 @@ from typing import Any
 
 from django.conf import settings
 
-from netbox_sso.backends.config import SETTINGS_KEYS
+from netbox_sso.backends.config import SETTINGS_KEYS, plugin_settings
 from netbox_sso.core.rules import SSOConfig, parse_config
 
-PLUGIN_NAME = "netbox_sso"
 #: Audit trail and diagnostics settings (PLUGINS_CONFIG['netbox_sso'][key]) and their defaults.
 AUDIT_DEFAULTS: dict[str, Any] = {
     "audit_retention_days": 90,  # SSO events older than this are deleted by housekeeping (0: keep forever)
@@ -25,10 +24,6 @@ AUDIT_DEFAULTS: dict[str, Any] = {
 }
 #: Top-level keys of PLUGINS_CONFIG['netbox_sso'] read by modules other than the rules parser.
 OTHER_TOP_LEVEL_KEYS: tuple[str, ...] = ("graph_url", *AUDIT_DEFAULTS)
-
-
-def plugin_settings() -> dict[str, Any]:
-    return dict(getattr(settings, "PLUGINS_CONFIG", {}).get(PLUGIN_NAME, {}) or {})
 
 
 def audit_setting(name: str) -> Any:

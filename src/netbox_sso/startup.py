@@ -9,7 +9,7 @@ rules, and say each change once in the log, so the pasted configuration becomes 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -66,7 +66,7 @@ def harden_settings() -> None:
 GROUPS_SCOPE_SETTINGS: dict[str, str] = {"okta-openidconnect": "SOCIAL_AUTH_OKTA_OPENIDCONNECT_SCOPE"}
 
 
-def request_groups_scope(mapped_backends: Sequence[str] | dict) -> None:
+def request_groups_scope(mapped_backends: Collection[str]) -> None:
     """Okta releases the groups claim only for the `groups` scope: request it when groups are mapped.
 
     The reference's troubleshooting ("Okta: add groups scope") is the commonest cause of groups not
