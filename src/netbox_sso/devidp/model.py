@@ -125,6 +125,8 @@ class Client:
     backchannel_logout_uri: str | None = None
     require_pkce: bool = False
     profiles: list[str] | None = None
+    #: App roles granted to this client as an application (client-credentials tokens carry them).
+    roles: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Client:
@@ -139,6 +141,7 @@ class Client:
             backchannel_logout_uri=data.get("backchannel_logout_uri"),
             require_pkce=bool(data.get("require_pkce", False)),
             profiles=data.get("profiles"),
+            roles=[str(r) for r in data.get("roles") or []],
         )
 
 

@@ -30,6 +30,7 @@ from urllib.parse import unquote_plus
 
 import requests
 
+from netbox_sso.devidp import grants
 from netbox_sso.devidp.faults import FaultRegistry, apply_overrides
 from netbox_sso.devidp.http import MAX_BODY, ParamError, Request, Response, add_query, message_page, render
 from netbox_sso.devidp.keys import DEFAULT_GRACE_SECONDS, SigningKeys
@@ -243,6 +244,9 @@ class DevIdP:
         self._access: dict[str, TokenRecord] = {}
         self._revoked_jtis: set[str] = set()
         self._next_prune = 0.0
+        self.device_codes = grants.DeviceCodes()
+        #: RFC 8628 polling interval announced to device-flow clients (tests lower it).
+        self.device_interval: float = 5
 
         self._tls_files: TLSFiles | None = None
         self._httpd: _Server | None = None
@@ -334,6 +338,7 @@ class DevIdP:
         *,
         require_pkce: bool = False,
         profiles: Sequence[str] | None = None,
+        roles: Sequence[str] = (),
     ) -> Client:
         client = Client(
             client_id,
@@ -343,6 +348,7 @@ class DevIdP:
             backchannel_logout_uri,
             require_pkce,
             list(profiles) if profiles else None,
+            list(roles),
         )
         with self._lock:
             self.clients[client_id] = client
@@ -780,6 +786,10 @@ class DevIdP:
             return self._code_grant(profile, route, client, form)
         if grant_type == "refresh_token":
             return self._refresh_grant(profile, route, client, form)
+        if grant_type == "client_credentials":
+            return grants.client_credentials(self, profile, route, client, form)
+        if grant_type == grants.DEVICE_CODE_GRANT:
+            return grants.device_token(self, profile, route, client, form)
         return Response.oauth_error("unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
 
     def _code_grant(self, profile: Profile, route: Route, client: Client, form: dict[str, str]) -> Response:
@@ -942,6 +952,17 @@ class DevIdP:
                 self._refresh.pop(token, None)
             self._revoked_jtis.update(record.access_jtis)
 
+    # ---- device authorization (RFC 8628), in netbox_sso.devidp.grants --------------------------------
+    def _ep_device_authorization(self, profile: Profile, route: Route, request: Request) -> Response:
+        return grants.device_authorization(self, profile, route, request)
+
+    def _ep_device(self, profile: Profile, route: Route, request: Request) -> Response:
+        return grants.verification_page(self, profile, route, request)
+
+    def approve_device(self, user_code: str, username: str) -> str | None:
+        """Approve a device-flow user code as `username` (scripted sign-in); returns why not, or None."""
+        return grants.approve(self, user_code, username, check_password=False)
+
     # ---- /userinfo -----------------------------------------------------------------------------------
     def access_token_grant(self, profile: Profile, token: str) -> tuple[dict[str, Any], Grant] | None:
         """Validate an access token this profile issued: signature, expiry, not revoked."""
@@ -1080,6 +1101,9 @@ class DevIdP:
             if path == "/_devidp/log" and method == "DELETE":
                 self.clear_log()
                 return Response.json({"ok": True})
+            if path == "/_devidp/device/approve" and method == "POST":
+                problem = self.approve_device(body["user_code"], body["username"])
+                return Response.json({"approved": problem is None, "problem": problem}, 200 if problem is None else 400)
             if path == "/_devidp/sessions/end" and method == "POST":
                 return Response.json({"ended": self.end_user_sessions(body["username"])})
         except (KeyError, TypeError, ValueError) as exc:

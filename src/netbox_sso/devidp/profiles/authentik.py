@@ -23,6 +23,8 @@ class AuthentikProfile(Profile):
             "token": f"{_APP}/token/",
             "userinfo": f"{_APP}/userinfo/",
             "revoke": f"{_APP}/revoke/",
+            "device_authorization": f"{_APP}/device/",
+            "device": "/device",
         },
     }
     default_ctx: ClassVar[dict[str, str]] = {"layout": "app", "slug": "netbox"}

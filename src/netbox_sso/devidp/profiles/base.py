@@ -64,7 +64,8 @@ PROTOCOL_CLAIMS = frozenset(
     }
 )
 
-CORE_ENDPOINTS = ("discovery", "jwks", "authorize", "token", "userinfo", "end_session", "revoke")
+CORE_ENDPOINTS = ("discovery", "jwks", "authorize", "token", "userinfo", "end_session", "revoke",
+                  "device_authorization", "device")
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,8 @@ class Profile:
             "userinfo": "/userinfo",
             "end_session": "/logout",
             "revoke": "/revoke",
+            "device_authorization": "/device_authorization",
+            "device": "/device",
         },
     }
     default_ctx: ClassVar[dict[str, str]] = {"layout": "default"}
@@ -218,18 +221,48 @@ class Profile:
         return document
 
     def access_token_audience(self, grant: Grant, client: Client) -> str | list[str]:
-        return client.client_id
+        """RFC 9068 section 3: the resource the client asked for (RFC 8707 `resource`), else the client."""
+        return str(grant.extra.get("resource") or client.client_id)
 
     def access_token_claims(self, user: User, grant: Grant, claims: dict[str, Any]) -> dict[str, Any]:
+        """RFC 9068 section 2.2: scope and client_id; 2.2.3.1: groups and roles of the person."""
         claims["scope"] = " ".join(grant.scopes)
         claims["client_id"] = grant.client_id
+        shaped = self.shape_claims(user, grant, "access_token")
+        claims.update({name: value for name, value in shaped.items() if name in GROUP_CLAIMS})
         return claims
+
+    # -- client credentials (netbox_sso.devidp.grants) -------------------------------------------------------
+    def service_token_problem(self, grant: Grant, client: Client) -> str | None:
+        """Why a client-credentials request cannot be answered (None: it can)."""
+        return None
+
+    def service_token_audience(self, grant: Grant, client: Client) -> str | list[str]:
+        return str(grant.extra.get("resource") or client.client_id)
+
+    def service_token_claims(self, client: Client, grant: Grant, claims: dict[str, Any]) -> dict[str, Any]:
+        """RFC 9068 section 2.2: for a client acting for itself, sub is its client_id."""
+        claims["client_id"] = client.client_id
+        if grant.scopes:
+            claims["scope"] = " ".join(grant.scopes)
+        if client.roles:
+            claims["roles"] = list(client.roles)
+        return claims
+
+    def device_response_extra(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Provider-specific fields of the device authorization response (Entra: `message`)."""
+        return {}
 
     def token_response(self, grant: Grant, response: dict[str, Any], now: int) -> dict[str, Any]:
         return response
 
     def authorize_extra(self, params: dict[str, str], grant: Grant) -> str | None:
-        """Capture profile-specific authorize parameters into the grant; return an error to refuse."""
+        """Capture profile-specific authorize parameters into the grant; return an error to refuse.
+
+        RFC 8707: `resource` names the API the access token is for (its `aud`, RFC 9068 section 3).
+        """
+        if "resource" in params:
+            grant.extra["resource"] = params["resource"]
         return None
 
     def token_extra(self, form: dict[str, str], grant: Grant) -> str | None:
@@ -248,7 +281,8 @@ class Profile:
             "revocation_endpoint": self.url("revoke", ctx),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials",
+                                      "urn:ietf:params:oauth:grant-type:device_code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
@@ -279,6 +313,7 @@ class Profile:
             "authorization_response_iss_parameter_supported": self.emits_iss_in_authorization_response,
             "backchannel_logout_supported": True,
             "backchannel_logout_session_supported": True,
+            "device_authorization_endpoint": self.url("device_authorization", ctx),
         }
 
     def handle(self, route: Route, request: Request) -> Response:

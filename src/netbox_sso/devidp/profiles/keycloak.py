@@ -29,6 +29,8 @@ class KeycloakProfile(Profile):
             "userinfo": f"{_OIDC}/userinfo",
             "end_session": f"{_OIDC}/logout",
             "revoke": f"{_OIDC}/revoke",
+            "device_authorization": f"{_OIDC}/auth/device",
+            "device": "/realms/{realm}/device",
         },
     }
     default_ctx: ClassVar[dict[str, str]] = {"layout": "realm", "realm": "netbox"}

@@ -38,6 +38,8 @@ def _layout(base: str, discovery: tuple[str, ...]) -> dict[str, str | tuple[str,
         "jwks": f"{base}/v1/keys",
         "end_session": f"{base}/v1/logout",
         "revoke": f"{base}/v1/revoke",
+        "device_authorization": f"{base}/v1/device/authorize",
+        "device": "/activate",
     }
 
 
@@ -126,6 +128,25 @@ class OktaProfile(Profile):
             sub=self.user_claims(user).get("preferred_username") or user.username,
         )
         claims.pop("sid", None)
+        # A custom authorization server's `groups` claim rule (released, like the ID token's, with the scope).
+        shaped = self.shape_claims(user, grant, "access_token")
+        if "groups" in shaped:
+            claims["groups"] = shaped["groups"]
+        return claims
+
+    def service_token_problem(self, grant: Grant, client: Client) -> str | None:
+        if "server" not in grant.ctx:
+            return "Client Credentials requires a custom authorization server (/oauth2/<server-id>)"
+        if not grant.scopes or "openid" in grant.scopes:
+            return "The requested scope is invalid, unknown, or malformed: client credentials needs custom scopes"
+        return None
+
+    def service_token_audience(self, grant: Grant, client: Client) -> str | list[str]:
+        return self.access_token_audience(grant, client)
+
+    def service_token_claims(self, client: Client, grant: Grant, claims: dict[str, Any]) -> dict[str, Any]:
+        # Okta: sub and cid are the client ID, scp the granted custom scopes; no uid (no user).
+        claims.update(ver=1, cid=client.client_id, scp=list(grant.scopes))
         return claims
 
 
