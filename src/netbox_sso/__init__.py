@@ -15,6 +15,7 @@ except ImportError:  # plain Django site, CLI or devidp without NetBox
     PluginConfig = None
 
 if PluginConfig is not None:
+    from netbox_sso.core import settings_schema
 
     class NetBoxSSOConfig(PluginConfig):
         name = "netbox_sso"
@@ -25,8 +26,9 @@ if PluginConfig is not None:
         base_url = "sso"
         min_version = "4.7.0"
         max_version = "4.7.99"
-        # Audit trail and diagnostics (see netbox_sso.conf.AUDIT_DEFAULTS); mapping rules have no defaults.
-        default_settings = {"audit_retention_days": 90, "audit_permission_denied_window": 15, "debug_claims": False}
+        # Every key with its default, validator and documentation: netbox_sso.core.settings_schema
+        # (docs/configuration.md); the values are validated in ready(), before the first request.
+        default_settings = settings_schema.defaults()
         middleware = [
             # Every SSO failure under /oauth/ becomes a login-page message and an audit event (never HTTP 500).
             "netbox_sso.middleware.SSOFailureMiddleware",

@@ -37,10 +37,13 @@ def harden_settings() -> None:
     if UNAVAILABLE_MIDDLEWARE not in settings.MIDDLEWARE:
         settings.MIDDLEWARE = [UNAVAILABLE_MIDDLEWARE, *settings.MIDDLEWARE]
 
+    from netbox_sso.backends.config import plugin_values
     from netbox_sso.conf import sso_config
 
     try:
+        # Every setting is validated here, once, before the first request (core.settings_schema).
         config = sso_config()
+        plugin_values()
     except ConfigError as error:
         raise ImproperlyConfigured(f"netbox-sso: {error}") from error
     for warning in config.warnings:

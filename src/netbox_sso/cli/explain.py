@@ -8,7 +8,6 @@ Exit status: 0 allowed, 3 refused, 2 configuration or input error.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -26,25 +25,12 @@ from netbox_sso.core.rules import SSOConfig, parse_config
 EXIT_ALLOWED, EXIT_CONFIG_ERROR, EXIT_REFUSED = 0, 2, 3
 
 
-def _other_plugin_keys() -> Collection[str]:
-    """Top-level PLUGINS_CONFIG['netbox_sso'] keys owned by the backend hardening settings.
-
-    They sit beside the mapping rules in a real configuration.py; accepted here, validated there.
-    """
-    try:
-        from netbox_sso.backends.config import DEFAULTS
-    except ImportError:  # Django or social-core missing: those keys are then reported as unknown
-        return ()
-    return tuple(DEFAULTS)
-
-
 def _load_config(config_file: Path | None, rules_file: Path | None) -> SSOConfig:
     settings = load_configuration(config_file) if config_file else load_rules_file(rules_file)  # type: ignore[arg-type]
     return parse_config(
         settings.plugin_config,
         pipeline_config=settings.pipeline_config,
         remote_auth_default_groups=settings.remote_auth_default_groups,
-        other_top_level_keys=_other_plugin_keys(),
     )
 
 

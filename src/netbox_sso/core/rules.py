@@ -50,8 +50,10 @@ then Graph on overage; case-insensitive matching (object IDs are GUIDs); groups 
 ignored, reported in `SSOConfig.warnings`. Native rules and the legacy config for the same backend are an
 error: one source of truth.
 
-Unknown keys are errors with a "did you mean" suggestion. Keys that other parts of the plugin own are
-declared by the caller (`other_top_level_keys`, `other_backend_keys`) and are accepted without parsing.
+Unknown keys are errors with a "did you mean" suggestion. Every key is declared in
+`netbox_sso.core.settings_schema`; the top-level keys outside the mapping rules (hardening, sessions,
+audit) are validated here with the schema's validators, so one call reports every problem. Callers may
+declare further keys (`other_top_level_keys`, `other_backend_keys`), accepted without parsing.
 
 Matching is compiled here, once: exact values go into a dict; wildcard-free globs into a dict; globs
 and `^literal...` regexes are indexed by literal prefix; only patterns with no literal prefix are
@@ -68,6 +70,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from netbox_sso.core import settings_schema
 from netbox_sso.core.claims import MAX_VALUE_LENGTH, SOURCES, ClaimPath, Normalization
 from netbox_sso.core.errors import (
     LEGACY_ROOT,
@@ -85,20 +88,9 @@ MAX_GROUP_NAME_LENGTH = 150
 #: NetBox's ObjectPermission.name max_length.
 MAX_PERMISSION_NAME_LENGTH = 100
 
-TOP_LEVEL_KEYS = ("break_glass_users", "backends")
-BACKEND_KEYS = (
-    "groups_claim",
-    "groups_sources",
-    "normalize",
-    "group_map",
-    "group_patterns",
-    "superuser_groups",
-    "required_groups",
-    "default_groups",
-    "missing_claim",
-    "create_groups",
-    "permissions",
-)
+#: Every key of PLUGINS_CONFIG['netbox_sso'] and of a backend's entry: declared in core.settings_schema.
+TOP_LEVEL_KEYS = settings_schema.TOP_LEVEL_KEYS
+BACKEND_KEYS = settings_schema.BACKEND_KEYS
 NORMALIZE_KEYS = ("case", "strip_prefixes")
 PATTERN_KEYS = ("match", "regex", "groups")
 PERMISSION_KEYS = ("name", "actions", "object_types", "constraints", "description", "enabled")
@@ -1042,14 +1034,15 @@ def parse_config(
 
     `plugin_config` is `PLUGINS_CONFIG['netbox_sso']`, `pipeline_config` the reference's
     `SOCIAL_AUTH_PIPELINE_CONFIG`, `remote_auth_default_groups` NetBox's REMOTE_AUTH_DEFAULT_GROUPS.
-    `other_top_level_keys` / `other_backend_keys` are keys owned (and validated) by other parts of the
-    plugin: accepted here without parsing.
+    The top-level settings outside the mapping (core.settings_schema) are validated too.
+    `other_top_level_keys` / `other_backend_keys` are further keys, accepted here without parsing.
     """
     parser = _Parser()
     root = parser.mapping(plugin_config if plugin_config is not None else {}, PLUGIN_ROOT, "write a dict")
     if root is None:
         raise ConfigError(parser.problems)
     parser.unknown_keys(root, PLUGIN_ROOT, TOP_LEVEL_KEYS, other_top_level_keys)
+    parser.problems.extend(settings_schema.check_values(root)[1])
     break_glass = parser.strings(
         root.get("break_glass_users", ()),
         setting_path(PLUGIN_ROOT, "break_glass_users"),

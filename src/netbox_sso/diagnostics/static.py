@@ -69,8 +69,6 @@ OTHER_KNOWN_STEPS = frozenset({
     RESOLVE_GROUPS, APPLY_MAPPING, REFERENCE_ENTRA_STEP,
     _OURS + "migrate_legacy_uid", _OURS + "associate_by_email",
 })
-#: Fallback when netbox_sso.conf cannot be imported (no Django): keys other parts of the plugin own.
-OTHER_PLUGIN_KEYS = ("graph_url",)
 
 
 def _finding(code: str, severity: Severity, setting: str, problem: str, fix: str = "", backend: str = "") -> Finding:
@@ -482,7 +480,6 @@ def parse_mapping(settings: NetBoxSettings) -> tuple[SSOConfig | None, list[Find
             (plugins or {}).get("netbox_sso"),
             pipeline_config=settings.get("SOCIAL_AUTH_PIPELINE_CONFIG"),
             remote_auth_default_groups=tuple(defaults),
-            other_top_level_keys=_other_top_level_keys(),
         )
     except ConfigError as error:
         return None, [_finding("mapping.invalid", "error", p.path, p.problem, p.fix) for p in error.problems]
@@ -500,16 +497,6 @@ def parse_mapping(settings: NetBoxSettings) -> tuple[SSOConfig | None, list[Find
             code, fix = "mapping.warning", ""
         findings.append(_finding(code, "warning", path, message, fix))
     return config, findings
-
-
-def _other_top_level_keys() -> tuple[str, ...]:
-    """Keys of PLUGINS_CONFIG['netbox_sso'] other parts of the plugin own (importing them needs Django)."""
-    try:
-        from netbox_sso.backends.config import SETTINGS_KEYS
-        from netbox_sso.conf import OTHER_TOP_LEVEL_KEYS
-    except ImportError:  # Django missing: those keys are then reported as unknown
-        return OTHER_PLUGIN_KEYS
-    return ("break_glass_users", *SETTINGS_KEYS, *OTHER_TOP_LEVEL_KEYS)
 
 
 def check_mapping_backends(settings: NetBoxSettings, ctx: Context, config: SSOConfig | None) -> Iterator[Finding]:

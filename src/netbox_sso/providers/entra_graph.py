@@ -18,6 +18,7 @@ what to fix; the login is refused with it, never continued as if the user had no
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -26,8 +27,8 @@ import requests
 
 from netbox_sso.core.claims import GroupsReading, read_groups
 from netbox_sso.core.rules import BackendRules
+from netbox_sso.core.settings_schema import DEFAULT_GRAPH_URL
 
-DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
 PAGE_SIZE = 999  # Graph's maximum $top for directory objects
 MAX_PAGES = 50  # 49,950 groups: far above Entra's limits; bounds a misbehaving endpoint
 TIMEOUT = (5.0, 10.0)  # connect, read per page
@@ -39,10 +40,30 @@ class GraphError(Exception):
     """Graph could not list the user's groups; the message names the cause and the fix."""
 
 
-def graph_url() -> str:
-    from netbox_sso.conf import plugin_settings
+#: A bare host name (with an optional port), as Entra's discovery document gives `msgraph_host`.
+_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(?::[0-9]{1,5})?$")
 
-    return str(plugin_settings().get("graph_url") or DEFAULT_GRAPH_URL).rstrip("/")
+
+def graph_url(backend: Any = None) -> str:
+    """Graph's base URL: the `graph_url` setting, else the discovery document's `msgraph_host`.
+
+    Entra's discovery document names the Graph host of the tenant's cloud (graph.microsoft.com,
+    graph.microsoft.us, microsoftgraph.chinacloudapi.cn), so national clouds work without the setting.
+    """
+    from netbox_sso.backends.config import plugin_values
+
+    configured = plugin_values()["graph_url"]
+    if configured:
+        return str(configured)
+    host = None
+    if backend is not None and hasattr(backend, "oidc_config"):
+        try:
+            host = backend.oidc_config().get("msgraph_host")
+        except Exception:  # discovery failing here is reported by the sign-in itself; Graph's default applies
+            host = None
+    if isinstance(host, str) and _HOST.match(host):
+        return f"https://{host}"
+    return DEFAULT_GRAPH_URL
 
 
 def transitive_group_ids(access_token: str, *, base_url: str, verify: bool | str = True) -> list[str]:
@@ -97,6 +118,6 @@ def resolve_overage(backend: Any, rules: BackendRules, response: Mapping[str, An
     if not access_token:
         raise GraphError("the token response carries no access token to call Microsoft Graph with")
     verify = backend.setting("VERIFY_SSL", True) if hasattr(backend, "setting") else True
-    ids = transitive_group_ids(str(access_token), base_url=graph_url(), verify=verify)
+    ids = transitive_group_ids(str(access_token), base_url=graph_url(backend), verify=verify)
     resolved = read_groups(rules, {**sources, "graph": {"groups": ids}})
     return replace(resolved, overage=True) if resolved.values is not None else resolved
