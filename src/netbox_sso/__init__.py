@@ -37,6 +37,8 @@ if PluginConfig is not None:
             # Sessions that follow the provider: lifetime, refresh, RP-initiated and back-channel logout,
             # and the login page's redirect to SSO (netbox_sso.sessions).
             "netbox_sso.sessions.SSOSessionMiddleware",
+            # A password sign-in refused by `local_login` gets the reason on the login page.
+            "netbox_sso.local_login.LocalLoginMiddleware",
         ]
         required_settings = []
 

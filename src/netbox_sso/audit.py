@@ -48,6 +48,8 @@ MAX_DETAILS_BYTES = 64 * 1024
 
 #: Events logged at WARNING (everything else at INFO).
 _WARNING_OUTCOMES = frozenset({"failure", "refused", "denied"})
+#: Successes logged at WARNING all the same, for alerting (a break-glass account's password sign-in).
+_WARNING_REASONS = frozenset({"break_glass"})
 #: Failure codes that are a policy refusal, not a fault (AuthForbidden subclasses are refusals too).
 REFUSAL_CODES = frozenset({"foreign_tenant", "refused", "forbidden", "required_groups", "missing_groups_claim"})
 
@@ -152,7 +154,8 @@ def record(event: str, *, request: Any = None, backend: str | None = None, user:
         payload["details"] = clean_details
 
     def write() -> None:
-        logger.log(logging.WARNING if outcome in _WARNING_OUTCOMES else logging.INFO,
+        warning = outcome in _WARNING_OUTCOMES or payload["reason"] in _WARNING_REASONS
+        logger.log(logging.WARNING if warning else logging.INFO,
                    json.dumps(payload, sort_keys=True, default=str), extra={"sso_event": payload})
         _count(kind, payload["backend"], outcome)
         _store(kind, payload, user, clean_details, clean_message)

@@ -1,4 +1,5 @@
-"""Housekeeping of the SSO audit trail: delete events older than `audit_retention_days` (default 90).
+"""Housekeeping of the SSO audit trail: delete events older than `audit_retention_days` (default 90);
+and remove plaintext tokens stock social-core left in UserSocialAuth.extra_data (`scrub_tokens`).
 
 Runs daily as a NetBox system job (scheduled by `netbox rqworker`), and on demand with
 `netbox sso_housekeeping` (cron, or a NetBox without a worker). `audit_retention_days: 0` keeps events forever.
@@ -30,6 +31,19 @@ def prune_events(retention_days: int | None = None) -> int:
     return deleted
 
 
+def scrub_tokens() -> int:
+    """Remove plaintext tokens from UserSocialAuth.extra_data; returns how many rows were changed."""
+    from social_django.models import UserSocialAuth
+
+    from netbox_sso.backends.config import hardening
+    from netbox_sso.backends.tokens import scrub_all
+
+    changed = scrub_all(UserSocialAuth, store=hardening().store_tokens)
+    if changed:
+        logger.warning("netbox-sso: housekeeping removed plaintext tokens from %d social-auth link(s)", changed)
+    return changed
+
+
 @system_job(interval=JobIntervalChoices.INTERVAL_DAILY)
 class SSOHousekeepingJob(JobRunner):
     class Meta:
@@ -38,3 +52,5 @@ class SSOHousekeepingJob(JobRunner):
     def run(self, *args: Any, **kwargs: Any) -> None:
         deleted = prune_events()
         self.logger.info("Deleted %d SSO event(s) past the retention", deleted)
+        scrubbed = scrub_tokens()
+        self.logger.info("Removed plaintext tokens from %d social-auth link(s)", scrubbed)

@@ -1,7 +1,7 @@
 """Audit events from Django's signals: SSO login, logout, and users created by the SSO pipeline.
 
-Connected in the PluginConfig's ready(). Local logins (the login form, break-glass accounts) are not
-SSO events: social-core marks its users with `social_user`, and its session with the backend name.
+Connected in the PluginConfig's ready(). social-core marks its users with `social_user`, and its session
+with the backend name; any other sign-in is a password (local) one, audited by `netbox_sso.local_login`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_save
 
 from netbox_sso import audit
@@ -25,7 +25,12 @@ LOGOUT_DETAILS_ATTRIBUTE = "netbox_sso_logout_details"
 
 def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     social = getattr(user, "social_user", None)
-    if social is None or request is None:  # a local login
+    if request is None:
+        return
+    if social is None:  # a password sign-in (login form, break-glass accounts)
+        from netbox_sso.local_login import on_local_login
+
+        on_local_login(request, user)
         return
     backend = str(getattr(social, "provider", "") or "")
     if hasattr(request, "session"):
@@ -58,7 +63,14 @@ def on_user_saved(sender: Any, instance: Any, created: bool = False, raw: bool =
                  outcome="success", details={"email": instance.email or ""})
 
 
+def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    from netbox_sso.local_login import on_login_failed as record_failed_password
+
+    record_failed_password(sender, credentials, request, **kwargs)
+
+
 def connect() -> None:
     user_logged_in.connect(on_login, dispatch_uid="netbox_sso.audit.login")
+    user_login_failed.connect(on_login_failed, dispatch_uid="netbox_sso.audit.login_failed")
     user_logged_out.connect(on_logout, dispatch_uid="netbox_sso.audit.logout")
     post_save.connect(on_user_saved, sender=get_user_model(), dispatch_uid="netbox_sso.audit.user_created")

@@ -48,6 +48,9 @@ def harden_settings() -> None:
         raise ImproperlyConfigured(f"netbox-sso: {error}") from error
     for warning in config.warnings:
         logger.warning("netbox-sso: %s", warning)
+    from netbox_sso.local_login import restrict_password_backend
+
+    restrict_password_backend()
 
     try:
         pipeline, notices = assemble_pipeline(settings.SOCIAL_AUTH_PIPELINE, mapping_enabled=bool(config.backends))
@@ -92,11 +95,14 @@ HARDENED_STEPS: dict[str, str] = {
     "social_core.pipeline.user.create_user": "netbox_sso.pipeline.identity.create_user",
 }
 SOCIAL_UID = "social_core.pipeline.social_auth.social_uid"
+SOCIAL_USER = "social_core.pipeline.social_auth.social_user"
 MIGRATE_LEGACY_UID = "netbox_sso.pipeline.identity.migrate_legacy_uid"
+GUARD_SIGNED_IN = "netbox_sso.pipeline.identity.refuse_linking_signed_in_privileged"
 
 
 def harden_pipeline(pipeline: Sequence[str]) -> tuple[str, ...]:
-    """Swap identity steps for the safe ones and add the legacy-uid migration; log each change."""
+    """Swap identity steps for the safe ones, add the legacy-uid migration and the guard that never links an
+    identity to a signed-in superuser or break-glass account; log each change."""
     steps = [HARDENED_STEPS.get(step, step) for step in pipeline]
     for stock, ours in HARDENED_STEPS.items():
         if stock in pipeline:
@@ -104,6 +110,9 @@ def harden_pipeline(pipeline: Sequence[str]) -> tuple[str, ...]:
     if SOCIAL_UID in steps and MIGRATE_LEGACY_UID not in steps:
         steps.insert(steps.index(SOCIAL_UID) + 1, MIGRATE_LEGACY_UID)
         logger.info("netbox-sso: SOCIAL_AUTH_PIPELINE: inserted %s after social_uid", MIGRATE_LEGACY_UID)
+    if SOCIAL_USER in steps and GUARD_SIGNED_IN not in steps:
+        steps.insert(steps.index(SOCIAL_USER) + 1, GUARD_SIGNED_IN)
+        logger.info("netbox-sso: SOCIAL_AUTH_PIPELINE: inserted %s after social_user", GUARD_SIGNED_IN)
     return tuple(steps)
 
 

@@ -203,8 +203,9 @@ def test_permission_denied_shortly_after_sso_login_then_logout(netbox, idp, logi
     assert len(rows(netbox, "aud-cat", "logout")) == 1
 
 
-def test_local_logins_are_not_sso_events(netbox, admin):
-    assert rows(netbox, ADMIN_USERNAME) == []
+def test_local_logins_are_audited_as_password_sign_ins(netbox, admin):
+    found = rows(netbox, ADMIN_USERNAME)
+    assert [(r["event"], r["backend"], r["reason"]) for r in found] == [("login_success", "local", "password")]
 
 
 def test_claims_captured_redacted_in_the_shape_explain_reads(netbox, idp, login, admin):

@@ -46,7 +46,8 @@ IDP_USERS = {
     "squat-erin": {"preferred_username": "erin", "email": "erin@elsewhere.example", "email_verified": True},
     # Display name must never become the username; a Cyrillic look-alike must not be mangled into 'dmin'.
     "frank": {"preferred_username": "frank", "name": "admin", "email": "frank@corp.example"},
-    "grace": {"preferred_username": "\u0430dmin", "email": "grace@corp.example", "name": "Grace"},
+    "grace": {"preferred_username": "\u0430dmin", "email": "grace@corp.example", "email_verified": True,
+              "name": "Grace"},
     # A second verified IdP identity for an account that is already linked to another one.
     "dave-twin": {"preferred_username": "dave.twin", "email": "dave@corp.example", "email_verified": True},
 }

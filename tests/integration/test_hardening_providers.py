@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import pytest
 
 from netbox_sso.devidp import DevIdP, load_users_file
@@ -21,7 +22,9 @@ pytestmark = pytest.mark.integration
 
 BOTH_BACKENDS = ("\nREMOTE_AUTH_BACKEND = ['social_core.backends.azuread.AzureADOAuth2', "
                  "'social_core.backends.okta_openidconnect.OktaOpenIdConnect', "
-                 "'social_core.backends.azuread.AzureADOAuth2V2']\n")
+                 "'social_core.backends.azuread.AzureADOAuth2V2', "
+                 "'social_core.backends.azuread_tenant.AzureADTenantOAuth2', "
+                 "'social_core.backends.azuread_tenant.AzureADV2TenantOAuth2']\n")
 # social-core's v2 backend, configured as its documentation says (the reference has no v2 block).
 V2_SETTINGS = """
 SOCIAL_AUTH_AZUREAD_OAUTH2_V2_KEY = {key!r}
@@ -29,12 +32,21 @@ SOCIAL_AUTH_AZUREAD_OAUTH2_V2_SECRET = {secret!r}
 SOCIAL_AUTH_AZUREAD_OAUTH2_V2_TENANT_ID = {tenant!r}
 SOCIAL_AUTH_AZUREAD_OAUTH2_V2_AUTHORITY_HOST = {host!r}
 """
+# social-core's tenant backends, configured as its documentation says (they keyed users on sub and on
+# preferred_username).
+TENANT_SETTINGS = "".join(f"""
+SOCIAL_AUTH_{prefix}_KEY = {{key!r}}
+SOCIAL_AUTH_{prefix}_SECRET = {{secret!r}}
+SOCIAL_AUTH_{prefix}_TENANT_ID = {{tenant!r}}
+SOCIAL_AUTH_{prefix}_AUTHORITY_HOST = {{host!r}}
+""" for prefix in ("AZUREAD_TENANT_OAUTH2", "AZUREAD_V2_TENANT_OAUTH2"))
+ENTRA_BACKENDS = ("azuread-oauth2", "azuread-oauth2-v2", "azuread-tenant-oauth2", "azuread-v2-tenant-oauth2")
 LEGACY_LINKS = """
 from users.models import User
 from social_django.models import UserSocialAuth
-for username, provider, uid in {links!r}:
+for username, provider, uid, extra_data in {links!r}:
     user = User.objects.create_user(username, username + '@legacy.example', 'x')
-    UserSocialAuth.objects.create(user=user, provider=provider, uid=uid, extra_data={{}})
+    UserSocialAuth.objects.create(user=user, provider=provider, uid=uid, extra_data=extra_data)
 """
 
 
@@ -47,6 +59,8 @@ def pidp(idp) -> Iterator[DevIdP]:
     assert server.ca_bundle == idp.ca_bundle
     server.upsert_user("legacy-entra", {"name": "Legacy Entra", "email": "le@contoso.example"})
     server.upsert_user("legacy-okta", {"preferred_username": "legacy-okta", "email": "lo@example.com"})
+    for name in ("legacy-tenant", "legacy-v2t", "recycled", "keeper"):
+        server.upsert_user(name, {"name": name.title(), "email": f"{name}@contoso.example"})
     yield server
     server.stop()
 
@@ -66,18 +80,35 @@ def netbox(netbox_factory, pidp):
                         okta_domain=pidp.profile("okta").api_url().split("://", 1)[1].removesuffix("/oauth2/")),
         V2_SETTINGS.format(key=CLIENT_ID, secret=CLIENT_SECRET, tenant=profile.home_tenant_id,
                            host=profile.authority_host),
+        TENANT_SETTINGS.format(key=CLIENT_ID, secret=CLIENT_SECRET, tenant=profile.home_tenant_id,
+                               host=profile.authority_host),
         BOTH_BACKENDS,
     ))
     instance = netbox_factory(config)
     pidp.register_client(CLIENT_ID, CLIENT_SECRET, redirect_uris=[
         f"{instance.url}/oauth/complete/{backend}/"
-        for backend in ("azuread-oauth2", "azuread-oauth2-v2", "okta-openidconnect")])
+        for backend in (*ENTRA_BACKENDS, "okta-openidconnect")])
+    recycled, keeper = pidp.users["recycled"], pidp.users["keeper"]
     legacy = [
-        ("legacy-entra", "azuread-oauth2", profile.upn(pidp.users["legacy-entra"])),
-        ("legacy-okta", "okta-openidconnect", "legacy-okta"),
+        ("legacy-entra", "azuread-oauth2", profile.upn(pidp.users["legacy-entra"]), {}),
+        ("legacy-okta", "okta-openidconnect", "legacy-okta", {}),
+        ("legacy-tenant", "azuread-tenant-oauth2", profile.subject(pidp.users["legacy-tenant"], CLIENT_ID, {}), {}),
+        ("legacy-v2t", "azuread-v2-tenant-oauth2", profile.upn(pidp.users["legacy-v2t"]), {}),
+        # Stock links that stored the ID token: a former employee's, whose upn now names `recycled`, and
+        # keeper's own.
+        ("former", "azuread-oauth2", profile.upn(recycled),
+         stock_entra_extra_data(profile.user_tid(recycled), "0b5e7d1c-former-employee-oid")),
+        ("keeper", "azuread-oauth2", profile.upn(keeper),
+         stock_entra_extra_data(profile.user_tid(keeper), profile.oid(keeper))),
     ]
     instance.shell(LEGACY_LINKS.format(links=legacy))
     return instance
+
+
+def stock_entra_extra_data(tid: str, oid: str) -> dict:
+    """What social-core's AzureADOAuth2 stored: the tokens, the ID token among them."""
+    id_token = jwt.encode({"tid": tid, "oid": oid, "sub": "pairwise"}, "k" * 32, algorithm="HS256")
+    return {"id_token": id_token, "access_token": "plain-access-token", "token_type": "Bearer"}
 
 
 @pytest.fixture(autouse=True)
@@ -153,6 +184,35 @@ def test_entra_legacy_upn_link_moves_to_tid_oid(netbox, pidp, plogin):
     assert result.logged_in, (result.messages, netbox.tail_logs())
     assert db.user_count(netbox) == users, "no duplicate account"
     assert db.social_links(netbox, legacy["id"]) == [("azuread-oauth2", entra_uid(pidp, "legacy-entra"))]
+
+
+@pytest.mark.parametrize("username,backend", [("legacy-tenant", "azuread-tenant-oauth2"),
+                                              ("legacy-v2t", "azuread-v2-tenant-oauth2")])
+def test_entra_tenant_backends_legacy_links_move_to_tid_oid(netbox, pidp, plogin, username, backend):
+    """social-core's azuread-tenant-oauth2 keyed users on sub, azuread-v2-tenant-oauth2 on preferred_username."""
+    legacy = db.user(netbox, username)
+    result = plogin(netbox, username, backend)
+    assert result.logged_in, (result.messages, netbox.tail_logs())
+    assert db.social_links(netbox, legacy["id"]) == [(backend, entra_uid(pidp, username))]
+
+
+def test_legacy_upn_now_naming_another_identity_never_inherits_the_account(netbox, pidp, plogin):
+    former = db.user(netbox, "former")
+    result = plogin(netbox, "recycled", "azuread-oauth2")
+    assert result.logged_in, (result.messages, netbox.tail_logs())
+    # The former employee's link is untouched; the new person has an account of their own.
+    assert db.social_links(netbox, former["id"]) == [("azuread-oauth2", entra(pidp).upn(pidp.users["recycled"]))]
+    new = db.user(netbox, entra(pidp).upn(pidp.users["recycled"]))
+    assert new is not None and db.social_links(netbox, new["id"]) == [("azuread-oauth2",
+                                                                        entra_uid(pidp, "recycled"))]
+    assert "legacy key that now belongs to another identity" in netbox.log_file.read_text()
+
+
+def test_legacy_upn_link_with_the_same_recorded_identifier_moves(netbox, pidp, plogin):
+    keeper = db.user(netbox, "keeper")
+    result = plogin(netbox, "keeper", "azuread-oauth2")
+    assert result.logged_in, (result.messages, netbox.tail_logs())
+    assert db.social_links(netbox, keeper["id"]) == [("azuread-oauth2", entra_uid(pidp, "keeper"))]
 
 
 def test_entra_token_from_a_foreign_tenant_is_refused(netbox, pidp, plogin):

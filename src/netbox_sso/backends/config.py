@@ -40,6 +40,8 @@ class Hardening:
     verify_discovery_issuer: bool = _DEFAULT["verify_discovery_issuer"].default
     username_claim: str = _DEFAULT["username_claim"].default
     reserved_usernames: tuple[str, ...] = ()
+    #: "all" or "break_glass_only".
+    local_login: str = _DEFAULT["local_login"].default
     break_glass_users: tuple[str, ...] = ()
     entra_allowed_tenants: tuple[str, ...] = ()
     store_tokens: bool = _DEFAULT["store_tokens"].default
@@ -91,3 +93,9 @@ def _resolve() -> tuple[Any, dict[str, Any], Hardening]:
     _resolved = (raw, values, built)
     return _resolved
 
+
+
+def is_break_glass(username: str, cfg: Hardening | None = None) -> bool:
+    """Whether `username` is one of `break_glass_users` (compared case-insensitively)."""
+    names = (cfg or hardening()).break_glass_users
+    return username.casefold() in {name.casefold() for name in names}

@@ -111,9 +111,19 @@ class EntraID(HardenedOIDCMixin, OpenIdConnectAuth):
         claims = self.id_token or {}
         return entra.user_key(str(claims["tid"]), str(claims["oid"]))
 
+    #: The claim social-core's class of the same backend name keyed users on.
+    LEGACY_ID_KEY = "upn"
+
     def legacy_uids(self, details: Any, claims: dict[str, Any]) -> list[str]:
-        """social-core's AzureADOAuth2 keyed users on upn."""
-        return [str(claims[name]) for name in ("upn",) if claims.get(name)]
+        """social-core keyed users on LEGACY_ID_KEY (upn; sub or preferred_username for the tenant
+        backends), or on the claim SOCIAL_AUTH_<BACKEND>_ID_KEY named."""
+        names = dict.fromkeys((str(self.setting("ID_KEY") or self.LEGACY_ID_KEY), self.LEGACY_ID_KEY))
+        return [str(claims[name]) for name in names if claims.get(name)]
+
+    def stable_uid(self, recorded: dict[str, str]) -> str | None:
+        if recorded.get("tid") and recorded.get("oid"):
+            return entra.user_key(recorded["tid"], recorded["oid"])
+        return None
 
     def get_user_details(self, response: dict[str, Any]) -> dict[str, Any]:
         details = super().get_user_details(response)
@@ -135,15 +145,17 @@ class EntraIDv2(EntraID):
 
 
 class EntraIDTenant(EntraID):
-    """As social-core's `azuread-tenant-oauth2`."""
+    """As social-core's `azuread-tenant-oauth2` (which keyed users on sub)."""
 
     name = "azuread-tenant-oauth2"
+    LEGACY_ID_KEY = "sub"
 
 
 class EntraIDv2Tenant(EntraIDv2):
-    """As social-core's `azuread-v2-tenant-oauth2`."""
+    """As social-core's `azuread-v2-tenant-oauth2` (which keyed users on preferred_username)."""
 
     name = "azuread-v2-tenant-oauth2"
+    LEGACY_ID_KEY = "preferred_username"
 
 
 def _looks_like_guid(value: str) -> bool:

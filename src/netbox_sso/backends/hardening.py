@@ -508,8 +508,26 @@ class HardenedOIDCMixin:
 
     def extra_data(self, user: Any, uid: str, response: dict[str, Any], details: dict[str, Any],
                    pipeline_kwargs: dict[str, Any]) -> dict[str, Any]:
+        store = self.hardening.store_tokens
+        # social-core merges what we return into the row's old extra_data: plaintext tokens a stock
+        # social-core left there would survive every login, so the row itself is scrubbed first.
+        social = pipeline_kwargs.get("social")
+        if social is not None:
+            cleaned = tokens.scrub(social.extra_data, store=store)
+            if cleaned is not None:
+                social.extra_data = cleaned
         data = super().extra_data(user, uid, response, details, pipeline_kwargs)  # type: ignore[misc]
-        return tokens.protect(data, response, store=self.hardening.store_tokens)
+        data = tokens.protect(data, response, store=store)
+        claims = self.claims(response)
+        subject = tokens.identifiers(claims)
+        if subject:
+            data[tokens.SUBJECT_KEY] = subject
+        data[tokens.EMAIL_VERIFIED_KEY] = checks.email_is_verified(claims, provider=self.PROVIDER_KIND)
+        return data
+
+    def stable_uid(self, recorded: dict[str, str]) -> str | None:
+        """The uid these recorded identifiers stand for (`tokens.stored_identifiers`); None if unknown."""
+        return recorded.get("sub")
 
 
 def _unverified_claims(token: str | None) -> dict[str, Any]:

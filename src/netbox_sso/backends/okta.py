@@ -32,4 +32,5 @@ class Okta(HardenedOIDCMixin, OktaOpenIdConnect):
 
     def legacy_uids(self, details: Any, claims: dict[str, Any]) -> list[str]:
         """social-core's OktaOpenIdConnect keyed users on preferred_username."""
-        return [str(claims["preferred_username"])] if claims.get("preferred_username") else []
+        names = dict.fromkeys((str(self.setting("ID_KEY") or "preferred_username"), "preferred_username"))
+        return [str(claims[name]) for name in names if claims.get(name)]

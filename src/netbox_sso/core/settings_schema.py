@@ -148,6 +148,18 @@ def optional_string(what: str) -> Validator:
     return validate
 
 
+def one_of(*choices: str) -> Validator:
+    """One of `choices` (strings)."""
+
+    def validate(value: Any) -> str:
+        if value not in choices:
+            raise Invalid(f"{value!r} is not one of {', '.join(repr(c) for c in choices)}",
+                          f"use {' or '.join(repr(c) for c in choices)}")
+        return str(value)
+
+    return validate
+
+
 def session_cap(value: Any) -> str | None:
     try:
         return SESSION_CAP_MODES[value]
@@ -273,13 +285,22 @@ _plugin(
     "username_claim",
     "preferred_username",
     or_default(optional_string("claim name"), "preferred_username"),
-    "Claim the NetBox username comes from; fallback the email's local part, then sub. Never the display name.",
+    "Claim the NetBox username comes from; fallback the email's local part when the email is verified (else "
+    "the whole address), then sub. Never the display name.",
 )
 _plugin(
     "reserved_usernames",
     [],
     string_list("username"),
     "Usernames refused for SSO accounts, in addition to the built-in list.",
+)
+_plugin(
+    "local_login",
+    "all",
+    one_of("all", "break_glass_only"),
+    "Who may sign in with a NetBox password (login form, API token provisioning): 'all' (NetBox's "
+    "behaviour) or 'break_glass_only' (only `break_glass_users`, so a password cannot bypass the "
+    "provider's MFA and required groups). Every password sign-in is audited either way ([accounts.md](accounts.md)).",
 )
 
 _current = _section("Microsoft Entra ID", "Settings of the Entra ID backends (`azuread-oauth2` and variants).")

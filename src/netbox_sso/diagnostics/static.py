@@ -67,7 +67,7 @@ ASSOCIATE_BY_EMAIL = frozenset({_SA + "associate_by_email", _OURS + "associate_b
 OTHER_KNOWN_STEPS = frozenset({
     "netbox.authentication.user_default_groups_handler",
     RESOLVE_GROUPS, APPLY_MAPPING, REFERENCE_ENTRA_STEP,
-    _OURS + "migrate_legacy_uid", _OURS + "associate_by_email",
+    _OURS + "migrate_legacy_uid", _OURS + "associate_by_email", _OURS + "refuse_linking_signed_in_privileged",
 })
 
 
