@@ -8,6 +8,7 @@ rules, and say each change once in the log, so the pasted configuration becomes 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Collection, Sequence
 
@@ -133,12 +134,14 @@ def warn_weakened() -> None:
         logger.warning("netbox-sso: SOCIAL_AUTH_AZUREAD_OAUTH2_TENANT_ID is %r and "
                        "PLUGINS_CONFIG['netbox_sso']['entra_allowed_tenants'] is empty: every Entra ID sign-in "
                        "will be refused; set TENANT_ID to your tenant ID, or list the allowed tenants", tenant)
-    for name in dir(settings):
-        if not name.startswith("SOCIAL_AUTH_"):
-            continue
-        value = getattr(settings, name)
-        if name.endswith("_VERIFY_SSL") and value is False:
-            logger.warning("netbox-sso: %s = False: TLS certificates of the identity provider are not "
-                           "verified", name)
-        if name.endswith("_USE_PKCE") and value is False:
-            logger.warning("netbox-sso: %s = False: PKCE is off (authorization-code injection)", name)
+    from django.utils.module_loading import import_string
+
+    from netbox_sso.core.weakening import find_weakenings
+
+    names = []
+    for path in settings.AUTHENTICATION_BACKENDS:
+        with contextlib.suppress(ImportError):
+            names.append(str(getattr(import_string(path), "name", "") or ""))
+    values = {name: getattr(settings, name) for name in dir(settings) if name.startswith("SOCIAL_AUTH_")}
+    for weakening in find_weakenings(values, [name for name in names if name]):
+        logger.warning("netbox-sso: %s (fix: %s)", weakening.problem, weakening.fix)

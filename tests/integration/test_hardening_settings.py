@@ -2,7 +2,8 @@
 
 One NetBox with: Entra ID on the multi-tenant `common` endpoints admitted only through
 `entra_allowed_tenants`, generic OIDC with `store_tokens` (encrypted at rest), a tight `clock_leeway` and
-`idp_timeout`, and the `allow_insecure_http` opt-in (which must be announced at WARNING on start-up).
+`idp_timeout`, and the `allow_insecure_http` opt-in and two weakening social-core settings (which must be
+announced at WARNING on start-up).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def netbox(netbox_factory, idp, pidp):
         "REMOTE_AUTH_BACKEND = ['social_core.backends.azuread.AzureADOAuth2', "
         "'social_core.backends.open_id_connect.OpenIdConnectAuth']",
         f"PLUGINS_CONFIG = {{'netbox_sso': {plugin!r}}}",
+        # social-core settings that weaken sign-in, as old guides paste them: reported, never silent.
+        "SOCIAL_AUTH_SANITIZE_REDIRECTS = False",
+        "SOCIAL_AUTH_AZUREAD_OAUTH2_ID_KEY = 'upn'",
     ))
     instance = netbox_factory(config)
     pidp.register_client(CLIENT_ID, CLIENT_SECRET, redirect_uris=[f"{instance.url}/oauth/complete/azuread-oauth2/"])
@@ -68,6 +72,12 @@ def _no_faults(idp, pidp):
 def test_weakening_is_announced_at_warning(netbox):
     log = netbox.log_file.read_text()
     assert "WARNING netbox_sso netbox-sso: allow_insecure_http is on" in log
+
+
+def test_weakening_social_core_settings_are_announced_at_warning(netbox):
+    log = netbox.log_file.read_text()
+    assert "WARNING netbox_sso netbox-sso: SOCIAL_AUTH_SANITIZE_REDIRECTS = False" in log
+    assert "WARNING netbox_sso netbox-sso: SOCIAL_AUTH_AZUREAD_OAUTH2_ID_KEY = 'upn'" in log
 
 
 def test_multi_tenant_admits_only_allow_listed_tenants(netbox, login):

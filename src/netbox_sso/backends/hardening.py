@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -232,8 +233,12 @@ class HardenedOIDCMixin:
         """
         cfg = self.hardening
         lock = f"{key}:fetching"
+        # The lock holds its owner's token: only the owner releases it. A worker that stopped waiting (below)
+        # fetches without the lock, and must not delete the lock another worker holds by then.
+        owner = secrets.token_hex(16)
+        owned = False
         deadline = time.monotonic() + cfg.idp_timeout
-        while not cache.add(lock, 1, timeout=int(cfg.idp_timeout) + 1):
+        while not (owned := cache.add(lock, owner, timeout=int(cfg.idp_timeout) + 1)):
             if time.monotonic() > deadline:
                 break  # the fetching worker died or hangs: fetch ourselves
             time.sleep(0.05)
@@ -249,7 +254,8 @@ class HardenedOIDCMixin:
             cache.set(key, value, cfg.metadata_cache_ttl)
             return value
         finally:
-            cache.delete(lock)
+            if owned:
+                release_lock(lock, owner)
 
     # ---- begin: state, nonce and PKCE verifier per login ---------------------------------------------
     def _pending(self) -> dict[str, dict[str, Any]]:
@@ -528,6 +534,16 @@ class HardenedOIDCMixin:
     def stable_uid(self, recorded: dict[str, str]) -> str | None:
         """The uid these recorded identifiers stand for (`tokens.stored_identifiers`); None if unknown."""
         return recorded.get("sub")
+
+
+def release_lock(lock: str, owner: str) -> None:
+    """Delete `lock` if it still holds `owner`'s token (it may have expired and been taken by another).
+
+    Between the read and the delete another worker could take an expired lock; the lock outlives the
+    bounded fetch it guards (idp_timeout + 1 s), so that takes a fetch that overran its own deadline.
+    """
+    if cache.get(lock) == owner:
+        cache.delete(lock)
 
 
 def _unverified_claims(token: str | None) -> dict[str, Any]:

@@ -80,6 +80,7 @@ from netbox_sso.core.errors import (
     did_you_mean,
     setting_path,
 )
+from netbox_sso.core.regex_bounds import backtracking_risk
 
 #: The backend the reference's SOCIAL_AUTH_PIPELINE_CONFIG applies to.
 LEGACY_BACKEND = "azuread-oauth2"
@@ -737,6 +738,16 @@ class _Parser:
                     pattern_path,
                     f"invalid regular expression {pattern!r}: {exc}",
                     'fix the regex (Python re syntax; test it with python -c "import re; re.compile(...)")',
+                )
+                ok = False
+                continue
+            risk = backtracking_risk(pattern) if kind == "regex" else None
+            if risk:
+                self.fail(
+                    pattern_path,
+                    f"regex {pattern!r} could take exponential or polynomial time on a long group name: {risk}",
+                    "rewrite it without nested or ambiguous quantifiers (e.g. '^site-[a-z0-9-]+$'), "
+                    "or use a glob ('match')",
                 )
                 ok = False
                 continue

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, urlsplit
 
 import requests
 
@@ -1058,9 +1058,33 @@ class DevIdP:
         return message_page("Signed out", "You have been signed out of devidp.", 200, headers)
 
     # ==== control API =======================================================================================
+    def _control_refusal(self, request: Request) -> str | None:
+        """Why a loopback request may still not use the control API (None: it may).
+
+        A web page the developer visits can make their browser call loopback: with DNS rebinding (its own
+        name resolving to 127.0.0.1) the Host header is that name; with a plain cross-origin request the
+        browser sends Origin / Sec-Fetch-Site. Only a loopback Host (or the host devidp was bound to) and no
+        foreign Origin are accepted; scripts and the Python API send neither problem.
+        """
+        host = request.headers.get("Host") or ""
+        hostname = urlsplit(f"//{host}").hostname or ""
+        if not (is_loopback(hostname) or hostname == self.host.lower()):
+            return f"Host {host!r} is not a loopback name"
+        origin = request.headers.get("Origin")
+        if origin is not None:
+            parts = urlsplit(origin)
+            if not (is_loopback(parts.hostname or "") and parts.port == self.port):
+                return f"cross-origin request from {origin!r}"
+        if (request.headers.get("Sec-Fetch-Site") or "same-origin") not in ("same-origin", "none"):
+            return "cross-site browser request"
+        return None
+
     def _control(self, request: Request) -> Response:
         if not is_loopback(request.client_ip):
             return Response.json({"error": "forbidden"}, 403)
+        refusal = self._control_refusal(request)
+        if refusal:
+            return Response.json({"error": "forbidden", "error_description": refusal}, 403)
         path = request.path.rstrip("/")
         method = request.method
         try:

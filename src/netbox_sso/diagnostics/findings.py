@@ -41,6 +41,7 @@ CODES: dict[str, str] = {
     "okta.groups_scope": "Okta groups are mapped but the groups scope is not requested",
     "url.insecure_http": "an identity-provider URL uses plain http off loopback",
     "tls.verify_disabled": "TLS certificate verification is turned off",
+    "setting.weakening": "a social-core setting weakens sign-in (ID_KEY, PKCE plain or off, SANITIZE_REDIRECTS off)",
     # pipeline
     "pipeline.missing_step": "SOCIAL_AUTH_PIPELINE lacks a step sign-in needs",
     "pipeline.duplicate_step": "SOCIAL_AUTH_PIPELINE lists a step twice",

@@ -20,6 +20,7 @@ from netbox_sso.core.endpoints import WELL_KNOWN_SUFFIX, normalize_oidc_endpoint
 from netbox_sso.core.errors import ConfigError
 from netbox_sso.core.oidc_checks import is_loopback_host
 from netbox_sso.core.rules import SSOConfig, check_backends, parse_config
+from netbox_sso.core.weakening import find_weakenings
 from netbox_sso.diagnostics.findings import Finding, Severity
 from netbox_sso.diagnostics.settings import (
     HARDENED_SPECS,
@@ -319,6 +320,13 @@ def check_verify_ssl(settings: NetBoxSettings, ctx: Context) -> Iterator[Finding
                 f"remove {name} and make NetBox trust the provider's CA instead: set REQUESTS_CA_BUNDLE=/path/to/"
                 "ca-bundle.pem in NetBox's environment (a bundle with the system CAs plus your internal CA)",
             )
+
+
+def check_weakening_settings(settings: NetBoxSettings, ctx: Context) -> Iterator[Finding]:
+    """ID_KEY, PKCE plain or off, SANITIZE_REDIRECTS off (VERIFY_SSL: check_verify_ssl)."""
+    for weakening in find_weakenings(settings.values, [backend.name for backend in ctx.sso]):
+        if not weakening.setting.endswith("VERIFY_SSL"):
+            yield _finding("setting.weakening", "warning", weakening.setting, weakening.problem, weakening.fix)
 
 
 def check_placeholders(settings: NetBoxSettings, ctx: Context) -> Iterator[Finding]:
@@ -632,6 +640,7 @@ CHECKS: tuple[SimpleCheck, ...] = (
     check_entra,
     check_oidc_endpoint,
     check_verify_ssl,
+    check_weakening_settings,
     check_session_age,
     check_cleartext_secrets,
 )
