@@ -1,7 +1,8 @@
 """`netbox-sso doctor`: probe each configured identity provider live, as NetBox will call it.
 
-Discovery, TLS, DNS, JWKS, the token endpoint, clock skew and the redirect URI registration, each with a
-bounded timeout (see netbox_sso.diagnostics.probes). Exit status: 0 healthy, 1 warnings, 2 errors.
+Discovery, TLS, DNS, JWKS, the token endpoint and the client ID and secret (a code exchange with a made-up
+code, authenticated as the backend does), clock skew and the redirect URI registration, each with a bounded
+timeout (see netbox_sso.diagnostics.probes). Exit status: 0 healthy, 1 warnings, 2 errors.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from netbox_sso.cli.check import CONFIG_HELP, emit, load_or_exit
 from netbox_sso.diagnostics.findings import exit_code, print_findings
 from netbox_sso.diagnostics.probes import DEFAULT_TIMEOUT, DoctorResult, run_doctor
 
-_MARK = {"ok": "[green]ok[/]", "failed": "[red]failed[/]", "skipped": "[dim]skipped[/]"}
+_MARK = {"ok": "[green]ok[/]", "failed": "[red]failed[/]", "skipped": "[dim]skipped[/]",
+         "inconclusive": "[yellow]inconclusive[/]"}
 
 
 def print_doctor(console: Console, path: Path, result: DoctorResult) -> None:

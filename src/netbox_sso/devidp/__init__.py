@@ -20,6 +20,8 @@ Users file (YAML or JSON; see `sample_users.yaml`)::
         post_logout_redirect_uris: ["http://127.0.0.1:8000/"]
         backchannel_logout_uri: null          # OIDC back-channel logout target, optional
         require_pkce: false
+        secret_expired: false                 # true: the token endpoint answers "secret expired" (Entra
+                                              # AADSTS7000222) when this secret is presented
     users:
       - username: alice                       # the login name on devidp's page (and the scripted POST)
         password: null                        # optional; when set, the login needs it

@@ -127,6 +127,9 @@ class Client:
     profiles: list[str] | None = None
     #: App roles granted to this client as an application (client-credentials tokens carry them).
     roles: list[str] = field(default_factory=list)
+    #: The secret is known but past its end date: the token endpoint answers as the provider does for an
+    #: expired secret (Entra AADSTS7000222), so tests can reproduce it.
+    secret_expired: bool = False
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Client:
@@ -142,6 +145,7 @@ class Client:
             require_pkce=bool(data.get("require_pkce", False)),
             profiles=data.get("profiles"),
             roles=[str(r) for r in data.get("roles") or []],
+            secret_expired=bool(data.get("secret_expired", False)),
         )
 
 

@@ -36,7 +36,7 @@ from netbox_sso.devidp.http import MAX_BODY, ParamError, Request, Response, add_
 from netbox_sso.devidp.keys import DEFAULT_GRACE_SECONDS, SigningKeys
 from netbox_sso.devidp.model import Client, Directory, User, coerce_directory
 from netbox_sso.devidp.profiles import make_profile
-from netbox_sso.devidp.profiles.base import Grant, Profile, Route
+from netbox_sso.devidp.profiles.base import ClientAuthFailure, GenericProfile, Grant, Profile, Route
 from netbox_sso.devidp.tls import TLSFiles, ensure_tls
 
 CODE_LIFETIME = 60
@@ -51,6 +51,10 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+#: Who words client-authentication failures when no profile is given (RFC 6749's plain invalid_client).
+_PLAIN_ANSWERS = GenericProfile()
 
 
 def _b64url(data: bytes) -> str:
@@ -339,6 +343,7 @@ class DevIdP:
         require_pkce: bool = False,
         profiles: Sequence[str] | None = None,
         roles: Sequence[str] = (),
+        secret_expired: bool = False,
     ) -> Client:
         client = Client(
             client_id,
@@ -349,6 +354,7 @@ class DevIdP:
             require_pkce,
             list(profiles) if profiles else None,
             list(roles),
+            secret_expired,
         )
         with self._lock:
             self.clients[client_id] = client
@@ -734,42 +740,62 @@ class DevIdP:
         self.backchannel_log.append(entry)
 
     # ---- /token --------------------------------------------------------------------------------------
-    def _authenticate_client(self, request: Request, form: dict[str, str]) -> tuple[Client | None, Response | None]:
+    def _authenticate_client(
+        self, request: Request, form: dict[str, str], profile: Profile | None = None, route: Route | None = None
+    ) -> tuple[Client | None, Response | None]:
+        """RFC 6749 2.3.1: client_secret_basic or client_secret_post (or none, for a public client).
+
+        Failures are answered in the profile's words (`Profile.client_auth_error`), as the real provider
+        words them: doctor's credentials probe and the tests read them.
+        """
+        answering = profile or _PLAIN_ANSWERS
+        ctx = route.ctx if route is not None else {}
+
+        def fail(failure: ClientAuthFailure, client_id: str) -> tuple[None, Response]:
+            return None, answering.client_auth_error(failure, client_id, ctx)
+
         auth = request.headers.get("Authorization") or ""
-        challenge = [("WWW-Authenticate", 'Basic realm="devidp"')]
         if auth[:6].lower() == "basic ":
             if "client_secret" in form:
                 return None, Response.oauth_error("invalid_request", "more than one client authentication method")
             try:
                 decoded = base64.b64decode(auth[6:].strip(), validate=True).decode()
             except (ValueError, UnicodeDecodeError):
-                return None, Response.oauth_error("invalid_client", "malformed Basic credentials", 401, challenge)
+                return fail("malformed", "")
             raw_id, sep, raw_secret = decoded.partition(":")
             # RFC 6749 2.3.1: id and secret are form-urlencoded before base64; accept raw values too.
-            for cid, secret in ((unquote_plus(raw_id), unquote_plus(raw_secret)), (raw_id, raw_secret)):
-                client = self.clients.get(cid)
-                if (
-                    sep
-                    and client
-                    and client.client_secret
-                    and hmac.compare_digest(secret.encode(), client.client_secret.encode())
+            candidates = [(unquote_plus(raw_id), unquote_plus(raw_secret)), (raw_id, raw_secret)]
+            known = [(self._client_for(cid, profile), secret) for cid, secret in candidates]
+            for client, secret in known:
+                if sep and client and client.client_secret and hmac.compare_digest(
+                    secret.encode(), client.client_secret.encode()
                 ):
-                    if form.get("client_id", cid) != cid:
+                    if form.get("client_id", client.client_id) != client.client_id:
                         break
-                    return client, None
-            return None, Response.oauth_error("invalid_client", "client authentication failed", 401, challenge)
-        client = self.clients.get(form.get("client_id", ""))
+                    return (client, None) if not client.secret_expired else fail("expired_secret", client.client_id)
+            if not any(client for client, _ in known):
+                return fail("unknown_client", unquote_plus(raw_id))
+            return fail("invalid_secret", unquote_plus(raw_id))
+        client_id = form.get("client_id", "")
+        client = self._client_for(client_id, profile)
         if client is None:
-            return None, Response.oauth_error("invalid_client", "client authentication failed", 401, challenge)
+            return fail("unknown_client", client_id) if client_id else fail("missing_credentials", "")
         if "client_secret" in form:
             if client.client_secret and hmac.compare_digest(
                 form["client_secret"].encode(), client.client_secret.encode()
             ):
-                return client, None
-            return None, Response.oauth_error("invalid_client", "client authentication failed", 401, challenge)
+                return (client, None) if not client.secret_expired else fail("expired_secret", client_id)
+            return fail("invalid_secret", client_id)
         if client.client_secret is None:
             return client, None  # public client: PKCE is checked with the code
-        return None, Response.oauth_error("invalid_client", "client authentication required", 401, challenge)
+        return fail("missing_credentials", client_id)
+
+    def _client_for(self, client_id: str, profile: Profile | None) -> Client | None:
+        """The registered client, unless it is registered for other profiles only (then unknown here)."""
+        client = self.clients.get(client_id)
+        if client is None or (profile is not None and client.profiles and profile.prefix not in client.profiles):
+            return None
+        return client
 
     def _ep_token(self, profile: Profile, route: Route, request: Request) -> Response:
         if request.method != "POST":
@@ -777,7 +803,7 @@ class DevIdP:
         if request.query:
             return Response.oauth_error("invalid_request", "token requests carry parameters in the body")
         form = request.params()
-        client, error = self._authenticate_client(request, form)
+        client, error = self._authenticate_client(request, form, profile, route)
         if error is not None:
             return error
         assert client is not None
@@ -802,7 +828,7 @@ class DevIdP:
                 # RFC 6749 4.1.2: on code reuse, revoke what the code produced.
                 self._revoke_record(replayed)
                 return Response.oauth_error("invalid_grant", "authorization code already used")
-            return Response.oauth_error("invalid_grant", "unknown authorization code")
+            return profile.unknown_code_error(route.ctx)
         grant = record.grant
         if record.expires_at < time.time():
             return Response.oauth_error("invalid_grant", "authorization code expired")
@@ -1010,7 +1036,7 @@ class DevIdP:
         if request.method != "POST":
             return Response.json({"error": "method_not_allowed"}, 405)
         form = request.params()
-        client, error = self._authenticate_client(request, form)
+        client, error = self._authenticate_client(request, form, profile, route)
         if error is not None:
             return error
         token = form.get("token", "")

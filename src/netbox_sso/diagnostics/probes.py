@@ -8,8 +8,12 @@ For each enabled backend netbox-sso hardens, in the order a login needs them:
    endpoints (loopback excepted).
 3. JWKS (RFC 7517 section 5): parseable, a `keys` array with at least one RSA signing key, every key with
    a kid when there are several.
-4. Token endpoint (RFC 6749 section 5.2): a POST without credentials answers 400/401 with a JSON error,
+4. Token endpoint (RFC 6749 section 5.2): the code exchange the backend makes, with its client ID and
+   secret (the same client authentication method) and a made-up code, answers 400/401 with a JSON error,
    quickly (a timeout or 5xx here is what the reference calls "token endpoint not reachable").
+   Credentials (netbox_sso.diagnostics.credentials): invalid_client / unauthorized_client (Entra's
+   AADSTS7000215, AADSTS7000222, AADSTS700016) name the setting to fix; invalid_grant proves the client ID
+   and secret were accepted ("credentials ok"); any other answer is inconclusive, never ok.
 5. Clock: the IdP's Date header (RFC 9110 section 6.6.1) against this machine's clock.
 6. Redirect URI: the authorization endpoint, asked with NetBox's redirect URI without following
    redirects; providers that reject an unregistered URI before sign-in say so here (redirect_uri_mismatch,
@@ -39,6 +43,7 @@ import requests
 
 from netbox_sso.core.endpoints import discovery_url, entra_discovery_url, normalize_oidc_endpoint, okta_issuer
 from netbox_sso.core.oidc_checks import is_loopback_host
+from netbox_sso.diagnostics import credentials
 from netbox_sso.diagnostics.findings import Finding, Severity
 from netbox_sso.diagnostics.redirects import PLACEHOLDER_HOST, RedirectURI, redirect_uris
 from netbox_sso.diagnostics.settings import Backend, NetBoxSettings
@@ -220,10 +225,10 @@ class Prober:
             ))
         deadline = time.monotonic() + self.timeout
         sent = time.time()
+        headers = {"User-Agent": "netbox-sso-doctor", **(kwargs.pop("headers", None) or {})}
         try:
             with requests.request(method, url, timeout=(self.timeout, self.timeout), stream=True,
-                                  allow_redirects=False, verify=self.verify,
-                                  headers={"User-Agent": "netbox-sso-doctor"}, **kwargs) as response:
+                                  allow_redirects=False, verify=self.verify, headers=headers, **kwargs) as response:
                 body = bytearray()
                 for chunk in response.iter_content(16384):
                     body.extend(chunk)
@@ -359,32 +364,49 @@ def probe_jwks(prober: Prober, target: Target, jwks_uri: str) -> list[Finding]:
     return findings
 
 
-def probe_token(prober: Prober, target: Target, token_endpoint: str) -> tuple[list[Finding], Answer | None]:
+def probe_token(prober: Prober, settings: NetBoxSettings, target: Target,
+                document: Mapping[str, Any]) -> tuple[list[Finding], Answer | None, str]:
+    """The code exchange the backend makes, with its client credentials and a made-up code.
+
+    Returns the findings, the answer (for the clock) and the credentials probe's state: ok (the provider
+    refused only the code), failed (it refused the client, or a setting is missing), inconclusive.
+    """
+    token_endpoint = document["token_endpoint"]
+    auth, findings = credentials.client_auth(settings, target.backend, document)
+    redirect_uri = target.redirect_uri or "https://netbox.invalid/"
+    if auth is not None:
+        request = credentials.token_request(auth, redirect_uri, pkce=settings.plugin_enabled)
+    else:  # a setting is missing: still tell whether the endpoint answers like a token endpoint
+        request = {"data": {"grant_type": "authorization_code", "code": credentials.MADE_UP_CODE,
+                            "redirect_uri": redirect_uri}}
     try:
-        answer = prober.request(
-            "POST", token_endpoint, setting="token_endpoint", backend=target.backend.name, what="token endpoint",
-            data={"grant_type": "authorization_code", "code": "netbox-sso-doctor",
-                  "redirect_uri": target.redirect_uri or "https://netbox.invalid/"},
-        )
+        answer = prober.request("POST", token_endpoint, setting="token_endpoint", backend=target.backend.name,
+                                what="token endpoint", **request)
     except Failure as failure:
-        return [failure.finding], None
+        return [*findings, failure.finding], None, "skipped"
     if answer.status >= 500:
-        return [_f("token.http_error", "error", target,
-                   f"the token endpoint {token_endpoint} answers HTTP {answer.status} to a request without "
-                   "credentials (expected 400/401): code exchange fails ('Failed to fetch user details')",
-                   "check the provider's status and any proxy in front of it", "token_endpoint")], answer
+        return [*findings, _f("token.http_error", "error", target,
+                              f"the token endpoint {token_endpoint} answers HTTP {answer.status} to a code exchange "
+                              "(expected 400/401): code exchange fails ('Failed to fetch user details')",
+                              "check the provider's status and any proxy in front of it", "token_endpoint")], \
+            answer, "skipped"
     try:
         body = answer.json()
     except ValueError:
         body = None
-    if answer.status not in (400, 401) or not isinstance(body, dict):
-        return [_f("token.unexpected", "warning", target,
-                   f"the token endpoint {token_endpoint} answered HTTP {answer.status}"
-                   + ("" if isinstance(body, dict) else " without a JSON body")
-                   + " to a request without credentials; an OAuth token endpoint answers 400/401 with a JSON error",
-                   "check that token_endpoint in the discovery document is the provider's, not a proxy or login "
-                   "page", "token_endpoint")], answer
-    return [], answer
+    if not 400 <= answer.status < 500 or not isinstance(body, dict):
+        return [*findings, _f("token.unexpected", "warning", target,
+                              f"the token endpoint {token_endpoint} answered HTTP {answer.status}"
+                              + ("" if isinstance(body, dict) else " without a JSON body")
+                              + " to a made-up code; an OAuth token endpoint answers 400/401 with a JSON error",
+                              "check that token_endpoint in the discovery document is the provider's, not a proxy or "
+                              "login page", "token_endpoint")], answer, "inconclusive"
+    if auth is None:
+        return findings, answer, "failed"
+    verdict = credentials.classify(answer.status, answer.body)
+    findings.extend(credentials.verdict_findings(verdict, auth, target.backend, token_endpoint))
+    state = {"accepted": "ok", "inconclusive": "inconclusive"}.get(verdict.outcome, "failed")
+    return findings, answer, state
 
 
 def clock_skew(answer: Answer) -> float | None:
@@ -475,16 +497,18 @@ def diagnose(settings: NetBoxSettings, target: Target, prober: Prober) -> Backen
     report.findings.extend(findings)
     report.probes["discovery"] = "ok" if document else "failed"
     if document is None:
-        for name in ("jwks", "token", "clock", "redirect_uri"):
+        for name in ("jwks", "token", "credentials", "clock", "redirect_uri"):
             report.probes[name] = "skipped"
         report.findings.extend(probe_clock(target, [discovery_answer], leeway))
         return report
     jwks = probe_jwks(prober, target, document["jwks_uri"])
     report.findings.extend(jwks)
     report.probes["jwks"] = "failed" if any(f.severity == "error" for f in jwks) else "ok"
-    token, token_answer = probe_token(prober, target, document["token_endpoint"])
+    token, token_answer, credentials_state = probe_token(prober, settings, target, document)
     report.findings.extend(token)
-    report.probes["token"] = "failed" if token else "ok"
+    endpoint_failed = any(f.code.startswith(("token.", "net.", "dns.", "tls.")) for f in token)
+    report.probes["token"] = "failed" if endpoint_failed else "ok"
+    report.probes["credentials"] = credentials_state
     clock = probe_clock(target, [token_answer, discovery_answer], leeway)
     report.findings.extend(clock)
     report.probes["clock"] = "failed" if clock else "ok"

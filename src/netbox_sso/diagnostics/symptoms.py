@@ -6,6 +6,13 @@ Each heading of the reference's "Troubleshooting" section is a key; the codes co
 
 from __future__ import annotations
 
+#: Doctor's client-credentials probe (netbox_sso.diagnostics.credentials): a code exchange authenticated as
+#: the backend does, with a made-up code.
+CLIENT_CREDENTIALS: tuple[str, ...] = (
+    "credentials.invalid_secret", "credentials.expired_secret", "credentials.unknown_client", "credentials.rejected",
+    "credentials.inconclusive", "credentials.auth_method", "setting.missing",
+)
+
 SYMPTOMS: dict[str, tuple[str, ...]] = {
     "Redirect URI Mismatch": (
         "redirect.mismatch", "redirect.uris", "redirect.proxy_https", "redirect.insecure", "redirect.base_path",
@@ -17,8 +24,8 @@ SYMPTOMS: dict[str, tuple[str, ...]] = {
         "entra.multi_tenant", "discovery.http_error", "discovery.malformed", "discovery.missing_field",
         "discovery.issuer_mismatch", "jwks.http_error", "jwks.malformed", "jwks.no_keys_field", "jwks.empty",
         "jwks.no_rs256", "token.http_error", "token.unexpected", "clock.skew", "authorize.invalid_client",
-        "pipeline.missing_step", "pipeline.order", "pipeline.unknown_step", "pipeline.duplicate_step",
-        "session.cookie_age",
+        *CLIENT_CREDENTIALS, "pipeline.missing_step", "pipeline.order", "pipeline.unknown_step",
+        "pipeline.duplicate_step", "session.cookie_age",
     ),
     "Groups Not Syncing": (
         "okta.groups_scope", "mapping.entra_group_names", "mapping.invalid", "mapping.warning",
@@ -32,5 +39,14 @@ SYMPTOMS: dict[str, tuple[str, ...]] = {
     ),
     "Users Cannot Access NetBox After Login": (
         "mapping.absent", "mapping.is_staff", "mapping.backend_not_enabled", "groups.missing", "plugin.not_enabled",
+    ),
+}
+
+#: Numbered resolution items of a symptom -> the finding codes that check them. "Client credentials: Verify
+#: client ID and secret are correct" is what doctor proves with the provider's own answer.
+RESOLUTION_ITEMS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("Not Logged In After Authentication", "Client credentials"): CLIENT_CREDENTIALS,
+    ("Not Logged In After Authentication", "Network connectivity"): (
+        "dns.unresolved", "net.unreachable", "net.timeout", "token.http_error", "token.unexpected",
     ),
 }

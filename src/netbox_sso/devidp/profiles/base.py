@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from netbox_sso.devidp.server import DevIdP
 
 Target = Literal["id_token", "userinfo", "access_token"]
+#: Why client authentication failed at the token endpoint (each provider words these its own way).
+ClientAuthFailure = Literal["unknown_client", "invalid_secret", "expired_secret", "missing_credentials", "malformed"]
 
 # OIDC Core 5.4: which standard claims each scope releases.
 SCOPE_CLAIMS: dict[str, frozenset[str]] = {
@@ -268,6 +270,21 @@ class Profile:
     def token_extra(self, form: dict[str, str], grant: Grant) -> str | None:
         """Apply profile-specific token-request parameters (e.g. Entra v1 `resource`); error to refuse."""
         return None
+
+    # -- token endpoint errors, in the provider's own words ------------------------------------------------
+    def client_auth_error(self, failure: ClientAuthFailure, client_id: str, ctx: dict[str, str]) -> Response:
+        """The answer when client authentication fails (RFC 6749 section 5.2: invalid_client, 401 with a
+        challenge). Profiles answer as their provider does; doctor's credentials probe reads these."""
+        description = {
+            "malformed": "malformed Basic credentials",
+            "missing_credentials": "client authentication required",
+            "expired_secret": "client authentication failed: the client secret has expired",
+        }.get(failure, "client authentication failed")
+        return Response.oauth_error("invalid_client", description, 401, [("WWW-Authenticate", 'Basic realm="devidp"')])
+
+    def unknown_code_error(self, ctx: dict[str, str]) -> Response:
+        """The answer to an authorization code this server never issued (RFC 6749 section 5.2: invalid_grant)."""
+        return Response.oauth_error("invalid_grant", "unknown authorization code")
 
     # -- documents --------------------------------------------------------------------------------------
     def discovery(self, ctx: dict[str, str], request: Request) -> dict[str, Any] | Response:

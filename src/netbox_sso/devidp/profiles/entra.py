@@ -28,7 +28,8 @@ from urllib.parse import urlencode
 
 from netbox_sso.devidp.http import Request, Response
 from netbox_sso.devidp.model import Client, Group, User, stable_id
-from netbox_sso.devidp.profiles.base import Grant, Profile, Route, Target
+from netbox_sso.devidp.profiles.base import ClientAuthFailure, Grant, Profile, Route, Target
+from netbox_sso.devidp.profiles.entra_errors import CLIENT_AUTH_ERRORS, MALFORMED_CODE, entra_error
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 GRAPH_AUDIENCES = frozenset({"https://graph.microsoft.com", "https://graph.microsoft.com/", GRAPH_APP_ID})
@@ -303,6 +304,16 @@ class EntraProfile(Profile):
                 return "AADSTS901002: The 'resource' request parameter is not supported."
             grant.extra["resource"] = params["resource"]
         return None
+
+    def client_auth_error(self, failure: ClientAuthFailure, client_id: str, ctx: dict[str, str]) -> Response:
+        status, error, code, message = CLIENT_AUTH_ERRORS[failure]
+        segment = ctx.get("tenant") or "common"
+        tid = self.resolve_tenant(segment)
+        tenant = self.tenant_name(tid) if tid else segment
+        return entra_error(status, error, code, message.format(client_id=client_id, tenant=tenant))
+
+    def unknown_code_error(self, ctx: dict[str, str]) -> Response:
+        return entra_error(*MALFORMED_CODE)
 
     def token_extra(self, form: dict[str, str], grant: Grant) -> str | None:
         if "resource" in form:

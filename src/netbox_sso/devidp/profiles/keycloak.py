@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from netbox_sso.devidp.http import Response
 from netbox_sso.devidp.model import Client, User
-from netbox_sso.devidp.profiles.base import Grant, Profile, Route, Target
+from netbox_sso.devidp.profiles.base import ClientAuthFailure, Grant, Profile, Route, Target
 
 _OIDC = "/realms/{realm}/protocol/openid-connect"
 
@@ -61,6 +62,17 @@ class KeycloakProfile(Profile):
         if "profile" in grant.scopes:
             claims.setdefault("preferred_username", user.username)  # Keycloak always has one
         return claims
+
+    def client_auth_error(self, failure: ClientAuthFailure, client_id: str, ctx: dict[str, str]) -> Response:
+        """Keycloak's words: an unknown client is invalid_client, a wrong (or rotated-out) secret
+        unauthorized_client, both "Invalid client or Invalid client credentials"."""
+        if failure == "missing_credentials":
+            return Response.oauth_error("unauthorized_client", "Client secret not provided in request", 401)
+        error = "invalid_client" if failure in ("unknown_client", "malformed") else "unauthorized_client"
+        return Response.oauth_error(error, "Invalid client or Invalid client credentials", 401)
+
+    def unknown_code_error(self, ctx: dict[str, str]) -> Response:
+        return Response.oauth_error("invalid_grant", "Code not valid")
 
     def id_token_extra(self, user: User, grant: Grant) -> dict[str, Any]:
         return {"typ": "ID", "session_state": grant.sid, "acr": "1"}

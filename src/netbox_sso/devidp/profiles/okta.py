@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from netbox_sso.devidp.http import Request, Response
 from netbox_sso.devidp.model import Client, User
-from netbox_sso.devidp.profiles.base import Grant, Profile, Route
+from netbox_sso.devidp.profiles.base import ClientAuthFailure, Grant, Profile, Route
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -110,6 +110,22 @@ class OktaProfile(Profile):
         doc.pop("backchannel_logout_session_supported", None)
         doc["request_parameter_supported"] = True
         return doc
+
+    def client_auth_error(self, failure: ClientAuthFailure, client_id: str, ctx: dict[str, str]) -> Response:
+        """Okta's words (support.okta.com, "Invalid_Client Error Returned When Requesting OAuth Token(s)"): an
+        unknown client_id in its API error format, a wrong (or deactivated) secret as an OAuth error."""
+        if failure == "unknown_client":
+            return Response.json({"errorCode": "invalid_client", "errorSummary": "Invalid value for 'client_id' "
+                                  "parameter.", "errorLink": "invalid_client", "errorId": okta_id("oae", client_id),
+                                  "errorCauses": []}, 401)
+        description = {
+            "missing_credentials": "No client credentials found.",
+            "malformed": "Client authentication failed. Either the client or the client credentials are invalid.",
+        }.get(failure, "The client secret supplied for a confidential client is invalid.")  # expired: deactivated
+        return Response.oauth_error("invalid_client", description, 401)
+
+    def unknown_code_error(self, ctx: dict[str, str]) -> Response:
+        return Response.oauth_error("invalid_grant", "The authorization code is invalid or has expired.")
 
     def id_token_extra(self, user: User, grant: Grant) -> dict[str, Any]:
         return {"ver": 1, "idp": okta_id("00o", "org"), "amr": ["pwd"], "sid": None, "azp": None}
