@@ -54,6 +54,7 @@ class Plan:
     rounds: int = 100  # item 1: A B A B rounds, each one first and one repeat login per variant
     groups: int = 200  # item 1 and 5: groups per user
     rules: int = 1000  # item 1, 2 and 5: mapping rules of ours
+    cold_starts: int = 5  # item 1: worker restarts per variant, each followed by one (cold) first login
     query_groups: tuple[int, ...] = (1, 200, 5000)  # item 2
     query_repeats: int = 5  # item 2: repeat logins per group count and variant
     decision_size: int = 10_000  # item 4: IdP groups and rules
@@ -64,8 +65,8 @@ class Plan:
     budget: float = 14 * 60  # seconds for the whole run
 
 
-QUICK = Plan(rounds=3, query_groups=(1, 200, 5000), query_repeats=2, decision_repeats=10, cluster_workers=2,
-             users=2, logins_per_user=3, budget=8 * 60)
+QUICK = Plan(rounds=3, cold_starts=1, query_groups=(1, 200, 5000), query_repeats=2, decision_repeats=10,
+             cluster_workers=2, users=2, logins_per_user=3, budget=8 * 60)
 
 
 class Budget:
@@ -164,9 +165,20 @@ def _describe_failure(result: LoginResult) -> str:
 
 # ---- item 1 and 3 (per login): callback time, first and repeat login, interleaved ---------------------------
 @dataclass
+class Memory:
+    """Resident size of the one item-1 worker of a variant, after its warm-up and after item 1."""
+
+    pid: str
+    warm_kib: int | None
+    after_kib: int | None
+    logins: int  # callbacks that worker served by the second reading
+
+
+@dataclass
 class CallbackResults:
-    cold: dict[str, Sample] = field(default_factory=dict)
+    cold: dict[str, list[Sample]] = field(default_factory=dict)
     samples: dict[tuple[str, str], list[Sample]] = field(default_factory=dict)
+    memory: dict[str, Memory] = field(default_factory=dict)
 
     def add(self, variant: str, kind: str, sample: Sample) -> None:
         self.samples.setdefault((variant, kind), []).append(sample)
@@ -182,14 +194,19 @@ class CallbackResults:
 def bench_callback(lab: Lab, nb: dict[str, NetBoxInstance], plan: Plan, budget: Budget) -> CallbackResults:
     results = CallbackResults()
     progress("warm-up: two users per instance (creates the mapped groups; first login after start is 'cold')")
+    warm_pids: dict[str, str | None] = {}
+    served: Counter[str] = Counter()
     for index in range(2):
         user = f"warm-{index}"
         lab.idp.upsert_user(user, scenario.claims(user, plan.groups), replace_claims=True)
         for variant in VARIANTS:
             sample = lab.measured(nb[variant], user)
             if index == 0:
-                results.cold[variant] = sample
-            lab.login(nb[variant], user)
+                results.cold.setdefault(variant, []).append(sample)
+            repeat = lab.login(nb[variant], user)
+            served[variant] += 2
+            warm_pids[variant] = repeat.pid or sample.pid
+    warm_rss = {variant: worker_rss_kib(pid) for variant, pid in warm_pids.items()}
     progress(f"item 1: {plan.rounds} rounds x (first, repeat) x (stock, ours), interleaved A B A B")
     for index in range(plan.rounds):
         if budget.expired(reserve=360):
@@ -200,7 +217,43 @@ def bench_callback(lab: Lab, nb: dict[str, NetBoxInstance], plan: Plan, budget: 
         for kind in ("first", "repeat"):
             for variant in VARIANTS:
                 results.add(variant, kind, lab.measured(nb[variant], user))
+                served[variant] += 1
+    for variant in VARIANTS:
+        pids = {s.pid for kind in ("first", "repeat") for s in results.samples.get((variant, kind), []) if s.pid}
+        pid = warm_pids.get(variant)
+        if pid and pids <= {pid}:  # the same single worker served every login
+            results.memory[variant] = Memory(pid, warm_rss[variant], worker_rss_kib(pid), served[variant])
+    bench_cold(lab, nb, plan, budget, results)
     return results
+
+
+def bench_cold(lab: Lab, nb: dict[str, NetBoxInstance], plan: Plan, budget: Budget,
+               results: CallbackResults) -> None:
+    """Restart each variant's worker and time its first callback: the first login after a worker starts."""
+    progress(f"item 1 (cold): {plan.cold_starts - 1} more restart(s) per variant, each followed by one first login")
+    for index in range(1, plan.cold_starts):
+        if budget.expired(reserve=330):
+            progress(f"item 1 (cold): stopped after {index} cold login(s) per variant (time budget)")
+            break
+        user = f"cold-{index}"
+        lab.idp.upsert_user(user, scenario.claims(user, plan.groups), replace_claims=True)
+        for variant in VARIANTS:
+            nb[variant].start(workers=1, threads=4)  # stops the running server first
+            results.cold.setdefault(variant, []).append(lab.measured(nb[variant], user))
+
+
+def worker_rss_kib(pid: str | None) -> int | None:
+    """VmRSS of a local gunicorn worker ("port/pid" as in Sample.pid), in KiB; None if unreadable."""
+    if not pid or "/" not in pid:
+        return None
+    try:
+        status = Path(f"/proc/{pid.rsplit('/', 1)[1]}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return None
 
 
 # ---- item 2: queries per login as groups grow ---------------------------------------------------------------
