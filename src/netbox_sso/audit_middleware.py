@@ -5,6 +5,7 @@
 - The server time of /oauth/complete/<backend>/ goes to the callback-latency histogram.
 - Claims captured by the debug step (`netbox_sso.pipeline.claims`) are recorded after the pipeline's
   transaction, so a refused login keeps its claims for inspection.
+- Its audit rows are written together when the request ends (`audit.batched`).
 - A 403 for a user whose SSO login was less than `audit_permission_denied_window` minutes ago is recorded
   once per path: "signed in, but may not see anything" is the commonest SSO support question.
 """
@@ -61,15 +62,16 @@ class SSOAuditMiddleware:
             return response
         token = _current.set(request)
         started = time.perf_counter()
-        try:
-            response = self.get_response(request)
-        finally:
-            _current.reset(token)
-        if _is_callback(request):
-            from netbox_sso import metrics
+        with audit.batched():  # the request's audit rows in one INSERT at its end
+            try:
+                response = self.get_response(request)
+            finally:
+                _current.reset(token)
+            if _is_callback(request):
+                from netbox_sso import metrics
 
-            metrics.observe_callback(sso_backend_name(request), time.perf_counter() - started)
-        self._flush_claims(request)
+                metrics.observe_callback(sso_backend_name(request), time.perf_counter() - started)
+            self._flush_claims(request)
         return response
 
     @staticmethod
