@@ -5,7 +5,8 @@
 - The server time of /oauth/complete/<backend>/ goes to the callback-latency histogram.
 - Claims captured by the debug step (`netbox_sso.pipeline.claims`) are recorded after the pipeline's
   transaction, so a refused login keeps its claims for inspection.
-- Its audit rows are written together when the request ends (`audit.batched`).
+- Its audit rows are written together when the request ends (`audit.batched`), and NetBox's per-request
+  ObjectType cache is filled in advance (`netbox_sso.object_types`).
 - A 403 for a user whose SSO login was less than `audit_permission_denied_window` minutes ago is recorded
   once per path: "signed in, but may not see anything" is the commonest SSO support question.
 """
@@ -20,6 +21,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from netbox_sso import audit
+from netbox_sso.object_types import seed_request_cache
 
 #: Session key set at each SSO login (netbox_sso.signals): {"backend": name, "at": epoch seconds}.
 SESSION_LOGIN = "netbox_sso_login"
@@ -62,6 +64,7 @@ class SSOAuditMiddleware:
             return response
         token = _current.set(request)
         started = time.perf_counter()
+        seed_request_cache()
         with audit.batched():  # the request's audit rows in one INSERT at its end
             try:
                 response = self.get_response(request)
