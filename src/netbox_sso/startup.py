@@ -66,7 +66,22 @@ def harden_settings() -> None:
     from netbox_sso.sessions import configure_sessions
 
     configure_sessions()
+    use_renaming_session_store()
     warn_weakened()
+
+
+def use_renaming_session_store() -> None:
+    """Django's database session store -> ours, which writes a login's key change as one UPDATE.
+
+    Same table, same data, same cookie; see `netbox_sso.session_store`. Any other SESSION_ENGINE (NetBox's
+    file store with SESSION_FILE_PATH, a cache store) is left as configured.
+    """
+    from netbox_sso.session_store import DJANGO_DB_ENGINE, ENGINE
+
+    if getattr(settings, "SESSION_ENGINE", DJANGO_DB_ENGINE) == DJANGO_DB_ENGINE:
+        settings.SESSION_ENGINE = ENGINE
+        logger.info("netbox-sso: SESSION_ENGINE %s -> %s (the same database sessions; a login's new session key "
+                    "is written in one UPDATE instead of four statements)", DJANGO_DB_ENGINE, ENGINE)
 
 
 #: Backends whose provider sends groups only when a `groups` scope is requested -> their SCOPE setting.
