@@ -68,6 +68,27 @@ def harden_settings() -> None:
     configure_sessions()
     use_renaming_session_store()
     warn_weakened()
+    preload_login_path()
+
+
+def preload_login_path() -> None:
+    """Import at start-up what a worker's first SSO callback would otherwise import while the user waits.
+
+    social-core imports each SOCIAL_AUTH_PIPELINE step's module when the pipeline first runs, and the
+    first RS256 signature check loads cryptography's OpenSSL backend: tens of milliseconds on the first
+    login after a worker starts. A step that cannot be imported is left for social-core to report.
+    """
+    import contextlib
+
+    from social_core.utils import module_member
+
+    for step in settings.SOCIAL_AUTH_PIPELINE:
+        with contextlib.suppress(Exception):
+            module_member(step)
+    with contextlib.suppress(ImportError):
+        import cryptography.hazmat.backends.openssl  # noqa: F401
+    with contextlib.suppress(ImportError):
+        import django.contrib.postgres.expressions  # noqa: F401
 
 
 def use_renaming_session_store() -> None:
