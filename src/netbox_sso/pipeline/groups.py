@@ -131,19 +131,43 @@ def apply_mapping(backend: Any, user: Any = None, response: Mapping[str, Any] | 
     # savepoint=False: inside the hardened backends' pipeline transaction a refusal or failure here must roll
     # back the whole login anyway; outside it (a stock backend) this block is the transaction.
     with transaction.atomic(savepoint=False):
-        locked = get_user_model().objects.select_for_update().get(pk=user.pk)
-        current = CurrentUser(locked.username, frozenset(locked.groups.values_list("name", flat=True)),
-                              locked.is_superuser, is_new)
-        break_glass = _is_break_glass(locked.username)
+        username, is_superuser, groups = _lock_user(user.pk)
+        user.is_superuser = is_superuser  # the row as locked: decide and apply against it
+        current = CurrentUser(username, frozenset(groups), is_superuser, is_new)
+        break_glass = _is_break_glass(username)
         decision = decide(rules, reading, current, break_glass=break_glass)
         if not decision.allowed:  # state changed since resolve_groups (e.g. became break-glass): stay safe
             raise SSORefused(backend, decision.refusal or "Sign-in refused by the group rules.",
-                             code=_refusal_code(reading, break_glass), username=locked.username,
+                             code=_refusal_code(reading, break_glass), username=username,
                              audit_details=_refusal_details(rules, reading, decision))
-        outcome = apply_decision(locked, decision, rules)
-    user.is_superuser = locked.is_superuser
-    _log(backend, locked, current, reading, decision, outcome)
+        outcome = apply_decision(user, decision, rules)
+    _log(backend, user, current, reading, decision, outcome)
     return {"sso_decision": decision}
+
+
+def _lock_user(pk: Any) -> tuple[str, bool, list[str]]:
+    """Lock the user's row; return its username, superuser flag and group names, in one round trip.
+
+    On PostgreSQL the group names come with the locked row (`ARRAY(SELECT ...)` in the same statement);
+    elsewhere (a plain Django site on SQLite) in a second query.
+    """
+    from django.db import connection
+
+    model = get_user_model()
+    locked = model.objects.select_for_update().filter(pk=pk)
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.expressions import ArraySubquery
+        from django.db.models import OuterRef
+
+        field = model._meta.get_field("groups")
+        through = field.remote_field.through
+        names = through.objects.filter(**{field.m2m_field_name(): OuterRef("pk")}).values(
+            f"{field.m2m_reverse_field_name()}__name")
+        username, is_superuser, groups = locked.annotate(sso_group_names=ArraySubquery(names)).values_list(
+            model.USERNAME_FIELD, "is_superuser", "sso_group_names").get()
+        return username, is_superuser, list(groups or [])
+    row = locked.get()
+    return row.get_username(), row.is_superuser, list(row.groups.values_list("name", flat=True))
 
 
 def _log(backend: Any, user: Any, before: CurrentUser, reading: GroupsReading, decision: Decision,
