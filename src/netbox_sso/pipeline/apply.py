@@ -51,7 +51,7 @@ def apply_decision(user: Any, decision: Decision, rules: BackendRules) -> Outcom
                 f"NetBox group(s) {sorted(missing)} named by the rules for backend {rules.backend!r} do not exist; "
                 "create them in NetBox, or set create_groups: True for this backend")
         if existing:
-            user.groups.add(*existing.values())
+            _add_groups(user, list(existing.values()))
             outcome.added = set(existing)
     if decision.remove_groups:
         to_remove = list(Group.objects.filter(name__in=decision.remove_groups))
@@ -64,6 +64,31 @@ def apply_decision(user: Any, decision: Decision, rules: BackendRules) -> Outcom
         outcome.superuser_changed = True
         outcome.superuser_after = user.is_superuser
     return outcome
+
+
+def _add_groups(user: Any, groups: list[Any]) -> None:
+    """`user.groups.add(*groups)` without its SELECT of the memberships that exist already.
+
+    The decision adds only groups the user did not hold when its row was locked and read, so Django's
+    check is redundant: the rows are inserted directly (a membership added meanwhile by someone else is
+    skipped by ON CONFLICT DO NOTHING), with the m2m_changed signals Django sends around an add.
+    """
+    from django.db import router, transaction
+    from django.db.models.signals import m2m_changed
+
+    manager = user.groups
+    through = manager.through
+    db = router.db_for_write(through, instance=user)
+    pk_set = {group.pk for group in groups}
+    signal = {"sender": through, "instance": user, "reverse": False, "model": manager.model, "pk_set": pk_set,
+              "using": db, "raw": False}
+    source, target = manager.source_field_name, manager.target_field_name
+    with transaction.atomic(using=db, savepoint=False):
+        m2m_changed.send(action="pre_add", **signal)
+        through._default_manager.using(db).bulk_create(
+            [through(**{f"{source}_id": user.pk, f"{target}_id": pk}) for pk in sorted(pk_set)],
+            ignore_conflicts=True)
+        m2m_changed.send(action="post_add", **signal)
 
 
 def _grant_permissions(group: Any, specs: tuple[PermissionSpec, ...]) -> None:
