@@ -35,7 +35,7 @@ from django.db import transaction
 from social_core.exceptions import AuthConnectionError
 
 from netbox_sso import metrics
-from netbox_sso.backends import tokens
+from netbox_sso.backends import idp_http, tokens
 from netbox_sso.backends.config import Hardening, hardening
 from netbox_sso.core import oidc_checks as checks
 from netbox_sso.core import sessions as session_rules
@@ -107,7 +107,8 @@ class HardenedOIDCMixin:
 
         requests' timeouts apply per socket operation, so a provider dripping one byte at a time never
         trips them. The call runs in a worker thread instead; at the deadline we stop waiting and close
-        its session, which aborts the blocked read.
+        its session, which aborts the blocked read. The session is the calling thread's, whose connections
+        are reused while fresh (`idp_http`).
         """
         cfg = self.hardening
         label = _endpoint_label(url)
@@ -115,7 +116,7 @@ class HardenedOIDCMixin:
         total = min(timeout, cfg.idp_timeout) if timeout else cfg.idp_timeout
         headers = dict(headers or {})
         headers.setdefault("User-Agent", "netbox-sso")
-        session = requests.Session()
+        session = idp_http.session()  # this thread's, reused while fresh (see netbox_sso.backends.idp_http)
         outcome: dict[str, Any] = {}
 
         def call() -> None:
@@ -139,10 +140,10 @@ class HardenedOIDCMixin:
         worker.start()
         worker.join(total)
         if worker.is_alive():
-            session.close()
+            idp_http.done(session, ok=False)  # closing it aborts the blocked read
             raise checks.ProviderTimeoutError(label, f"no complete answer within {total:g} s")
-        session.close()
         error = outcome.get("error")
+        idp_http.done(session, ok=error is None)
         if isinstance(error, requests.Timeout):
             raise checks.ProviderTimeoutError(label, f"no answer within {total:g} s") from error
         if isinstance(error, requests.ConnectionError):
