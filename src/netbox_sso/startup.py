@@ -130,6 +130,7 @@ HARDENED_STEPS: dict[str, str] = {
     "social_core.pipeline.social_auth.associate_by_email": "netbox_sso.pipeline.identity.associate_by_email",
     "social_core.pipeline.user.get_username": "netbox_sso.pipeline.identity.get_username",
     "social_core.pipeline.user.create_user": "netbox_sso.pipeline.identity.create_user",
+    "social_core.pipeline.social_auth.associate_user": "netbox_sso.pipeline.identity.associate_user",
 }
 SOCIAL_UID = "social_core.pipeline.social_auth.social_uid"
 SOCIAL_USER = "social_core.pipeline.social_auth.social_user"

@@ -58,7 +58,7 @@ PIPELINE_ROLES: tuple[tuple[str, frozenset[str]], ...] = (
     ("social_user", frozenset({_SA + "social_user"})),
     ("get_username", frozenset({_USER + "get_username", _OURS + "get_username"})),
     ("create_user", frozenset({_USER + "create_user", _OURS + "create_user"})),
-    ("associate_user", frozenset({_SA + "associate_user"})),
+    ("associate_user", frozenset({_SA + "associate_user", _OURS + "associate_user"})),
     ("load_extra_data", frozenset({_SA + "load_extra_data"})),
     ("user_details", frozenset({_USER + "user_details"})),
 )

@@ -35,6 +35,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from social_core.exceptions import AuthAlreadyAssociated, AuthForbidden
+from social_core.pipeline import social_auth as social_auth_steps
 from social_core.pipeline import user as social_user_steps
 
 from netbox_sso.backends import tokens
@@ -251,3 +252,25 @@ def migrate_legacy_uid(backend: Any, uid: str, details: Mapping[str, Any],
             logger.info("netbox-sso: %s account %s re-keyed from legacy uid to the stable identifier",
                         backend.name, social.user.get_username())
             return
+
+
+def associate_user(backend: Any, uid: Any, user: Any = None, social: Any = None, *args: Any,
+                   is_new: bool = False, **kwargs: Any) -> dict[str, Any] | None:
+    """social-core's associate_user; for a user this login just created, the link is inserted without the
+    savepoint social_django wraps it in.
+
+    That savepoint lets social-core recover from a duplicate link (another request linked the same identity
+    first) by looking the link up; for a user created in this very transaction the link it would find
+    belongs to another user, and social-core then refuses with AuthAlreadyAssociated. Here that refusal is
+    raised at once (the login's transaction is rolled back either way), saving two statements per first login.
+    """
+    if user is None or social is not None or not is_new:
+        return social_auth_steps.associate_user(backend, uid, user, social, *args, is_new=is_new, **kwargs)
+    storage = backend.strategy.storage
+    try:
+        social = storage.user.objects.create(user=user, uid=str(uid), provider=backend.name)
+    except Exception as error:
+        if not storage.is_integrity_error(error):
+            raise
+        raise AuthAlreadyAssociated(backend) from error
+    return {"social": social, "user": social.user, "new_association": True}
