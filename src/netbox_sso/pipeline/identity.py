@@ -213,7 +213,7 @@ def create_user(strategy: Any, details: dict[str, Any], backend: Any, user: Any 
                                   f"{username!r} already belongs to another NetBox account. Ask an "
                                   "administrator to link the accounts.", "username")
     try:
-        return social_user_steps.create_user(strategy, details, backend, user, *args, **kwargs)
+        return _create_user(strategy, details, backend, kwargs)
     except AuthAlreadyAssociated:
         # social_django's answer to the username's unique index: another request created the account in
         # the meantime (its insert blocked ours until it committed). The same identity: use that account.
@@ -223,6 +223,36 @@ def create_user(strategy: Any, details: dict[str, Any], backend: Any, user: Any 
         raise IdentityRefused(backend, "username_taken", f"Single sign-on failed: the username {username!r} "
                               "already belongs to another NetBox account. Ask an administrator to link the "
                               "accounts.", "username") from None
+
+
+#: social-core's user fields that its user_details step never overwrites (unless told otherwise).
+_DEFAULT_PROTECTED = ("username", "id", "pk", "email", "password", "is_active", "is_staff", "is_superuser")
+
+
+def _create_user(strategy: Any, details: Mapping[str, Any], backend: Any, kwargs: Mapping[str, Any]
+                 ) -> dict[str, Any] | None:
+    """social-core's create_user, with the names user_details would set next already in the INSERT.
+
+    social-core creates the user with USER_FIELDS (username, email), then its user_details step finds the
+    first and last name changed and saves the whole row again: one UPDATE per first login, saved here.
+    A name user_details would not write (protected by the settings, empty, mapped elsewhere) is left to it.
+    """
+    fields = {name: kwargs.get(name, details.get(name))
+              for name in backend.setting("USER_FIELDS", social_user_steps.USER_FIELDS)}
+    if not fields:
+        return None
+    if backend.setting("FORCE_EMAIL_LOWERCASE", False) and fields.get("email"):
+        fields["email"] = fields["email"].lower()
+    protected = set(strategy.setting("PROTECTED_USER_FIELDS", [], backend=backend))
+    if strategy.setting("NO_DEFAULT_PROTECTED_USER_FIELDS", backend=backend) is not True:
+        protected.update(_DEFAULT_PROTECTED)
+    if not strategy.setting("USER_FIELD_MAPPING", {}, backend=backend):
+        model_fields = {field.name for field in get_user_model()._meta.get_fields()}
+        for name in ("first_name", "last_name"):
+            value = details.get(name)
+            if name not in fields and name not in protected and name in model_fields and isinstance(value, str):
+                fields[name] = value
+    return {"is_new": True, "user": strategy.create_user(**fields)}
 
 
 def migrate_legacy_uid(backend: Any, uid: str, details: Mapping[str, Any],
