@@ -47,7 +47,10 @@ def render(plan: Plan, machine: dict[str, str], decisions: list[DecisionResult],
         "",
         markdown_table(["", ""], [[key, value] for key, value in machine.items()]),
         "",
-        "The cores are shared with other work; the load average before and after the run is shown above.",
+        "The cores are shared with other work (on the development machine, other engineers' test suites and "
+        "NetBox instances run at the same time); the load average before, during and after the run is shown "
+        "above. Absolute times follow that load; the ratios come from interleaved logins and are what the "
+        "targets judge.",
         "",
         _section_callback(plan, callback),
         _section_queries(plan, queries),

@@ -439,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so `finally` stops what we started
     budget = Budget(plan.budget)
     machine = machine_info()
+    load = LoadSampler()
+    load.start()
     decisions = bench_decision(plan)  # pure CPU first, before any NetBox process exists
     with _services(budget) as (stack, idp):
         lab = Lab(stack, idp)
@@ -453,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         callback = bench_callback(lab, nb, plan, budget)
         queries = bench_queries(lab, nb, plan, budget)
         clusters = bench_clusters(lab, nb, configs, plugins, plan, budget)
+    machine["load_during"] = load.stop()
     machine["load_after"] = _loadavg()
     machine["duration"] = f"{time.monotonic() - budget.start:.0f} s"
     report = render(plan, machine, decisions, callback, queries, clusters, quick=args.quick)
@@ -490,6 +493,30 @@ def stack_versions(stack: Stack) -> dict[str, str]:
         pg_version = str(conn.execute("SHOW server_version").fetchone()[0])
     info = redis.Redis(host=stack.redis.host, port=stack.redis.port, socket_timeout=5).info("server")
     return {"postgresql": pg_version, "redis": str(info.get("redis_version", "?"))}
+
+
+class LoadSampler(threading.Thread):
+    """The 1-minute load average every few seconds while the run lasts (the cores are shared)."""
+
+    def __init__(self, interval: float = 5.0) -> None:
+        super().__init__(name="bench-load", daemon=True)
+        self.interval = interval
+        self.samples: list[float] = []
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            self.samples.append(os.getloadavg()[0])
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> str:
+        self._stop_event.set()
+        self.join(timeout=self.interval + 1)
+        if not self.samples:
+            return "-"
+        ordered = sorted(self.samples)
+        return (f"1-min load every {self.interval:g} s: min {ordered[0]:.2f}, median "
+                f"{ordered[len(ordered) // 2]:.2f}, max {ordered[-1]:.2f} ({len(ordered)} samples)")
 
 
 def _loadavg() -> str:
