@@ -204,8 +204,8 @@ def test_permission_denied_shortly_after_sso_login_then_logout(netbox, idp, logi
 
 
 def test_local_logins_are_audited_as_password_sign_ins(netbox, admin):
-    found = rows(netbox, ADMIN_USERNAME)
-    assert [(r["event"], r["backend"], r["reason"]) for r in found] == [("login_success", "local", "password")]
+    found = rows(netbox, ADMIN_USERNAME)  # admin is this module's break-glass account
+    assert [(r["event"], r["backend"], r["reason"]) for r in found] == [("login_success", "local", "break_glass")]
 
 
 def test_claims_captured_redacted_in_the_shape_explain_reads(netbox, idp, login, admin):
