@@ -73,4 +73,7 @@ def test_events_list_detail_and_status_page(netbox, page, artifacts_dir):
     assert doctor.get_by_text("Generated").count() == 1
     assert doctor.get_by_text("redirect.uris").count() == 1
     assert doctor.locator("td", has_text="error").count() == 0
+    # The client ID and secret were proven against the provider, not just the token endpoint's presence.
+    assert doctor.locator(".doctor-probes").get_by_text("credentials ok").count() == 1
+    assert doctor.locator("td", has_text="credentials ok: the provider accepted client ID").count() == 1
     page.screenshot(path=str(artifacts_dir / "audit-05-status-doctor.png"), full_page=True)

@@ -268,7 +268,8 @@ def verdict_findings(verdict: Verdict, auth: ClientAuth, backend: Backend, token
                         f"the client secret of {auth.client_id!r} has expired ({said}); every sign-in fails after "
                         "the provider's login page",
                         "; ".join([f"create a new client secret at the provider and set {auth.secret_setting} to its "
-                                   "value" + (" (the Value, not the Secret ID)" if backend.kind == "entra" else ""),
+                                   "value" + (" (the Value, not the Secret ID)"
+                                              if backend.kind == "entra" and not auth.secret_is_guid else ""),
                                    *hints]), backend.name)]
     specific = verdict.outcome == "invalid_secret"
     problem = (f"the provider refused the client secret of {auth.client_id!r} ({said}; {how})" if specific else
@@ -276,7 +277,7 @@ def verdict_findings(verdict: Verdict, auth: ClientAuth, backend: Backend, token
     fix = (f"set {auth.secret_setting} to the client secret of the app registration" if specific else
            f"set {auth.secret_setting} to the client secret of the app registration and check {auth.key_setting} "
            "is its client ID")
-    if backend.kind == "entra":
+    if backend.kind == "entra" and not auth.secret_is_guid:
         fix += " (the secret's Value, not its Secret ID)"
     return [Finding("credentials.invalid_secret" if specific else "credentials.rejected", "error", auth.secret_setting,
                     problem + "; every sign-in fails after the provider's login page", "; ".join([fix, *hints]),
@@ -287,5 +288,5 @@ def _said(verdict: Verdict, auth: ClientAuth) -> str:
     """What the provider said, e.g. `HTTP 401 invalid_client: AADSTS7000215: Invalid client secret provided.`"""
     words = f"HTTP {verdict.status}" + (f" {verdict.error}" if verdict.error else " without an OAuth error")
     if verdict.description:
-        words += f": {auth.redact(verdict.description)}"
+        words += f": {auth.redact(verdict.description).rstrip('.')}"
     return words
