@@ -15,7 +15,7 @@ from netbox_sso.devidp import DevIdP
 
 REDIRECT = "http://127.0.0.1:9/cb"
 SECRET = "right-secret"
-PROFILES = ("generic", "keycloak", "okta", "entra")
+PROFILES = ("generic", "keycloak", "okta", "entra", "authentik")
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +113,15 @@ def test_keycloak_answers_invalid_client_credentials(idp):
     unknown = exchange(idp, "keycloak", "nobody", SECRET, basic=True)
     assert unknown.status_code == 401 and unknown.json()["error"] == "invalid_client"
     assert exchange(idp, "keycloak", "rp", None).json()["error_description"] == "Client secret not provided in request"
+
+
+def test_authentik_answers_rfc_6749_descriptions_with_http_400(idp):
+    for client_id, secret in (("rp", "nope"), ("nobody", SECRET)):
+        answer = exchange(idp, "authentik", client_id, secret)
+        assert answer.status_code == 400 and answer.json()["error"] == "invalid_client"
+        assert answer.json()["error_description"].startswith("Client authentication failed (e.g., unknown client")
+    assert exchange(idp, "authentik", "rp", SECRET).json()["error_description"].startswith(
+        "The provided authorization grant or refresh token is invalid")
 
 
 def test_generic_answers_rfc_6749_invalid_client_with_a_basic_challenge(idp):
