@@ -41,6 +41,8 @@ if PluginConfig is not None:
             "netbox_sso.local_login.LocalLoginMiddleware",
         ]
         required_settings = []
+        # Mapping rules in GraphQL (mapping_rule, mapping_rule_list); the package holds types, filters and schema.
+        graphql_schema = "graphql.schema.schema"
 
         def ready(self) -> None:
             super().ready()
@@ -48,10 +50,11 @@ if PluginConfig is not None:
 
             harden_settings()
 
-            from netbox_sso import jobs, signals  # noqa: F401 - jobs registers the housekeeping system job
+            from netbox_sso import jobs, rule_signals, signals  # noqa: F401 - jobs registers the housekeeping job
             from netbox_sso.pipeline.claims import enable_claims_capture
 
             signals.connect()
+            rule_signals.connect()
             enable_claims_capture()
 
     config = NetBoxSSOConfig

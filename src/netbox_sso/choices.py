@@ -1,4 +1,4 @@
-"""Choice sets of the SSO audit trail: what happened (event) and how it ended (outcome)."""
+"""Choice sets: the SSO audit trail (event, outcome) and mapping rules (effect, match type)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ class SSOEventTypeChoices(ChoiceSet):
     LOGOUT = "logout"
     CLAIMS_CAPTURED = "claims_captured"
     MAPPING_WARNING = "mapping_warning"
+    RULES_CHANGED = "rules_changed"
 
     CHOICES = (
         (LOGIN_SUCCESS, _("Login succeeded"), "green"),
@@ -29,6 +30,7 @@ class SSOEventTypeChoices(ChoiceSet):
         (LOGOUT, _("Logout"), "gray"),
         (CLAIMS_CAPTURED, _("Claims captured (debug)"), "indigo"),
         (MAPPING_WARNING, _("Mapping warning"), "yellow"),
+        (RULES_CHANGED, _("Mapping rules changed"), "teal"),
     )
 
 
@@ -47,3 +49,31 @@ class SSOOutcomeChoices(ChoiceSet):
         (INFO, _("Info"), "gray"),
     )
 
+
+
+class MappingEffectChoices(ChoiceSet):
+    """What a mapping rule does when its IdP value is present (see netbox_sso.core.rule_sources)."""
+
+    GROUPS = "groups"
+    SUPERUSER = "superuser"
+    REQUIRED = "required"
+    DEFAULT = "default"
+
+    CHOICES = (
+        (GROUPS, _("Assign NetBox groups"), "blue"),
+        (SUPERUSER, _("Grant superuser"), "red"),
+        (REQUIRED, _("Required to sign in"), "orange"),
+        (DEFAULT, _("Default groups (first login)"), "gray"),
+    )
+
+
+class MappingMatchChoices(ChoiceSet):
+    EXACT = "exact"
+    GLOB = "glob"
+    REGEX = "regex"
+
+    CHOICES = (
+        (EXACT, _("Exact value"), "green"),
+        (GLOB, _("Glob (whole value)"), "cyan"),
+        (REGEX, _("Regular expression (re.search)"), "purple"),
+    )

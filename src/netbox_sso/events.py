@@ -17,4 +17,5 @@ LOG_NAMES: dict[str, str] = {
     "logout": "sso.logout",
     "claims_captured": "sso.claims.captured",
     "mapping_warning": "sso.mapping.warning",
+    "rules_changed": "sso.rules.changed",
 }

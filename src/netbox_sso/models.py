@@ -1,7 +1,8 @@
-"""The SSO audit trail: one immutable row per SSO event (written by `netbox_sso.audit.record`).
+"""The SSO audit trail (`SSOEvent`) and the mapping rules administrators manage in NetBox (`MappingRule`).
 
-Like NetBox's own ObjectChange, an event is a record, not an object administrators edit: no change
-logging, tags or custom fields, and the restricted queryset so NetBox's object permissions apply.
+An event is a record, like NetBox's own ObjectChange, not an object administrators edit: no change logging,
+tags or custom fields, and the restricted queryset so NetBox's object permissions apply. A mapping rule is a
+NetBox object like any other: change logging, tags, comments, custom fields, object permissions.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from netbox.models import PrimaryModel
 from utilities.querysets import RestrictedQuerySet
 
-from netbox_sso.choices import SSOEventTypeChoices, SSOOutcomeChoices
+from netbox_sso.choices import MappingEffectChoices, MappingMatchChoices, SSOEventTypeChoices, SSOOutcomeChoices
+from netbox_sso.core.rule_sources import RuleRecord
 
-__all__ = ("SSOEvent",)
+__all__ = ("MappingRule", "SSOEvent")
 
 
 class SSOEvent(models.Model):
@@ -54,3 +57,59 @@ class SSOEvent(models.Model):
 
     def get_outcome_color(self) -> str | None:
         return SSOOutcomeChoices.colors.get(self.outcome)
+
+
+class MappingRule(PrimaryModel):
+    """One group-mapping rule of one backend, merged with configuration.py's rules at every login.
+
+    The rows become the rules format of configuration.py (`netbox_sso.core.rule_sources`) and are validated
+    by the same parser when saved (`netbox_sso.rule_validation`); a change applies on every worker without a
+    restart (`netbox_sso.rule_set`).
+    """
+
+    backend = models.CharField(verbose_name=_("backend"), max_length=64, db_index=True,
+                               help_text=_("social-core backend name, e.g. oidc, azuread-oauth2, okta-openidconnect"))
+    effect = models.CharField(verbose_name=_("effect"), max_length=16, choices=MappingEffectChoices,
+                              default=MappingEffectChoices.GROUPS)
+    match_type = models.CharField(verbose_name=_("match type"), max_length=16, choices=MappingMatchChoices,
+                                  default=MappingMatchChoices.EXACT)
+    # 512 characters (at most 2 KiB of UTF-8) stays under PostgreSQL's limit for a unique-index entry.
+    value = models.CharField(verbose_name=_("IdP value"), max_length=512, blank=True,
+                             help_text=_("Group name, object ID, glob or regex as the provider sends it in the "
+                                         "groups claim (empty for default groups)"))
+    groups = models.ManyToManyField(to="users.Group", related_name="sso_mapping_rules", blank=True,
+                                    verbose_name=_("NetBox groups"))
+
+    clone_fields = ("backend", "effect", "match_type", "description")
+
+    class Meta:
+        ordering = ("backend", "effect", "match_type", "value", "pk")
+        constraints = (
+            models.UniqueConstraint(fields=("backend", "effect", "match_type", "value"),
+                                    name="netbox_sso_mappingrule_unique_rule",
+                                    violation_error_message=_("This backend already has a rule with this effect, "
+                                                              "match type and IdP value; edit that rule instead.")),
+        )
+        verbose_name = _("mapping rule")
+        verbose_name_plural = _("mapping rules")
+
+    def __str__(self) -> str:
+        if self.effect == MappingEffectChoices.DEFAULT:
+            return f"{self.backend}: default groups"
+        return f"{self.backend}: {self.get_effect_display()} for {self.match_type} {self.value!r}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("plugins:netbox_sso:mappingrule", args=[self.pk])
+
+    def get_effect_color(self) -> str | None:
+        return MappingEffectChoices.colors.get(self.effect)
+
+    def get_match_type_color(self) -> str | None:
+        return MappingMatchChoices.colors.get(self.match_type)
+
+    def record(self, group_names: tuple[str, ...] | None = None) -> RuleRecord:
+        """This rule as the pure core sees it (`group_names` for unsaved groups, else the saved ones)."""
+        if group_names is None:
+            group_names = tuple(self.groups.values_list("name", flat=True)) if self.pk else ()
+        return RuleRecord(self.backend.strip(), self.effect, self.match_type, self.value, tuple(sorted(group_names)),
+                          self.pk)

@@ -1,14 +1,26 @@
-"""A "Single sign-on" menu in NetBox's navigation: Events and Status."""
+"""A "Single sign-on" menu in NetBox's navigation: Mapping rules, Events and Status."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
-from netbox.plugins import PluginMenu, PluginMenuItem
+from netbox.plugins import PluginMenu, PluginMenuButton, PluginMenuItem
 
 menu = PluginMenu(
     label=_("Single sign-on"),
     icon_class="mdi mdi-shield-account",
     groups=(
+        (_("Mapping"), (
+            PluginMenuItem(link="plugins:netbox_sso:mappingrule_list", link_text=_("Mapping rules"),
+                           permissions=["netbox_sso.view_mappingrule"],
+                           buttons=(
+                               PluginMenuButton("plugins:netbox_sso:mappingrule_add", _("Add"), "mdi mdi-plus-thick",
+                                                permissions=["netbox_sso.add_mappingrule"]),
+                               PluginMenuButton("plugins:netbox_sso:mappingrule_bulk_import", _("Import"),
+                                                "mdi mdi-upload", permissions=["netbox_sso.add_mappingrule"]),
+                           )),
+            PluginMenuItem(link="plugins:netbox_sso:try_rules", link_text=_("Try the rules"),
+                           permissions=["netbox_sso.view_mappingrule"]),
+        )),
         (_("Audit"), (
             PluginMenuItem(link="plugins:netbox_sso:ssoevent_list", link_text=_("Events"),
                            permissions=["netbox_sso.view_ssoevent"]),

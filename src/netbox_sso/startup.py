@@ -39,11 +39,13 @@ def harden_settings() -> None:
         settings.MIDDLEWARE = [UNAVAILABLE_MIDDLEWARE, *settings.MIDDLEWARE]
 
     from netbox_sso.backends.config import plugin_values
-    from netbox_sso.conf import sso_config
+    from netbox_sso.conf import file_config
 
+    # configuration.py's rules only: the database may not be migrated (or reachable) while NetBox starts;
+    # database rules are validated when they are saved and merged at login (netbox_sso.rule_set).
     try:
         # Every setting is validated here, once, before the first request (core.settings_schema).
-        config = sso_config()
+        config = file_config()
         plugin_values()
     except ConfigError as error:
         raise ImproperlyConfigured(f"netbox-sso: {error}") from error
@@ -54,7 +56,8 @@ def harden_settings() -> None:
     restrict_password_backend()
 
     try:
-        pipeline, notices = assemble_pipeline(settings.SOCIAL_AUTH_PIPELINE, mapping_enabled=bool(config.backends))
+        pipeline, notices = assemble_pipeline(settings.SOCIAL_AUTH_PIPELINE, mapping_enabled=bool(config.backends),
+                                               database_rules=True)
     except ValueError as error:
         raise ImproperlyConfigured(f"netbox-sso: {error}") from error
     settings.SOCIAL_AUTH_PIPELINE = pipeline

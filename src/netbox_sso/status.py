@@ -82,11 +82,17 @@ def describe_rules(rules: BackendRules) -> dict[str, Any]:
 
 
 def mapping() -> dict[str, Any]:
-    from netbox_sso.conf import sso_config
+    """The rules in force (configuration.py merged with the database rules)."""
+    from netbox_sso.conf import file_config, sso_config
+    from netbox_sso.rule_set import MappingRulesInvalid
 
-    config = sso_config()
+    try:
+        config = sso_config()
+        problem = []
+    except MappingRulesInvalid as error:  # shown on the page; SSO logins are refused until fixed
+        config, problem = file_config(), [f"database mapping rules are invalid, SSO logins are refused: {error}"]
     return {"backends": [describe_rules(rules) for _, rules in sorted(config.backends.items())],
-            "break_glass_users": sorted(config.break_glass_users), "warnings": list(config.warnings)}
+            "break_glass_users": sorted(config.break_glass_users), "warnings": [*problem, *config.warnings]}
 
 
 def doctor_report() -> tuple[bool, Mapping[str, Any] | None]:
@@ -102,3 +108,33 @@ def doctor_report() -> tuple[bool, Mapping[str, Any] | None]:
         return False, None
     report = hook()
     return True, report if isinstance(report, Mapping) else None
+
+
+def configured_rules() -> dict[str, Any]:
+    """configuration.py's rules as rows like the database rules (read-only beside them), and its settings."""
+    from netbox_sso.conf import file_config
+
+    rows: list[dict[str, Any]] = []
+    config = file_config()
+    for backend, rules in sorted(config.backends.items()):
+        names = rules.names
+        for key, targets in sorted(rules.group_map.items()):
+            rows.append({"backend": backend, "effect": "groups", "match_type": "exact",
+                         "value": rules.map_keys.get(key, key), "groups": sorted(targets), "setting": names.group_map})
+        for pattern in rules.group_patterns:
+            rows.append({"backend": backend, "effect": "groups",
+                         "match_type": "glob" if pattern.kind == "match" else "regex", "value": pattern.pattern,
+                         "groups": sorted(pattern.groups), "setting": pattern.label or rules.setting})
+        for key, values, setting in (("superuser", rules.superuser_groups, names.superuser_groups),
+                                     ("required", rules.required_groups, names.required_groups)):
+            for value in sorted(values or ()):
+                rows.append({"backend": backend, "effect": key, "match_type": "exact", "value": value,
+                             "groups": [], "setting": setting})
+        if rules.default_groups:
+            rows.append({"backend": backend, "effect": "default", "match_type": "", "value": "",
+                         "groups": sorted(rules.default_groups), "setting": names.default_groups})
+    backend_settings = [{"backend": backend, "groups_claim": rules.groups_claim.display,
+                 "groups_sources": ", ".join(rules.groups_sources), "case": rules.normalize.case,
+                 "strip_prefixes": ", ".join(rules.normalize.strip_prefixes), "missing_claim": rules.missing_claim,
+                 "create_groups": rules.create_groups} for backend, rules in sorted(config.backends.items())]
+    return {"rows": rows, "settings": backend_settings}

@@ -1,14 +1,14 @@
-"""The SSO events table (list view, status page)."""
+"""Tables: SSO events (list view, status page) and mapping rules."""
 
 from __future__ import annotations
 
 import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
-from netbox.tables import NetBoxTable, columns
+from netbox.tables import NetBoxTable, PrimaryModelTable, columns
 
-from netbox_sso.models import SSOEvent
+from netbox_sso.models import MappingRule, SSOEvent
 
-__all__ = ("SSOEventTable",)
+__all__ = ("MappingRuleTable", "SSOEventTable")
 
 
 class SSOEventTable(NetBoxTable):
@@ -29,3 +29,18 @@ class SSOEventTable(NetBoxTable):
         fields = ("pk", "id", "time", "event", "outcome", "reason", "backend", "username", "user", "client",
                   "message", "actions")
         default_columns = ("time", "event", "outcome", "reason", "backend", "username", "client")
+
+
+class MappingRuleTable(PrimaryModelTable):
+    backend = tables.Column(verbose_name=_("Backend"), linkify=True)
+    effect = columns.ChoiceFieldColumn(verbose_name=_("Effect"), linkify=True)
+    match_type = columns.ChoiceFieldColumn(verbose_name=_("Match"))
+    value = tables.Column(verbose_name=_("IdP value"), linkify=True)
+    groups = columns.ManyToManyColumn(verbose_name=_("NetBox groups"), linkify_item=True)
+    tags = columns.TagColumn(url_name="plugins:netbox_sso:mappingrule_list")
+
+    class Meta(PrimaryModelTable.Meta):
+        model = MappingRule
+        fields = ("pk", "id", "backend", "effect", "match_type", "value", "groups", "description", "comments", "tags",
+                  "created", "last_updated", "actions")
+        default_columns = ("pk", "backend", "effect", "match_type", "value", "groups", "description")

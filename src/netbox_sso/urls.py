@@ -1,4 +1,4 @@
-"""URLs under /plugins/sso/: events (list, detail) and the status page."""
+"""URLs under /plugins/sso/: events (list, detail), mapping rules (NetBox object views, try it), status."""
 
 from __future__ import annotations
 
@@ -12,5 +12,8 @@ app_name = "netbox_sso"
 urlpatterns = [
     path("events/", include(get_model_urls("netbox_sso", "ssoevent", detail=False))),
     path("events/<int:pk>/", include(get_model_urls("netbox_sso", "ssoevent"))),
+    path("rules/", include(get_model_urls("netbox_sso", "mappingrule", detail=False))),
+    path("rules/<int:pk>/", include(get_model_urls("netbox_sso", "mappingrule"))),
+    path("rules/try/", views.TryRulesView.as_view(), name="try_rules"),
     path("status/", views.StatusView.as_view(), name="status"),
 ]

@@ -1,21 +1,22 @@
-"""Views: SSO events (list and detail, under NetBox's object permissions) and the SSO status page."""
+"""Views: SSO events (list, detail), mapping rules (the NetBox object views, "Try it"), the status page."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.mixins import UserPassesTestMixin
+from django.contrib.auth.mixins import PermissionRequiredMixin, UserPassesTestMixin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import View
-from netbox.object_actions import BulkExport
+from extras.ui.panels import CustomFieldsPanel, TagsPanel
+from netbox.object_actions import AddObject, BulkDelete, BulkExport, BulkImport
 from netbox.ui import attrs, layout, panels
 from netbox.views import generic
 from utilities.views import register_model_view
 
 from netbox_sso import filtersets, forms, status, tables
-from netbox_sso.models import SSOEvent
+from netbox_sso.models import MappingRule, SSOEvent
 
 RECENT_EVENTS = 20
 
@@ -82,3 +83,84 @@ class StatusView(UserPassesTestMixin, View):
 
         run_and_publish(base_url=request.build_absolute_uri("/").rstrip("/"))
         return redirect("plugins:netbox_sso:status")
+
+
+# ---- mapping rules ------------------------------------------------------------------------------------------
+
+class MappingRulePanel(panels.ObjectAttributesPanel):
+    title = _("Mapping rule")
+    backend = attrs.TextAttr("backend", style="font-monospace")
+    effect = attrs.ChoiceAttr("effect")
+    match_type = attrs.ChoiceAttr("match_type", label=_("Match type"))
+    value = attrs.TextAttr("value", label=_("IdP value"), style="font-monospace")
+    groups = attrs.RelatedObjectListAttr("groups", label=_("NetBox groups"), linkify=True)
+    description = attrs.TextAttr("description")
+
+
+@register_model_view(MappingRule, "list", path="", detail=False)
+class MappingRuleListView(generic.ObjectListView):
+    queryset = MappingRule.objects.prefetch_related("groups", "tags")
+    filterset = filtersets.MappingRuleFilterSet
+    filterset_form = forms.MappingRuleFilterForm
+    table = tables.MappingRuleTable
+    template_name = "netbox_sso/mappingrule_list.html"
+    # No bulk edit: every change goes through the rule check of the edit form, import or API.
+    actions = (AddObject, BulkImport, BulkExport, BulkDelete)
+
+    def get_extra_context(self, request: HttpRequest) -> dict[str, Any]:
+        return {"configured": status.configured_rules()}
+
+
+@register_model_view(MappingRule)
+class MappingRuleView(generic.ObjectView):
+    queryset = MappingRule.objects.prefetch_related("groups")
+    template_name = "netbox_sso/mappingrule.html"
+    layout = layout.SimpleLayout(
+        left_panels=[MappingRulePanel(), TagsPanel()],
+        right_panels=[CustomFieldsPanel(), panels.CommentsPanel()],
+    )
+
+
+@register_model_view(MappingRule, "add", detail=False)
+@register_model_view(MappingRule, "edit")
+class MappingRuleEditView(generic.ObjectEditView):
+    queryset = MappingRule.objects.all()
+    form = forms.MappingRuleForm
+
+
+@register_model_view(MappingRule, "delete")
+class MappingRuleDeleteView(generic.ObjectDeleteView):
+    queryset = MappingRule.objects.all()
+
+
+@register_model_view(MappingRule, "bulk_import", path="import", detail=False)
+class MappingRuleBulkImportView(generic.BulkImportView):
+    queryset = MappingRule.objects.all()
+    model_form = forms.MappingRuleImportForm
+
+
+@register_model_view(MappingRule, "bulk_delete", path="delete", detail=False)
+class MappingRuleBulkDeleteView(generic.BulkDeleteView):
+    queryset = MappingRule.objects.all()
+    filterset = filtersets.MappingRuleFilterSet
+    table = tables.MappingRuleTable
+
+
+class TryRulesView(PermissionRequiredMixin, View):
+    """Paste claims (or pick a captured login) and see the decision, now and with an unsaved edit."""
+
+    permission_required = "netbox_sso.view_mappingrule"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = forms.TryRulesForm(request.user, initial=request.GET.dict())
+        return render(request, "netbox_sso/try_rules.html", {"form": form, "results": None})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = forms.TryRulesForm(request.user, data=request.POST)
+        results = None
+        if form.is_valid():
+            from netbox_sso.try_rules import try_login
+
+            results = try_login(form.cleaned_data["backend"], form.sources, form.current_user, form.edit,
+                                form.cleaned_data.get("replaces"))
+        return render(request, "netbox_sso/try_rules.html", {"form": form, "results": results})

@@ -65,8 +65,9 @@ class NetBoxFactory:
         self.instances: list[NetBoxInstance] = []
 
     def __call__(self, config: str, *, plugins: tuple[str, ...] = ("netbox_sso",), workers: int = 1,
-                 share_with: NetBoxInstance | None = None) -> NetBoxInstance:
+                 share_with: NetBoxInstance | None = None, env: dict[str, str] | None = None) -> NetBoxInstance:
         instance = self.stack.new_instance(self.name, share_with=share_with)
+        instance.extra_env.update(env or {})
         instance.extra_env["REQUESTS_CA_BUNDLE"] = str(self.idp.ca_bundle)
         instance.write_config(config, plugins=plugins)
         _REDIRECT_URIS.update(f"{instance.url}/oauth/complete/{backend}/" for backend in SSO_BACKENDS)

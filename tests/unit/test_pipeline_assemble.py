@@ -55,3 +55,12 @@ def test_steps_in_the_wrong_order_are_refused_with_the_fix():
     wrong = (APPLY_MAPPING, *NETBOX_DEFAULT, RESOLVE_GROUPS)
     with pytest.raises(ValueError, match="before create_user"):
         assemble_pipeline(wrong, mapping_enabled=True)
+
+
+def test_database_rules_get_the_mapping_steps_but_keep_netbox_default_groups_without_configured_mapping():
+    steps, _ = assemble_pipeline(NETBOX_DEFAULT, mapping_enabled=False, database_rules=True)
+    assert steps.index(RESOLVE_GROUPS) < steps.index("social_core.pipeline.user.create_user")
+    assert steps[-1] == APPLY_MAPPING
+    assert NETBOX_DEFAULT_GROUPS_STEP in steps
+    configured, _ = assemble_pipeline(NETBOX_DEFAULT, mapping_enabled=True, database_rules=True)
+    assert NETBOX_DEFAULT_GROUPS_STEP not in configured

@@ -1,15 +1,20 @@
-"""REST API serializer of SSO events (read-only)."""
+"""REST API serializers: SSO events (read-only) and mapping rules (checked like the edit form)."""
 
 from __future__ import annotations
 
-from netbox.api.fields import ChoiceField
-from netbox.api.serializers import BaseModelSerializer
-from users.api.serializers_.users import UserSerializer
+from typing import Any
 
-from netbox_sso.choices import SSOEventTypeChoices, SSOOutcomeChoices
-from netbox_sso.models import SSOEvent
+from netbox.api.fields import ChoiceField, SerializedPKRelatedField
+from netbox.api.serializers import BaseModelSerializer, PrimaryModelSerializer
+from rest_framework import serializers
+from users.api.serializers_.users import GroupSerializer, UserSerializer
+from users.models import Group
 
-__all__ = ("SSOEventSerializer",)
+from netbox_sso.choices import MappingEffectChoices, MappingMatchChoices, SSOEventTypeChoices, SSOOutcomeChoices
+from netbox_sso.core.rule_sources import RuleRecord
+from netbox_sso.models import MappingRule, SSOEvent
+
+__all__ = ("MappingRuleSerializer", "SSOEventSerializer")
 
 
 class SSOEventSerializer(BaseModelSerializer):
@@ -23,3 +28,51 @@ class SSOEventSerializer(BaseModelSerializer):
                   "username", "client", "message", "details")
         brief_fields = ("id", "url", "display", "time", "event", "outcome", "username")
         read_only_fields = fields
+
+
+class MappingRuleSerializer(PrimaryModelSerializer):
+    effect = ChoiceField(choices=MappingEffectChoices, required=False)
+    match_type = ChoiceField(choices=MappingMatchChoices, required=False)
+    groups = SerializedPKRelatedField(queryset=Group.objects.all(), serializer=GroupSerializer, nested=True,
+                                      required=False, many=True)
+    confirm_superuser_change = serializers.BooleanField(
+        write_only=True, required=False, default=False,
+        help_text="Required when the change takes superuser away from every SSO account that has it today")
+
+    class Meta:
+        model = MappingRule
+        fields = ("id", "url", "display_url", "display", "backend", "effect", "match_type", "value", "groups",
+                  "description", "owner", "comments", "tags", "custom_fields", "created", "last_updated",
+                  "confirm_superuser_change")
+        brief_fields = ("id", "url", "display", "backend", "effect", "match_type", "value", "description")
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        confirmed = bool(data.pop("confirm_superuser_change", False))
+        data = super().validate(data)
+        if self.nested:
+            return data
+        from netbox_sso.rule_validation import check_change
+
+        instance = self.instance
+
+        def pick(name: str, default: str) -> str:
+            if name in data:
+                return str(data[name] or "")
+            return str(getattr(instance, name)) if instance is not None else default
+
+        if "groups" in data:
+            groups = [group.name for group in data["groups"]]
+        else:
+            groups = list(instance.groups.values_list("name", flat=True)) if instance is not None else []
+        record = RuleRecord(pick("backend", ""), pick("effect", MappingEffectChoices.GROUPS),
+                            pick("match_type", MappingMatchChoices.EXACT), pick("value", ""), tuple(sorted(groups)),
+                            instance.pk if instance is not None else None)
+        check = check_change(record, replaces=record.pk)
+        errors: dict[str, list[str]] = {}
+        for field_name, message in check.errors:
+            errors.setdefault(field_name or "non_field_errors", []).append(message)
+        if not errors and check.superuser_risk and not confirmed:
+            errors["confirm_superuser_change"] = [check.superuser_risk + " Send confirm_superuser_change: true."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return data

@@ -1,4 +1,4 @@
-"""REST API URLs: /api/plugins/sso/events/."""
+"""REST API URLs: /api/plugins/sso/events/ and /api/plugins/sso/rules/."""
 
 from __future__ import annotations
 
@@ -10,5 +10,6 @@ app_name = "netbox_sso-api"
 
 router = NetBoxRouter()
 router.register("events", views.SSOEventViewSet)
+router.register("rules", views.MappingRuleViewSet)
 
 urlpatterns = router.urls

@@ -1,17 +1,23 @@
-"""REST API of SSO events: read-only, filtered like the list view, under NetBox's object permissions."""
+"""REST API: SSO events (read-only) and mapping rules (read-write), under NetBox's object permissions."""
 
 from __future__ import annotations
 
-from netbox.api.viewsets import NetBoxReadOnlyModelViewSet
+from netbox.api.viewsets import NetBoxModelViewSet, NetBoxReadOnlyModelViewSet
 
 from netbox_sso import filtersets
-from netbox_sso.api.serializers import SSOEventSerializer
-from netbox_sso.models import SSOEvent
+from netbox_sso.api.serializers import MappingRuleSerializer, SSOEventSerializer
+from netbox_sso.models import MappingRule, SSOEvent
 
-__all__ = ("SSOEventViewSet",)
+__all__ = ("MappingRuleViewSet", "SSOEventViewSet")
 
 
 class SSOEventViewSet(NetBoxReadOnlyModelViewSet):
     queryset = SSOEvent.objects.select_related("user")
     serializer_class = SSOEventSerializer
     filterset_class = filtersets.SSOEventFilterSet
+
+
+class MappingRuleViewSet(NetBoxModelViewSet):
+    queryset = MappingRule.objects.prefetch_related("groups", "tags")
+    serializer_class = MappingRuleSerializer
+    filterset_class = filtersets.MappingRuleFilterSet

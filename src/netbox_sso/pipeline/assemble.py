@@ -25,8 +25,14 @@ CREATE_USER = "social_core.pipeline.user.create_user"
 USER_DETAILS = "social_core.pipeline.user.user_details"
 
 
-def assemble_pipeline(pipeline: Sequence[str], *, mapping_enabled: bool) -> tuple[tuple[str, ...], list[str]]:
-    """Return the pipeline with our steps in place, and one notice per change made."""
+def assemble_pipeline(pipeline: Sequence[str], *, mapping_enabled: bool,
+                      database_rules: bool = False) -> tuple[tuple[str, ...], list[str]]:
+    """Return the pipeline with our steps in place, and one notice per change made.
+
+    `database_rules`: rules may be added in NetBox at run time (netbox_sso.models.MappingRule), so our two
+    steps are inserted even when configuration.py maps nothing; NetBox's default-groups step is then kept
+    (it is dropped only when configuration.py maps groups, as before).
+    """
     steps = list(pipeline)
     notices: list[str] = []
     if REFERENCE_ENTRA_STEP in steps:
@@ -34,7 +40,7 @@ def assemble_pipeline(pipeline: Sequence[str], *, mapping_enabled: bool) -> tupl
         notices.append(f"SOCIAL_AUTH_PIPELINE: {REFERENCE_ENTRA_STEP} is provided by netbox-sso as "
                        f"{RESOLVE_GROUPS} + {APPLY_MAPPING}")
         mapping_enabled = True
-    if not mapping_enabled:
+    if not mapping_enabled and not database_rules:
         return tuple(steps), notices
     if RESOLVE_GROUPS not in steps:
         anchor = steps.index(CREATE_USER) if CREATE_USER in steps else len(steps)
@@ -44,7 +50,7 @@ def assemble_pipeline(pipeline: Sequence[str], *, mapping_enabled: bool) -> tupl
         anchor = steps.index(USER_DETAILS) + 1 if USER_DETAILS in steps else len(steps)
         steps.insert(anchor, APPLY_MAPPING)
         notices.append(f"SOCIAL_AUTH_PIPELINE: inserted {APPLY_MAPPING} after user_details")
-    if NETBOX_DEFAULT_GROUPS_STEP in steps:
+    if NETBOX_DEFAULT_GROUPS_STEP in steps and mapping_enabled:
         steps.remove(NETBOX_DEFAULT_GROUPS_STEP)
         notices.append(f"SOCIAL_AUTH_PIPELINE: {NETBOX_DEFAULT_GROUPS_STEP} removed; netbox-sso adds "
                        "REMOTE_AUTH_DEFAULT_GROUPS on a user's first login only, so removals by an "

@@ -22,7 +22,7 @@ from netbox_sso import audit
 from netbox_sso.conf import sso_config
 from netbox_sso.core.claims import GroupsReading, read_groups
 from netbox_sso.core.decision import CurrentUser, Decision, decide
-from netbox_sso.core.rules import BackendRules
+from netbox_sso.core.rules import BackendRules, SSOConfig
 from netbox_sso.pipeline.apply import Outcome, apply_decision
 from netbox_sso.pipeline.claims import add_graph_groups
 
@@ -84,12 +84,26 @@ def claim_sources(backend: Any, response: Mapping[str, Any]) -> dict[str, Mappin
             "userinfo": None}
 
 
+#: The rules a login was decided with, kept on its request: both steps use one rule set and one cache read.
+_REQUEST_CONFIG = "_netbox_sso_config"
+
+
+def _config(backend: Any) -> SSOConfig:
+    request = getattr(getattr(backend, "strategy", None), "request", None)
+    config = getattr(request, _REQUEST_CONFIG, None)
+    if config is None:
+        config = sso_config()
+        if request is not None:
+            setattr(request, _REQUEST_CONFIG, config)
+    return config
+
+
 def _rules_for(backend: Any) -> BackendRules | None:
-    return sso_config().backends.get(backend.name)
+    return _config(backend).backends.get(backend.name)
 
 
-def _is_break_glass(username: str | None) -> bool:
-    return bool(username) and sso_config().is_break_glass(username)
+def _is_break_glass(backend: Any, username: str | None) -> bool:
+    return bool(username) and _config(backend).is_break_glass(username)
 
 
 def resolve_groups(backend: Any, details: Mapping[str, Any], response: Mapping[str, Any], user: Any = None,
@@ -112,7 +126,7 @@ def resolve_groups(backend: Any, details: Mapping[str, Any], response: Mapping[s
         if reading.source == "graph" and reading.values is not None:
             add_graph_groups(backend, reading.values)
     username = user.username if user is not None else str(details.get("username") or "")
-    break_glass = _is_break_glass(username)
+    break_glass = _is_break_glass(backend, username)
     preview = decide(rules, reading, CurrentUser(username, frozenset(), False, user is None), break_glass=break_glass)
     if not preview.allowed:
         raise SSORefused(backend, preview.refusal or "Sign-in refused by the group rules.",
@@ -134,7 +148,7 @@ def apply_mapping(backend: Any, user: Any = None, response: Mapping[str, Any] | 
         username, is_superuser, groups = _lock_user(user.pk)
         user.is_superuser = is_superuser  # the row as locked: decide and apply against it
         current = CurrentUser(username, frozenset(groups), is_superuser, is_new)
-        break_glass = _is_break_glass(username)
+        break_glass = _is_break_glass(backend, username)
         decision = decide(rules, reading, current, break_glass=break_glass)
         if not decision.allowed:  # state changed since resolve_groups (e.g. became break-glass): stay safe
             raise SSORefused(backend, decision.refusal or "Sign-in refused by the group rules.",

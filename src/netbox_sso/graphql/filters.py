@@ -1,0 +1,17 @@
+"""GraphQL filters of mapping rules."""
+
+import strawberry_django
+from netbox.graphql.filters import PrimaryModelFilter, register_filter
+from strawberry_django import StrFilterLookup
+
+from netbox_sso.models import MappingRule
+
+__all__ = ("MappingRuleFilter",)
+
+
+@register_filter(MappingRule, lookups=True)
+class MappingRuleFilter(PrimaryModelFilter):
+    backend: StrFilterLookup | None = strawberry_django.filter_field()
+    effect: StrFilterLookup | None = strawberry_django.filter_field()
+    match_type: StrFilterLookup | None = strawberry_django.filter_field()
+    value: StrFilterLookup | None = strawberry_django.filter_field()

@@ -1,0 +1,15 @@
+"""The plugin's GraphQL queries (PluginConfig.graphql_schema)."""
+
+import strawberry
+import strawberry_django
+
+from netbox_sso.graphql.types import MappingRuleType
+
+
+@strawberry.type(name="Query")
+class NetBoxSSOQuery:
+    mapping_rule: MappingRuleType = strawberry_django.field()
+    mapping_rule_list: list[MappingRuleType] = strawberry_django.field()
+
+
+schema = [NetBoxSSOQuery]

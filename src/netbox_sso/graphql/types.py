@@ -1,0 +1,19 @@
+"""GraphQL type of a mapping rule."""
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from netbox.graphql.types import PrimaryObjectType, register_type
+
+from netbox_sso.graphql.filters import MappingRuleFilter
+from netbox_sso.models import MappingRule
+
+if TYPE_CHECKING:
+    from users.graphql.types import GroupType
+
+__all__ = ("MappingRuleType",)
+
+
+@register_type(MappingRule, fields="__all__", filters=MappingRuleFilter, pagination=True)
+class MappingRuleType(PrimaryObjectType):
+    groups: list[Annotated["GroupType", strawberry.lazy("users.graphql.types")]]
