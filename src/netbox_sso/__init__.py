@@ -39,6 +39,8 @@ if PluginConfig is not None:
             "netbox_sso.sessions.SSOSessionMiddleware",
             # A password sign-in refused by `local_login` gets the reason on the login page.
             "netbox_sso.local_login.LocalLoginMiddleware",
+            # /graphql/ with identity-provider access tokens (a no-op unless api_tokens is configured).
+            "netbox_sso.api_tokens.graphql.GraphQLBearerMiddleware",
         ]
         required_settings = []
         # Mapping rules in GraphQL (mapping_rule, mapping_rule_list); the package holds types, filters and schema.

@@ -18,6 +18,7 @@ class SSOEventTypeChoices(ChoiceSet):
     CLAIMS_CAPTURED = "claims_captured"
     MAPPING_WARNING = "mapping_warning"
     RULES_CHANGED = "rules_changed"
+    API_TOKEN_REFUSED = "api_token_refused"
 
     CHOICES = (
         (LOGIN_SUCCESS, _("Login succeeded"), "green"),
@@ -31,6 +32,7 @@ class SSOEventTypeChoices(ChoiceSet):
         (CLAIMS_CAPTURED, _("Claims captured (debug)"), "indigo"),
         (MAPPING_WARNING, _("Mapping warning"), "yellow"),
         (RULES_CHANGED, _("Mapping rules changed"), "teal"),
+        (API_TOKEN_REFUSED, _("API token refused"), "red"),
     )
 
 

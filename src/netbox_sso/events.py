@@ -18,4 +18,5 @@ LOG_NAMES: dict[str, str] = {
     "claims_captured": "sso.claims.captured",
     "mapping_warning": "sso.mapping.warning",
     "rules_changed": "sso.rules.changed",
+    "api_token_refused": "sso.api_token.refused",
 }

@@ -70,6 +70,7 @@ def harden_settings() -> None:
 
     configure_sessions()
     use_renaming_session_store()
+    install_api_tokens()
     warn_weakened()
     preload_login_path()
 
@@ -106,6 +107,31 @@ def use_renaming_session_store() -> None:
         settings.SESSION_ENGINE = ENGINE
         logger.info("netbox-sso: SESSION_ENGINE %s -> %s (the same database sessions; a login's new session key "
                     "is written in one UPDATE instead of four statements)", DJANGO_DB_ENGINE, ENGINE)
+
+
+def install_api_tokens() -> None:
+    """Validate PLUGINS_CONFIG['netbox_sso']['api_tokens'] and, when set, accept provider access tokens
+    on the REST API (GraphQL: `netbox_sso.api_tokens.graphql`)."""
+    from netbox_sso.api_tokens.authentication import install
+    from netbox_sso.api_tokens.config import policies
+
+    try:
+        configured = policies()
+    except ConfigError as error:
+        raise ImproperlyConfigured(f"netbox-sso: {error}") from error
+    known = set(load_backend_names())
+    for name in configured:
+        if name not in known:
+            raise ImproperlyConfigured(
+                f"netbox-sso: PLUGINS_CONFIG['netbox_sso']['api_tokens'][{name!r}]: no such authentication backend "
+                f"is configured. Fix: use one of {', '.join(sorted(known)) or '(none: set REMOTE_AUTH_BACKEND)'}")
+    install()
+
+
+def load_backend_names() -> list[str]:
+    from social_core.backends.utils import load_backends
+
+    return list(load_backends(settings.AUTHENTICATION_BACKENDS, force_load=True))
 
 
 #: Backends whose provider sends groups only when a `groups` scope is requested -> their SCOPE setting.

@@ -26,6 +26,8 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
 PREFIX = "/oauth/"
+#: Paths measured; NBBENCH_PREFIXES (comma-separated) adds others, e.g. /api/ for bench.api_tokens.
+PREFIXES = (PREFIX, *(p for p in os.environ.get("NBBENCH_PREFIXES", "").split(",") if p))
 SQL_LOG = os.environ.get("NBBENCH_SQL_LOG")
 PROFILE_DIR = os.environ.get("NBBENCH_PROFILE")
 _profiled = itertools.count()
@@ -70,7 +72,7 @@ class BenchMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith(PREFIX):
+        if not request.path.startswith(PREFIXES):
             response = self.get_response(request)
             response["X-Bench-Pid"] = str(os.getpid())
             return response

@@ -13,7 +13,7 @@ def main() -> None:
 
 def _register() -> None:
     # Subcommands register themselves on import; each module owns one subcommand.
-    from netbox_sso.cli import check, devidp, doctor, explain, redirect_uris  # noqa: F401
+    from netbox_sso.cli import check, devidp, doctor, explain, redirect_uris, token  # noqa: F401
 
 
 _register()

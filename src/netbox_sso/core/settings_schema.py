@@ -380,6 +380,32 @@ _plugin(
     "password form (break-glass accounts).",
 )
 
+_current = _section(
+    "API tokens",
+    "NetBox's REST API and GraphQL with identity-provider access tokens ([api-tokens.md](api-tokens.md)); "
+    "each entry is checked in full by `netbox_sso.core.access_tokens.parse_api_tokens` at start-up.",
+)
+
+
+def backend_blocks(value: Any) -> dict[str, Any]:
+    """A dict of backend name -> dict (the entries' keys are `core.access_tokens`' to check)."""
+    if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
+        raise Invalid(f"must be a dict of backend name -> settings, got {_type_name(value)}",
+                      "write {'oidc': {'read_scopes': ['netbox.read'], ...}}")
+    return dict(value)
+
+
+_plugin(
+    "api_tokens",
+    {},
+    backend_blocks,
+    "Backend name -> which of its access tokens NetBox's API accepts: 'audiences' (default: the client id; "
+    "Entra ID also api://<client id>), 'read_scopes' / 'write_scopes' (scope or app-role values; at least "
+    "one), 'create_users' (False), 'service_accounts' (client id -> NetBox username), 'service_mapping' "
+    "(a backends-style block mapping a service token's roles to groups). Empty: no provider token is "
+    "accepted.",
+)
+
 _current = _section("Audit and diagnostics", "The audit trail ([audit.md](audit.md)).")
 _plugin(
     "audit_retention_days",
