@@ -41,6 +41,8 @@ def config(idp) -> str:
         "backends": {
             "oidc": {"groups_claim": "groups", "create_groups": True, "permissions": PERMISSIONS,
                      "group_map": {"api-readers": "API Readers", "api-writers": "API Writers"}},
+            "okta-openidconnect": {"create_groups": True, "permissions": PERMISSIONS,
+                                   "group_map": {"api-readers": "API Readers", "api-writers": "API Writers"}},
         },
         "api_tokens": {
             "oidc": {
@@ -55,10 +57,19 @@ def config(idp) -> str:
                 "service_mapping": {"groups_claim": "roles", "create_groups": True, "permissions": PERMISSIONS,
                                     "group_map": {"NetBox.Read": "API Readers"}},
             },
+            "okta-openidconnect": {
+                "audiences": ["api://default"], "read_scopes": ["netbox.read"], "write_scopes": ["netbox.write"],
+                "create_users": True,
+            },
         },
     }
+    okta = idp.profile("okta")
     return (generic + "\nREMOTE_AUTH_BACKEND = ['social_core.backends.open_id_connect.OpenIdConnectAuth', "
-            "'social_core.backends.azuread.AzureADOAuth2']\n"
+            "'social_core.backends.azuread.AzureADOAuth2', "
+            "'social_core.backends.okta_openidconnect.OktaOpenIdConnect']\n"
+            f"SOCIAL_AUTH_OKTA_OPENIDCONNECT_KEY = {CLIENT_ID!r}\n"
+            f"SOCIAL_AUTH_OKTA_OPENIDCONNECT_SECRET = {CLIENT_SECRET!r}\n"
+            f"SOCIAL_AUTH_OKTA_OPENIDCONNECT_API_URL = {okta.api_url('default')!r}\n"
             f"SOCIAL_AUTH_AZUREAD_OAUTH2_KEY = {CLIENT_ID!r}\nSOCIAL_AUTH_AZUREAD_OAUTH2_SECRET = {CLIENT_SECRET!r}\n"
             f"SOCIAL_AUTH_AZUREAD_OAUTH2_TENANT_ID = {entra.home_tenant_id!r}\n"
             f"SOCIAL_AUTH_AZUREAD_OAUTH2_AUTHORITY_HOST = {entra.authority_host!r}\n"
@@ -92,7 +103,8 @@ def device_flow(idp, username: str, scope: str, profile: str = "generic", extra:
 
 
 def person_token(idp, username: str, scope: str = "netbox.read", audience: str = AUDIENCE) -> str:
-    return device_flow(idp, username, f"openid {scope}", extra={"resource": audience})["access_token"]
+    # profile: the account created on first use gets the sign-in's username (userinfo's preferred_username).
+    return device_flow(idp, username, f"openid profile email {scope}", extra={"resource": audience})["access_token"]
 
 
 def service_token(idp, scope: str = "netbox.read", profile: str = "generic", **form: str) -> str:
@@ -336,3 +348,33 @@ def test_netbox_own_v1_and_v2_tokens_keep_working(netbox):
     wrong = requests.get(f"{netbox.url}/api/dcim/sites/", timeout=30,
                          headers={"Authorization": "Bearer nbt_nosuchkey.nosuchtoken"})
     assert wrong.status_code == 403 and "Invalid v2 token" in wrong.text  # NetBox's own answer, unchanged
+
+
+def test_requests_with_cached_keys_make_no_provider_call(netbox, idp):
+    user_with_groups(idp, "api-kai", ["api-readers"])
+    token = person_token(idp, "api-kai")
+    assert api(netbox, token).status_code == 200  # first use: account, mapping, keys
+    idp.clear_log()
+    for _ in range(3):
+        assert api(netbox, token).status_code == 200
+    forged = signed(idp, generic_claims(idp, "api-kai"), mode="wrong_key")
+    for _ in range(3):  # a known kid that does not verify: no refetch either
+        assert api(netbox, forged).status_code == 401
+    assert idp.requests_log == []
+
+
+def test_an_okta_custom_server_token_maps_to_the_okta_sign_in_account(netbox, idp, login):
+    """Okta access tokens carry the login as sub and the user id as uid; the sign-in keys on the ID token's
+    sub, which is that user id."""
+    user_with_groups(idp, "api-olga", ["api-readers"])
+    assert login(netbox, "api-olga", backend="okta-openidconnect").logged_in
+    olga = db.user(netbox, "api-olga")
+    assert olga is not None
+    [(provider, uid)] = db.social_links(netbox, olga["id"])
+    assert provider == "okta-openidconnect"
+    tokens = device_flow(idp, "api-olga", "openid groups netbox.read", profile="okta", server="default")
+    assert api(netbox, tokens["access_token"]).status_code == 200
+    assert db.social_links(netbox, olga["id"]) == [("okta-openidconnect", uid)] and uid.startswith("00u")
+    assert db.user_groups(netbox, "api-olga") == {"API Readers"}
+    assert api(netbox, tokens["access_token"], "POST", json=new_site("olga-site")).status_code == 403
+    assert api(netbox, tokens["id_token"]).status_code == 401  # Okta ID token: no cid/scp

@@ -175,7 +175,7 @@ def _show(body: dict[str, Any]) -> None:
               help="The public client registered for the device flow. Env: NETBOX_SSO_CLIENT_ID.")
 @click.option("--client-secret", envvar="NETBOX_SSO_CLIENT_SECRET", default=None,
               help="Only for a confidential client. Env: NETBOX_SSO_CLIENT_SECRET.")
-@click.option("--scope", envvar="NETBOX_SSO_SCOPE", default="openid netbox.read", show_default=True,
+@click.option("--scope", envvar="NETBOX_SSO_SCOPE", default="openid profile email netbox.read", show_default=True,
               help="Scopes to ask for (Entra: api://<netbox-app-id>/<scope>). Env: NETBOX_SSO_SCOPE.")
 @click.option("--resource", envvar="NETBOX_SSO_RESOURCE", default=None,
               help="RFC 8707 resource (the audience NetBox expects), for providers that use it.")
