@@ -1,7 +1,8 @@
 """Every SSO failure under /oauth/ ends on NetBox's login page with a specific message, never HTTP 500.
 
 The one place that turns failures into what the user sees and what the audit log records:
-- our typed errors (`netbox_sso.core.oidc_checks`) carry their own code, subject and message;
+- our typed errors (`netbox_sso.core.errors.SSOError`: provider-response errors, the pipeline's refusals)
+  carry their own code, subject and message;
 - social-core's exceptions and transport errors are mapped below;
 - anything else is an unexpected failure: a generic message, and the traceback in the `netbox_sso` log.
 
@@ -27,7 +28,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from social_core import exceptions as social
 
 from netbox_sso import audit as sso_audit
-from netbox_sso.core import oidc_checks
+from netbox_sso.core.errors import SSOError
 
 logger = logging.getLogger("netbox_sso")
 
@@ -57,11 +58,8 @@ _SOCIAL_MESSAGES: tuple[tuple[type[Exception], str, str], ...] = (
 
 def describe(exception: BaseException) -> tuple[str, str, str]:
     """(code, subject, user message) for a failure during an SSO request."""
-    if isinstance(exception, oidc_checks.OIDCCheckError):
+    if isinstance(exception, SSOError):  # ours: provider-response errors and the pipeline's refusals
         return exception.code, exception.subject, exception.user_message()
-    message = getattr(exception, "user_message", None)
-    if callable(message):  # refusals raised by our pipeline steps carry their own text
-        return getattr(exception, "code", "refused"), getattr(exception, "subject", ""), str(message())
     refusal = getattr(exception, "message", None)
     if isinstance(exception, social.AuthForbidden) and isinstance(refusal, str) and refusal:
         return "refused", "", refusal

@@ -1,4 +1,10 @@
-"""Typed errors of the pure core.
+"""Typed errors and warnings, and the one base of every failure a user is shown.
+
+`SSOError` is the base of every sign-in failure that carries a stable `code` (audit trail, tests), a
+`subject` (the claim, discovery field, parameter or setting concerned) and `user_message()` (what the
+login page shows, never token contents): the provider-response errors (`netbox_sso.core.oidc_checks`),
+the pipeline's refusals (`netbox_sso.pipeline.errors`). The failure middleware reads those three and
+nothing else.
 
 Every configuration problem names the exact setting it concerns (`PLUGINS_CONFIG['netbox_sso'][...]`
 or `SOCIAL_AUTH_PIPELINE_CONFIG[...]`), what is wrong, and how to fix it, so one place (NetBox start-up,
@@ -29,6 +35,42 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
 
 class SSOCoreError(Exception):
     """Base class of every error raised by `netbox_sso.core`."""
+
+
+class SSOError(Exception):
+    """A sign-in failure with a stable code, a subject and a message for the login page.
+
+    Subclasses set `code` (class attribute or instance) and `subject`, and override `user_message()`.
+    Adapter errors that must also be social-core exceptions inherit from both (`SSOError` first).
+    """
+
+    code: str = "failed"
+    subject: str = ""
+
+    def user_message(self) -> str:
+        """What the login page shows: specific, but never token contents."""
+        return "Single sign-on failed. Please try again or contact your administrator."
+
+
+class ConfigWarning(str):
+    """A valid setting that is probably not what the administrator meant: `path: message`, with a code.
+
+    A `str` (so it logs, compares and is searched like the text it is) carrying the finding `code` that
+    `netbox-sso check` reports and the `fix` it suggests.
+    """
+
+    path: str
+    message: str
+    code: str
+    fix: str
+
+    def __new__(cls, path: str, message: str, code: str = "mapping.warning", fix: str = "") -> ConfigWarning:
+        self = super().__new__(cls, f"{path}: {message}")
+        self.path, self.message, self.code, self.fix = path, message, code, fix
+        return self
+
+    def __getnewargs__(self) -> tuple[str, str, str, str]:  # type: ignore[override]  # pickling (caches)
+        return self.path, self.message, self.code, self.fix
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from netbox_sso.core.errors import SSOError
+
 #: OIDC Core section 2: "sub ... MUST NOT exceed 255 ASCII characters in length".
 MAX_SUB_LENGTH = 255
 #: Signature algorithms we accept unless configured otherwise (RFC 8725 section 3.1: pin the algorithms).
@@ -28,7 +30,7 @@ FORBIDDEN_ALGORITHMS = frozenset({"none", "HS256", "HS384", "HS512"})
 # --------------------------------------------------------------------------------------------------
 # Errors
 # --------------------------------------------------------------------------------------------------
-class OIDCCheckError(Exception):
+class OIDCCheckError(SSOError):
     """A response from the identity provider broke a rule.
 
     `code` is stable (audit logs, tests); `subject` names the claim, discovery field, parameter or

@@ -77,6 +77,7 @@ from netbox_sso.core.errors import (
     PLUGIN_ROOT,
     ConfigError,
     ConfigProblem,
+    ConfigWarning,
     did_you_mean,
     setting_path,
 )
@@ -424,7 +425,7 @@ class SSOConfig:
 
     backends: Mapping[str, BackendRules]
     break_glass_users: frozenset[str] = frozenset()
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[ConfigWarning, ...] = ()
     permissions: Mapping[str, tuple[PermissionSpec, ...]] = field(default_factory=dict)
 
     def rules_for(self, backend: str) -> BackendRules | None:
@@ -451,13 +452,13 @@ class _Parser:
 
     def __init__(self) -> None:
         self.problems: list[ConfigProblem] = []
-        self.warnings: list[str] = []
+        self.warnings: list[ConfigWarning] = []
 
     def fail(self, path: str, problem: str, fix: str) -> None:
         self.problems.append(ConfigProblem(path, problem, fix))
 
-    def warn(self, path: str, message: str) -> None:
-        self.warnings.append(f"{path}: {message}")
+    def warn(self, path: str, message: str, code: str = "mapping.warning", fix: str = "") -> None:
+        self.warnings.append(ConfigWarning(path, message, code, fix))
 
     # --- generic shapes -------------------------------------------------------------------------
 
@@ -958,6 +959,9 @@ class _Parser:
                     f"{len(odd)} IdP value(s) do not look like Entra ID group object IDs ({sample}); the "
                     "'groups' claim carries object IDs unless the app registration emits sAMAccountName or "
                     "cloud group names, so these rules may never match",
+                    code="mapping.entra_group_names",
+                    fix="use the groups' object IDs (Entra admin center > Groups > Object ID), or configure the app "
+                    "registration to emit group names (sAMAccountName / cloud group names)",
                 )
 
     # --- the reference's legacy format ----------------------------------------------------------
@@ -994,6 +998,8 @@ class _Parser:
                 "and ignored. Grant access with NetBox groups and permissions (AZUREAD_GROUP_MAP) or "
                 "is_superuser, "
                 "and remove 'is_staff' to silence this warning",
+                code="mapping.is_staff",
+                fix="remove 'is_staff'; grant access with NetBox groups (AZUREAD_GROUP_MAP) and their permissions",
             )
             self.strings(
                 flags["is_staff"],
@@ -1145,7 +1151,7 @@ def _warn_shared_groups(parser: _Parser, backends: Mapping[str, BackendRules]) -
                 seen[group] = backend
 
 
-def check_backends(config: SSOConfig, available: Iterable[str]) -> tuple[str, ...]:
+def check_backends(config: SSOConfig, available: Iterable[str]) -> tuple[ConfigWarning, ...]:
     """Warnings for configured backends that are not enabled (e.g. not in AUTHENTICATION_BACKENDS)."""
     names = list(available)
     messages = []
@@ -1153,8 +1159,13 @@ def check_backends(config: SSOConfig, available: Iterable[str]) -> tuple[str, ..
         if backend not in names:
             suggestion = did_you_mean(backend, names)
             messages.append(
-                f"{rules.setting}: no enabled authentication backend is named {backend!r}, so these rules "
-                f"never apply{'; ' + suggestion if suggestion else ''} "
-                f"(enabled: {', '.join(names) or 'none'})"
+                ConfigWarning(
+                    rules.setting,
+                    f"no enabled authentication backend is named {backend!r}, so these rules "
+                    f"never apply{'; ' + suggestion if suggestion else ''} "
+                    f"(enabled: {', '.join(names) or 'none'})",
+                    "mapping.backend_not_enabled",
+                    "key the rules by the enabled backend's name (the one in the redirect URI)",
+                )
             )
     return tuple(messages)

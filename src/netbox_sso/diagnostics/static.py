@@ -491,29 +491,15 @@ def parse_mapping(settings: NetBoxSettings) -> tuple[SSOConfig | None, list[Find
         )
     except ConfigError as error:
         return None, [_finding("mapping.invalid", "error", p.path, p.problem, p.fix) for p in error.problems]
-    findings = []
-    for warning in config.warnings:
-        path, _, message = warning.partition(": ")
-        if "is_staff" in path:
-            code = "mapping.is_staff"
-            fix = "remove 'is_staff'; grant access with NetBox groups (AZUREAD_GROUP_MAP) and their permissions"
-        elif "do not look like Entra ID group object IDs" in message:
-            code = "mapping.entra_group_names"
-            fix = ("use the groups' object IDs (Entra admin center > Groups > Object ID), or configure the app "
-                   "registration to emit group names (sAMAccountName / cloud group names)")
-        else:
-            code, fix = "mapping.warning", ""
-        findings.append(_finding(code, "warning", path, message, fix))
+    findings = [_finding(w.code, "warning", w.path, w.message, w.fix) for w in config.warnings]
     return config, findings
 
 
 def check_mapping_backends(settings: NetBoxSettings, ctx: Context, config: SSOConfig | None) -> Iterator[Finding]:
     if config is None or not ctx.sso:
         return
-    for message in check_backends(config, [backend.name for backend in ctx.sso]):
-        path, _, problem = message.partition(": ")
-        yield _finding("mapping.backend_not_enabled", "warning", path, problem,
-                       "key the rules by the enabled backend's name (the one in the redirect URI)")
+    for warning in check_backends(config, [backend.name for backend in ctx.sso]):
+        yield _finding(warning.code, "warning", warning.path, warning.message, warning.fix)
     defaults = settings.get("REMOTE_AUTH_DEFAULT_GROUPS") or ()
     for backend in ctx.sso:
         if config.rules_for(backend.name) is None and not defaults:

@@ -16,7 +16,6 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from social_core.exceptions import AuthForbidden
 
 from netbox_sso import audit
 from netbox_sso.conf import sso_config
@@ -25,35 +24,13 @@ from netbox_sso.core.decision import CurrentUser, Decision, decide
 from netbox_sso.core.rules import BackendRules, SSOConfig
 from netbox_sso.pipeline.apply import Outcome, apply_decision
 from netbox_sso.pipeline.claims import add_graph_groups
+from netbox_sso.pipeline.errors import SSORefused
 
 logger = logging.getLogger("netbox_sso.mapping")
 
 #: Token-endpoint fields that are not claims (they sit beside userinfo's claims in `response`).
 _TOKEN_FIELDS = frozenset({"access_token", "id_token", "refresh_token", "token_type", "expires_in", "scope",
                            "ext_expires_in", "expires_on", "not_before", "resource"})
-
-
-class SSORefused(AuthForbidden):
-    """The login is refused by the mapping rules; the message says why and is shown on the login page.
-
-    `code`, `username` and `audit_details` are what the audit trail records for the refusal
-    (`netbox_sso.audit.record_failure`, called where every SSO failure is handled).
-    """
-
-    def __init__(self, backend: Any, message: str, *, code: str = "refused", username: str = "",
-                 audit_details: Mapping[str, Any] | None = None) -> None:
-        super().__init__(backend)
-        self.message = message
-        self.code = code
-        self.subject = ""
-        self.username = username
-        self.audit_details = dict(audit_details or {})
-
-    def user_message(self) -> str:
-        return self.message
-
-    def __str__(self) -> str:
-        return self.message
 
 
 def _refusal_details(rules: BackendRules, reading: GroupsReading, decision: Decision | None = None) -> dict[str, Any]:

@@ -34,13 +34,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from social_core.exceptions import AuthAlreadyAssociated, AuthForbidden
+from social_core.exceptions import AuthAlreadyAssociated
 from social_core.pipeline import social_auth as social_auth_steps
 from social_core.pipeline import user as social_user_steps
 
 from netbox_sso.backends import tokens
 from netbox_sso.backends.config import hardening, is_break_glass
 from netbox_sso.core.oidc_checks import email_is_verified
+from netbox_sso.pipeline.errors import IdentityRefused
 
 logger = logging.getLogger("netbox_sso")
 
@@ -51,22 +52,6 @@ RESERVED_USERNAMES = frozenset({
 })
 #: What NetBox keeps of a username (users.utils.clean_username strips anything else).
 _USERNAME = re.compile(r"^[A-Za-z0-9.@+_-]{1,150}$")
-
-
-class IdentityRefused(AuthForbidden):
-    """The identity cannot be given a NetBox account; `user_message()` says why, on the login page."""
-
-    def __init__(self, backend: Any, code: str, message: str, subject: str = "") -> None:
-        super().__init__(backend)
-        self.code = code
-        self.subject = subject
-        self.message = message
-
-    def user_message(self) -> str:
-        return self.message
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
 
 
 def _claims(backend: Any, response: Mapping[str, Any] | None) -> dict[str, Any]:
