@@ -53,10 +53,8 @@ if PluginConfig is not None:
             harden_settings()
 
             from netbox_sso import jobs, rule_signals, signals  # noqa: F401 - jobs registers the housekeeping job
-            from netbox_sso.pipeline.claims import enable_claims_capture
 
             signals.connect()
             rule_signals.connect()
-            enable_claims_capture()
 
     config = NetBoxSSOConfig

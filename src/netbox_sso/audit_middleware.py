@@ -21,13 +21,9 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from netbox_sso import audit
+from netbox_sso.keys import CLAIMS_ATTRIBUTE, SESSION_DENIED, SESSION_LOGIN
 from netbox_sso.object_types import seed_request_cache
 
-#: Session key set at each SSO login (netbox_sso.signals): {"backend": name, "at": epoch seconds}.
-SESSION_LOGIN = "netbox_sso_login"
-SESSION_DENIED = "netbox_sso_denied_paths"
-#: Request attribute where the debug claims step leaves what it captured.
-CLAIMS_ATTRIBUTE = "_netbox_sso_claims"
 _MAX_DENIED_PATHS = 50
 
 _current: ContextVar[HttpRequest | None] = ContextVar("netbox_sso_request", default=None)

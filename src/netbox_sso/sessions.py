@@ -46,24 +46,22 @@ from netbox_sso.backends.config import Hardening, hardening
 from netbox_sso.backends.hardening import CACHE_PREFIX, HardenedOIDCMixin
 from netbox_sso.core import oidc_checks as checks
 from netbox_sso.core import sessions as rules
+from netbox_sso.keys import (
+    AUTO_REDIRECT_KEY,
+    LOGOUT_DETAILS_ATTRIBUTE,
+    LOGOUT_REASON_ATTRIBUTE,
+    SIGNIN_ATTRIBUTE,
+    STATE_KEY,
+)
 
 logger = logging.getLogger("netbox_sso")
 audit_log = logging.getLogger("netbox_sso.audit")
 
-#: Session key of the SSO state of a session (a JSON object; tokens only sealed).
-STATE_KEY = "netbox_sso_session"
-#: Session key: when the login page last sent this browser to the provider (loop guard).
-AUTO_REDIRECT_KEY = "netbox_sso_auto_redirect"
 #: The login page shows itself instead of redirecting again within this many seconds.
 AUTO_REDIRECT_GUARD = 10.0
 #: At most this many NetBox sessions indexed per sub or sid (older ones still end through the markers).
 MAX_INDEXED = 50
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-#: Request attribute: the hardened backend's record of the sign-in being completed (see finalize_login).
-SIGNIN_ATTRIBUTE = "netbox_sso_signin"
-#: Request attributes: why netbox-sso ended this session, and details (read by netbox_sso.signals).
-LOGOUT_REASON_ATTRIBUTE = "netbox_sso_logout_reason"
-LOGOUT_DETAILS_ATTRIBUTE = "netbox_sso_logout_details"
 
 ENDED_BY_PROVIDER = "Your session was ended by the identity provider. Please sign in again."
 REFRESH_REFUSED = ("Your single sign-on session has ended: the identity provider no longer accepts it. "

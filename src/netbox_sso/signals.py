@@ -14,13 +14,8 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_save
 
 from netbox_sso import audit
-from netbox_sso.audit_middleware import SESSION_LOGIN, current_sso_request, sso_backend_name
-
-#: social-core's session key naming the backend of the session's last SSO login.
-SOCIAL_LAST_BACKEND = "social_auth_last_login_backend"
-#: Request attributes read at logout: why the session ended (default "user") and a details dict.
-LOGOUT_REASON_ATTRIBUTE = "netbox_sso_logout_reason"
-LOGOUT_DETAILS_ATTRIBUTE = "netbox_sso_logout_details"
+from netbox_sso.audit_middleware import current_sso_request, sso_backend_name
+from netbox_sso.keys import LOGOUT_DETAILS_ATTRIBUTE, LOGOUT_REASON_ATTRIBUTE, SESSION_LOGIN, SOCIAL_LAST_BACKEND
 
 
 def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:

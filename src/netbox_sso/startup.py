@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from netbox_sso.backends.catalog import HARDENED_BACKENDS
 from netbox_sso.core.errors import ConfigError
-from netbox_sso.pipeline.assemble import assemble_pipeline
+from netbox_sso.pipeline.assemble import assemble
 from netbox_sso.unavailable import MIDDLEWARE_PATH as UNAVAILABLE_MIDDLEWARE
 
 logger = logging.getLogger("netbox_sso")
@@ -25,7 +25,7 @@ logger = logging.getLogger("netbox_sso")
 
 
 def harden_settings() -> None:
-    """Swap stock backends, validate the rules and assemble the pipeline."""
+    """Swap stock backends, validate every setting and apply the assembled pipeline (pipeline.assemble)."""
     backends = list(settings.AUTHENTICATION_BACKENDS)
     for index, path in enumerate(backends):
         replacement = HARDENED_BACKENDS.get(path)
@@ -55,16 +55,19 @@ def harden_settings() -> None:
 
     restrict_password_backend()
 
+    debug_claims = bool(plugin_values()["debug_claims"])
     try:
-        pipeline, notices = assemble_pipeline(settings.SOCIAL_AUTH_PIPELINE, mapping_enabled=bool(config.backends),
-                                               database_rules=True)
+        assembly = assemble(settings.SOCIAL_AUTH_PIPELINE, mapping_enabled=bool(config.backends),
+                            database_rules=True, capture_claims=debug_claims)
     except ValueError as error:
         raise ImproperlyConfigured(f"netbox-sso: {error}") from error
-    settings.SOCIAL_AUTH_PIPELINE = pipeline
-    for notice in notices:
+    settings.SOCIAL_AUTH_PIPELINE = assembly.steps
+    for notice in assembly.notices:
         logger.info("netbox-sso: %s", notice)
+    if debug_claims:
+        logger.warning("netbox-sso: debug_claims is on: the claims of every SSO login (names, identifiers, groups) "
+                       "are stored as claims_captured events, tokens and secrets redacted; turn it off when done")
 
-    settings.SOCIAL_AUTH_PIPELINE = harden_pipeline(settings.SOCIAL_AUTH_PIPELINE)
     request_groups_scope(config.backends)
     from netbox_sso.sessions import configure_sessions
 
@@ -152,35 +155,6 @@ def request_groups_scope(mapped_backends: Collection[str]) -> None:
             setattr(settings, setting, [*scope, "groups"])
             logger.info("netbox-sso: %s: added the 'groups' scope, because groups are mapped for %s", setting,
                         backend)
-
-
-#: Stock social-core pipeline step -> ours with the same role (see netbox_sso.pipeline.identity).
-HARDENED_STEPS: dict[str, str] = {
-    "social_core.pipeline.social_auth.associate_by_email": "netbox_sso.pipeline.identity.associate_by_email",
-    "social_core.pipeline.user.get_username": "netbox_sso.pipeline.identity.get_username",
-    "social_core.pipeline.user.create_user": "netbox_sso.pipeline.identity.create_user",
-    "social_core.pipeline.social_auth.associate_user": "netbox_sso.pipeline.identity.associate_user",
-}
-SOCIAL_UID = "social_core.pipeline.social_auth.social_uid"
-SOCIAL_USER = "social_core.pipeline.social_auth.social_user"
-MIGRATE_LEGACY_UID = "netbox_sso.pipeline.identity.migrate_legacy_uid"
-GUARD_SIGNED_IN = "netbox_sso.pipeline.identity.refuse_linking_signed_in_privileged"
-
-
-def harden_pipeline(pipeline: Sequence[str]) -> tuple[str, ...]:
-    """Swap identity steps for the safe ones, add the legacy-uid migration and the guard that never links an
-    identity to a signed-in superuser or break-glass account; log each change."""
-    steps = [HARDENED_STEPS.get(step, step) for step in pipeline]
-    for stock, ours in HARDENED_STEPS.items():
-        if stock in pipeline:
-            logger.info("netbox-sso: SOCIAL_AUTH_PIPELINE: %s replaced by %s", stock, ours)
-    if SOCIAL_UID in steps and MIGRATE_LEGACY_UID not in steps:
-        steps.insert(steps.index(SOCIAL_UID) + 1, MIGRATE_LEGACY_UID)
-        logger.info("netbox-sso: SOCIAL_AUTH_PIPELINE: inserted %s after social_uid", MIGRATE_LEGACY_UID)
-    if SOCIAL_USER in steps and GUARD_SIGNED_IN not in steps:
-        steps.insert(steps.index(SOCIAL_USER) + 1, GUARD_SIGNED_IN)
-        logger.info("netbox-sso: SOCIAL_AUTH_PIPELINE: inserted %s after social_user", GUARD_SIGNED_IN)
-    return tuple(steps)
 
 
 def warn_weakened() -> None:

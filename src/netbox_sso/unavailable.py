@@ -19,8 +19,9 @@ from django.conf import settings
 from django.core.signals import got_request_exception
 from django.http import HttpRequest, HttpResponse
 
+from netbox_sso.keys import EXCEPTION_ATTRIBUTE
+
 MIDDLEWARE_PATH = "netbox_sso.unavailable.ServiceUnavailableMiddleware"
-_EXCEPTION_ATTRIBUTE = "_netbox_sso_exception"
 RETRY_AFTER_SECONDS = 30
 
 PAGE = """<!doctype html>
@@ -37,7 +38,7 @@ soon as it is back; please try again in a minute.</p>
 def remember_exception(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
     """got_request_exception handler: keep the exception on the request for the middleware."""
     if request is not None:
-        setattr(request, _EXCEPTION_ATTRIBUTE, sys.exc_info()[1])
+        setattr(request, EXCEPTION_ATTRIBUTE, sys.exc_info()[1])
 
 
 def unavailable_service(error: BaseException | None) -> tuple[str, str] | None:
@@ -75,7 +76,7 @@ class ServiceUnavailableMiddleware:
         response = self.get_response(request)
         if response.status_code != 500 or not request.path.startswith(self.sign_in_paths):
             return response
-        cause = unavailable_service(getattr(request, _EXCEPTION_ATTRIBUTE, None))
+        cause = unavailable_service(getattr(request, EXCEPTION_ATTRIBUTE, None))
         if cause is None:
             return response
         service, setting = cause

@@ -40,6 +40,7 @@ from netbox_sso.backends.config import Hardening, hardening
 from netbox_sso.core import oidc_checks as checks
 from netbox_sso.core import sessions as session_rules
 from netbox_sso.core.endpoints import discovery_url, normalize_oidc_endpoint
+from netbox_sso.keys import SIGNIN_ATTRIBUTE
 
 logger = logging.getLogger("netbox_sso")
 
@@ -377,7 +378,7 @@ class HardenedOIDCMixin:
         response = kwargs.get("response") or {}
         request = getattr(self.strategy, "request", None)
         if request is not None and getattr(user, "pk", None) and isinstance(self.id_token, dict):
-            request.netbox_sso_signin = self.session_record(response, user)  # netbox_sso.sessions.SIGNIN_ATTRIBUTE
+            setattr(request, SIGNIN_ATTRIBUTE, self.session_record(response, user))  # read by netbox_sso.sessions
         return user
 
     def session_record(self, response: dict[str, Any], user: Any) -> dict[str, Any]:

@@ -30,7 +30,14 @@ from netbox_sso.diagnostics.settings import (
     setting_prefix,
     suggest,
 )
-from netbox_sso.pipeline.assemble import APPLY_MAPPING, REFERENCE_ENTRA_STEP, RESOLVE_GROUPS, assemble_pipeline
+from netbox_sso.pipeline.assemble import (
+    ASSOCIATE_BY_EMAIL,
+    OTHER_KNOWN_STEPS,
+    REFERENCE_ENTRA_STEP,
+    REQUIRED_ROLES,
+    STEP_ROLES,
+    assemble,
+)
 
 #: Extremes of SESSION_COOKIE_AGE (seconds): shorter logs users out mid-task (and loops them through the
 #: identity provider); longer keeps a session alive long after the provider disabled the account.
@@ -46,31 +53,6 @@ IMPORTANT_SUFFIXES = (
     "KEY", "SECRET", "OIDC_ENDPOINT", "TENANT_ID", "API_URL", "AUTHORITY_HOST", "SCOPE", "VERIFY_SSL",
     "ID_TOKEN_ISSUER", "RESOURCE", "USE_PKCE", "IGNORE_DEFAULT_SCOPE", "AUTH_EXTRA_ARGUMENTS",
 )
-
-# --- pipeline ---------------------------------------------------------------------------------------------
-_SA = "social_core.pipeline.social_auth."
-_USER = "social_core.pipeline.user."
-_OURS = "netbox_sso.pipeline.identity."
-#: The roles of a sign-in pipeline in the order they must run, each with the steps that fill it.
-PIPELINE_ROLES: tuple[tuple[str, frozenset[str]], ...] = (
-    ("social_details", frozenset({_SA + "social_details"})),
-    ("social_uid", frozenset({_SA + "social_uid"})),
-    ("social_user", frozenset({_SA + "social_user"})),
-    ("get_username", frozenset({_USER + "get_username", _OURS + "get_username"})),
-    ("create_user", frozenset({_USER + "create_user", _OURS + "create_user"})),
-    ("associate_user", frozenset({_SA + "associate_user", _OURS + "associate_user"})),
-    ("load_extra_data", frozenset({_SA + "load_extra_data"})),
-    ("user_details", frozenset({_USER + "user_details"})),
-)
-#: Roles without which no one can sign in.
-REQUIRED_ROLES = frozenset({"social_details", "social_uid", "social_user", "associate_user"})
-ASSOCIATE_BY_EMAIL = frozenset({_SA + "associate_by_email", _OURS + "associate_by_email"})
-OTHER_KNOWN_STEPS = frozenset({
-    "netbox.authentication.user_default_groups_handler",
-    RESOLVE_GROUPS, APPLY_MAPPING, REFERENCE_ENTRA_STEP,
-    _OURS + "migrate_legacy_uid", _OURS + "associate_by_email", _OURS + "refuse_linking_signed_in_privileged",
-})
-
 
 def _finding(code: str, severity: Severity, setting: str, problem: str, fix: str = "", backend: str = "") -> Finding:
     return Finding(code, severity, setting, problem, fix, backend)
@@ -384,11 +366,11 @@ def check_pipeline(settings: NetBoxSettings, ctx: Context, config: SSOConfig | N
                 f"use {close!r}" if close else "remove it or install the package that provides it",
             )
     positions: dict[str, int] = {}
-    for role, paths in PIPELINE_ROLES:
+    for role, paths in STEP_ROLES:
         found = [index for index, step in enumerate(steps) if step in paths]
         if found:
             positions[role] = found[0]
-    for role, _paths in PIPELINE_ROLES:
+    for role, _paths in STEP_ROLES:
         if role in positions:
             continue
         if role in REQUIRED_ROLES or (role == "get_username" and "create_user" in positions):
@@ -405,7 +387,7 @@ def check_pipeline(settings: NetBoxSettings, ctx: Context, config: SSOConfig | N
                       "user_details": "names and email addresses are never updated from the provider"}[role]
             yield _finding("pipeline.missing_step", "warning", name, f"the {role} step is missing: {effect}",
                            f"add the {role} step unless that is intended")
-    ordered = [role for role, _ in PIPELINE_ROLES if role in positions]
+    ordered = [role for role, _ in STEP_ROLES if role in positions]
     for before, after in itertools.pairwise(ordered):
         if positions[before] > positions[after]:
             yield _finding(
@@ -439,7 +421,7 @@ def check_pipeline(settings: NetBoxSettings, ctx: Context, config: SSOConfig | N
             "" if settings.plugin_enabled else "enable netbox-sso (PLUGINS = ['netbox_sso'])",
         )
     try:
-        assemble_pipeline(steps, mapping_enabled=bool(config and config.backends))
+        assemble(steps, mapping_enabled=bool(config and config.backends))
     except ValueError as error:
         yield _finding("pipeline.order", "error", name, str(error), "list the mapping steps as described")
 
@@ -455,7 +437,7 @@ def _module_exists(step: str) -> bool:
 def known_pipeline_steps() -> frozenset[str]:
     """social-core's pipeline functions (read from its source), NetBox's handler and ours."""
     steps = set(OTHER_KNOWN_STEPS)
-    for _role, paths in PIPELINE_ROLES:
+    for _role, paths in STEP_ROLES:
         steps |= paths
     spec = importlib.util.find_spec("social_core.pipeline")
     for directory in (spec.submodule_search_locations or []) if spec else []:

@@ -1,5 +1,6 @@
 """Safe claim inspection: with `debug_claims` on, keep the claims of each SSO login for the audit trail.
 
+Start-up inserts the step after social_details when `debug_claims` is on (`netbox_sso.pipeline.assemble`).
 The step only stashes the claims per source on the request; `netbox_sso.audit_middleware` records them as
 a `claims_captured` event after the pipeline's transaction, so a refused login keeps its claims too. The
 stored details are `{"id_token": {...}, "userinfo": {...} | null, "graph": {"groups": [...]}}`, the claims
@@ -8,19 +9,10 @@ document `netbox-sso explain --claims` reads, with tokens and secrets redacted b
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
-from django.conf import settings
-
-from netbox_sso.audit_middleware import CLAIMS_ATTRIBUTE
-
-logger = logging.getLogger("netbox_sso")
-
-CAPTURE_CLAIMS = "netbox_sso.pipeline.claims.capture_claims"
-#: Captured right after social-core reads the details: before any step can refuse the login.
-_ANCHOR = "social_core.pipeline.social_auth.social_details"
+from netbox_sso.keys import CLAIMS_ATTRIBUTE
 
 
 def capture_claims(backend: Any, response: Mapping[str, Any] | None = None, details: Mapping[str, Any] | None = None,
@@ -43,17 +35,3 @@ def add_graph_groups(backend: Any, groups: Any) -> None:
     captured = getattr(request, CLAIMS_ATTRIBUTE, None)
     if captured is not None:
         captured["sources"]["graph"] = {"groups": sorted(groups)}
-
-
-def enable_claims_capture() -> None:
-    """With `debug_claims` on: insert the capture step into SOCIAL_AUTH_PIPELINE and say so at WARNING."""
-    from netbox_sso.conf import audit_setting
-
-    if not audit_setting("debug_claims"):
-        return
-    steps = list(settings.SOCIAL_AUTH_PIPELINE)
-    if CAPTURE_CLAIMS not in steps:
-        steps.insert(steps.index(_ANCHOR) + 1 if _ANCHOR in steps else 0, CAPTURE_CLAIMS)
-        settings.SOCIAL_AUTH_PIPELINE = tuple(steps)
-    logger.warning("netbox-sso: debug_claims is on: the claims of every SSO login (names, identifiers, groups) "
-                   "are stored as claims_captured events, tokens and secrets redacted; turn it off when done")
