@@ -100,7 +100,7 @@ def test_symptom_codes_are_registered():
 def test_every_code_is_emitted_somewhere_in_the_package():
     package = Path(__file__).resolve().parents[2].joinpath("src", "netbox_sso")
     # The mapping warnings carry their codes from the rules parser (core/), the other findings from diagnostics/.
-    files = [*package.joinpath("diagnostics").glob("*.py"), *package.joinpath("core").rglob("*.py")]
+    files = [*package.joinpath("diagnostics").rglob("*.py"), *package.joinpath("core").rglob("*.py")]
     source = "".join(p.read_text() for p in files if p.name not in ("findings.py", "symptoms.py"))
     emitted = set(re.findall(r'"([a-z_]+\.[a-z_0-9]+)"', source))
     assert set(CODES) - emitted == set()
