@@ -42,7 +42,7 @@ if PluginConfig is not None:
             # /graphql/ with identity-provider access tokens (a no-op unless api_tokens is configured).
             "netbox_sso.api_tokens.graphql.GraphQLBearerMiddleware",
         ]
-        required_settings = []
+        required_settings: list[str] = []
         # Mapping rules in GraphQL (mapping_rule, mapping_rule_list); the package holds types, filters and schema.
         graphql_schema = "graphql.schema.schema"
 

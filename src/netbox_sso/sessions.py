@@ -166,7 +166,7 @@ def configure_sessions() -> None:
         settings.SESSION_COOKIE_AGE = int(age)
         logger.info("netbox-sso: SESSION_COOKIE_AGE = %s from configuration.py applied (NetBox itself reads "
                     "only LOGIN_TIMEOUT)", int(age))
-    elif age is not None and int(age) != int(timeout):
+    elif age is not None and timeout is not None and int(age) != int(timeout):
         logger.warning("netbox-sso: configuration.py sets both SESSION_COOKIE_AGE (%s) and LOGIN_TIMEOUT (%s); "
                        "LOGIN_TIMEOUT applies", age, timeout)
     try:
@@ -358,7 +358,8 @@ def _provider_unavailable(request: HttpRequest, state: Mapping[str, Any], error:
 def _refreshed(request: HttpRequest, state: dict[str, Any], cfg: Hardening, backend: Any,
                response: dict[str, Any], refresh_token: str, secrets: Mapping[str, str]) -> bool:
     """Keep the renewed tokens, then mirror the fresh claims onto the user's groups and flags."""
-    from netbox_sso.pipeline.groups import SSORefused, apply_mapping, resolve_groups
+    from netbox_sso.pipeline.errors import SSORefused
+    from netbox_sso.pipeline.groups import apply_mapping, resolve_groups
 
     now = time.time()
     claims = backend.id_token or {}

@@ -33,7 +33,7 @@ class EntraID(HardenedOIDCMixin, OpenIdConnectAuth):
     V2 = False
     DEFAULT_SCOPE = ["openid", "profile", "email"]
     #: Fallback username claims after the configured one (v1 tokens carry upn, not preferred_username).
-    USERNAME_FALLBACK_CLAIMS = ("upn",)
+    USERNAME_FALLBACK_CLAIMS: tuple[str, ...] = ("upn",)
 
     # ---- tenant and discovery ----------------------------------------------------------------------------
     def tenant(self) -> str:

@@ -148,7 +148,7 @@ class HardenedOIDCMixin:
         if isinstance(error, requests.Timeout):
             raise checks.ProviderTimeoutError(label, f"no answer within {total:g} s") from error
         if isinstance(error, requests.ConnectionError):
-            raise AuthConnectionError(self, f"cannot reach {label}") from error
+            raise AuthConnectionError(self, f"cannot reach {label}") from error  # type: ignore[arg-type]  # mixin
         if isinstance(error, requests.RequestException):
             raise checks.ProviderUnavailableError(label, type(error).__name__) from error
         if error is not None:

@@ -80,7 +80,7 @@ def _rules_for(backend: Any) -> BackendRules | None:
 
 
 def _is_break_glass(backend: Any, username: str | None) -> bool:
-    return bool(username) and _config(backend).is_break_glass(username)
+    return bool(username) and _config(backend).is_break_glass(username or "")
 
 
 def resolve_groups(backend: Any, details: Mapping[str, Any], response: Mapping[str, Any], user: Any = None,

@@ -10,7 +10,7 @@ import copy
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from netbox_sso.core import settings_schema
 from netbox_sso.core.claims import MAX_VALUE_LENGTH, SOURCES, ClaimPath, Normalization
@@ -166,7 +166,7 @@ class Parser(Shapes):
                 ok = False
                 continue
             self.unknown_keys(data, entry_path, PATTERN_KEYS, ())
-            kinds = [k for k in ("match", "regex") if k in data]
+            kinds: list[Literal["match", "regex"]] = [k for k in ("match", "regex") if k in data]
             if len(kinds) != 1:
                 self.fail(
                     entry_path,
@@ -352,7 +352,10 @@ class Parser(Shapes):
             return None
         before = len(self.problems)
         self.unknown_keys(data, path, BACKEND_KEYS, other_keys)
-        at = lambda key: setting_path(path, key)  # noqa: E731 - local shorthand
+
+        def at(key: str) -> str:
+            return setting_path(path, key)
+
         entra = is_entra_backend(name)
         claim = self.claim_path(data.get("groups_claim", "groups"), at("groups_claim"))
         default_sources = ("id_token", "graph") if entra else ("id_token", "userinfo")

@@ -259,7 +259,7 @@ class EntraProfile(Profile):
     # -- claims -------------------------------------------------------------------------------------------
     def shape_claims(self, user: User, grant: Grant, target: Target) -> dict[str, Any]:
         raw = self.user_claims(user)
-        names = {k: raw[k] for k in ("name", "given_name", "family_name") if k in raw}
+        names: dict[str, Any] = {k: raw[k] for k in ("name", "given_name", "family_name") if k in raw}
         v2 = grant.ctx.get("layout") == "v2"
         if target == "userinfo":
             out = dict(names)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
+from typing import Any
 
 from netbox_sso.core.errors import ConfigError
 from netbox_sso.core.rules import SSOConfig, check_backends, parse_config
@@ -105,7 +106,7 @@ def netbox_group_names(settings: NetBoxSettings, timeout: float = 5.0) -> set[st
     db = databases.get("default") if isinstance(databases, Mapping) else settings.get("DATABASE")
     if not isinstance(db, Mapping):
         raise ValueError("DATABASES['default'] is not set")
-    params = {"dbname": db.get("NAME"), "user": db.get("USER"), "password": db.get("PASSWORD"),
+    params: dict[str, Any] = {"dbname": db.get("NAME"), "user": db.get("USER"), "password": db.get("PASSWORD"),
               "host": db.get("HOST") or None, "port": db.get("PORT") or None, "connect_timeout": max(1, int(timeout))}
     with psycopg.connect(**{k: v for k, v in params.items() if v not in (None, "")}) as conn:
         return {row[0] for row in conn.execute("SELECT name FROM users_group")}
