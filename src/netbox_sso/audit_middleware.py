@@ -3,7 +3,7 @@
 - While an /oauth/ request runs, `current_sso_request()` returns it, so the post_save handler can tell
   a user created by the SSO pipeline from one created elsewhere.
 - The server time of /oauth/complete/<backend>/ goes to the callback-latency histogram.
-- Claims captured by the debug step (`netbox_sso.pipeline.claims`) are recorded after the pipeline's
+- Claims captured by the debug step (`netbox_sso.pipeline.capture`) are recorded after the pipeline's
   transaction, so a refused login keeps its claims for inspection.
 - Its audit rows are written together when the request ends (`audit.batched`), and NetBox's per-request
   ObjectType cache is filled in advance (`netbox_sso.object_types`).

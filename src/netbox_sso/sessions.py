@@ -45,7 +45,7 @@ from netbox_sso.backends import tokens
 from netbox_sso.backends.config import Hardening, hardening
 from netbox_sso.backends.hardening import CACHE_PREFIX, HardenedOIDCMixin
 from netbox_sso.core import oidc_checks as checks
-from netbox_sso.core import sessions as rules
+from netbox_sso.core import sessions as session_rules
 from netbox_sso.keys import (
     AUTO_REDIRECT_KEY,
     LOGOUT_DETAILS_ATTRIBUTE,
@@ -326,7 +326,7 @@ def maybe_refresh(request: HttpRequest, state: dict[str, Any], cfg: Hardening) -
         return True
     try:
         response = backend.refresh_session(refresh_token, secrets.get("id_token"))
-    except rules.RefreshRefused as error:
+    except session_rules.RefreshRefused as error:
         end_session(request, state, reason="refresh_refused", message=REFRESH_REFUSED, outcome="refused",
                     details={"detail": error.reason})
         return False
@@ -365,7 +365,7 @@ def _refreshed(request: HttpRequest, state: dict[str, Any], cfg: Hardening, back
     claims = backend.id_token or {}
     state.update(
         id_exp=claims.get("exp", state.get("id_exp")),
-        at_exp=rules.access_token_expiry(response, now) or claims.get("exp") or state.get("at_exp"),
+        at_exp=session_rules.access_token_expiry(response, now) or claims.get("exp") or state.get("at_exp"),
         sid=claims.get("sid") or state.get("sid"),
         sealed=tokens.seal({
             **({"id_token": str(response.get("id_token") or secrets.get("id_token"))}

@@ -37,7 +37,7 @@ SOCIAL_USER = "social_core.pipeline.social_auth.social_user"
 MIGRATE_LEGACY_UID = "netbox_sso.pipeline.identity.migrate_legacy_uid"
 #: Never links an identity to a signed-in superuser or break-glass account (netbox_sso.pipeline.identity).
 GUARD_SIGNED_IN = "netbox_sso.pipeline.identity.refuse_linking_signed_in_privileged"
-CAPTURE_CLAIMS = "netbox_sso.pipeline.claims.capture_claims"
+CAPTURE_CLAIMS = "netbox_sso.pipeline.capture.capture_claims"
 
 _SA = "social_core.pipeline.social_auth."
 _USER = "social_core.pipeline.user."

@@ -23,7 +23,7 @@ from netbox_sso.core.claims import GroupsReading, read_groups
 from netbox_sso.core.decision import CurrentUser, Decision, decide
 from netbox_sso.core.rules import BackendRules, SSOConfig
 from netbox_sso.pipeline.apply import Outcome, apply_decision
-from netbox_sso.pipeline.claims import add_graph_groups
+from netbox_sso.pipeline.capture import add_graph_groups
 from netbox_sso.pipeline.errors import SSORefused
 
 logger = logging.getLogger("netbox_sso.mapping")
