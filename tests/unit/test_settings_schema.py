@@ -104,3 +104,14 @@ def test_explain_accepts_every_plugin_setting_of_a_real_configuration(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "Operators" in result.output
+
+
+def test_check_reports_an_invalid_plugin_setting_with_its_own_code(tmp_path):
+    from netbox_sso.diagnostics.settings import load_settings
+    from netbox_sso.diagnostics.static import run_checks
+
+    config = tmp_path / "configuration.py"
+    config.write_text("PLUGINS = ['netbox_sso']\nPLUGINS_CONFIG = {'netbox_sso': {'refresh_margin': 'soon'}}\n")
+    [finding] = [f for f in run_checks(load_settings(config)) if f.severity == "error"]
+    assert (finding.code, finding.setting) == ("plugin.invalid_setting", f"{ROOT}['refresh_margin']")
+    assert finding.fix

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 PLUGIN_ROOT = "PLUGINS_CONFIG['netbox_sso']"
 LEGACY_ROOT = "SOCIAL_AUTH_PIPELINE_CONFIG"
@@ -75,11 +75,12 @@ class ConfigWarning(str):
 
 @dataclass(frozen=True)
 class ConfigProblem:
-    """One invalid setting: where it is, what is wrong, how to fix it."""
+    """One invalid setting: where it is, what is wrong, how to fix it (`code`: the `check` finding)."""
 
     path: str
     problem: str
     fix: str
+    code: str = field(default="mapping.invalid", compare=False)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.problem}. Fix: {self.fix}"

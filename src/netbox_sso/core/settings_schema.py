@@ -44,6 +44,10 @@ SESSION_CAP_MODES: dict[Any, str | None] = {
 }
 
 
+#: The `netbox-sso check` finding code of an invalid value of a setting declared here.
+INVALID_SETTING = "plugin.invalid_setting"
+
+
 class Invalid(ValueError):
     """Raised by a validator: what is wrong with the value and how to fix it (the path is added later)."""
 
@@ -504,7 +508,7 @@ def check_values(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[ConfigPro
         try:
             values[key] = setting.convert(raw.get(key))
         except Invalid as error:
-            problems.append(ConfigProblem(setting_path(PLUGIN_ROOT, key), error.problem, error.fix))
+            problems.append(ConfigProblem(setting_path(PLUGIN_ROOT, key), error.problem, error.fix, INVALID_SETTING))
     return values, problems
 
 

@@ -51,6 +51,7 @@ CODES: dict[str, str] = {
     "pipeline.reference_step": "the reference's proprietary Entra step is provided by netbox-sso",
     # mapping
     "mapping.invalid": "the group-mapping rules are invalid",
+    "plugin.invalid_setting": "a PLUGINS_CONFIG['netbox_sso'] setting has an invalid value",
     "mapping.warning": "the group-mapping rules are valid but probably not what was meant",
     "mapping.is_staff": "is_staff is mapped, but NetBox >= 4.5 has no staff flag",
     "mapping.entra_group_names": "Entra ID rules use group names where Entra sends object IDs",

@@ -30,7 +30,7 @@ def parse_mapping(settings: NetBoxSettings) -> tuple[SSOConfig | None, list[Find
             remote_auth_default_groups=tuple(defaults),
         )
     except ConfigError as error:
-        return None, [finding("mapping.invalid", "error", p.path, p.problem, p.fix) for p in error.problems]
+        return None, [finding(p.code, "error", p.path, p.problem, p.fix) for p in error.problems]
     findings = [finding(w.code, "warning", w.path, w.message, w.fix) for w in config.warnings]
     return config, findings
 
