@@ -155,7 +155,9 @@ class HardenedOIDCMixin:
             raise error
         response = outcome["response"]
         if response.status_code >= 300:
-            raise checks.ProviderUnavailableError(label, self._error_summary(response))
+            refused = checks.ProviderUnavailableError(label, self._error_summary(response))
+            refused.status = response.status_code
+            raise refused
         return response
 
     @staticmethod

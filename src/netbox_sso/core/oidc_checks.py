@@ -439,6 +439,8 @@ class ProviderUnavailableError(OIDCCheckError):
 
     code = "provider_unavailable"
     user_text = "the identity provider is unavailable or answered with an error"
+    #: The provider's HTTP status when it answered with an error (None when it did not answer).
+    status: int | None = None
 
     def user_message(self) -> str:
         # The status (e.g. "HTTP 500 server_error") is the provider's, not a secret, and tells the

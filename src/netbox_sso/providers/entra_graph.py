@@ -12,19 +12,26 @@ per login, every login), whereas transitiveMemberOf returns up to 999 groups per
 is transitive like the `groups` claim it replaces (memberOf is not). It needs only the delegated
 `User.Read` permission (`GroupMember.Read.All` is not required for /me).
 
+Graph's address: the `graph_url` setting, else the discovery document's `msgraph_host` (national clouds).
+Every page goes through the Entra backend's bounded transport, like every call to the provider: https
+rule, total deadline (`idp_timeout`), streamed size cap (`max_response_bytes`), proxies, metrics.
+
 Failures fail closed: a refused, slow or malformed Graph answer is a `GraphError` whose message says
 what to fix; the login is refused with it, never continued as if the user had no groups.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 import requests
+from social_core.exceptions import AuthConnectionError
 
+from netbox_sso.core import oidc_checks as checks
 from netbox_sso.core.claims import GroupsReading, read_groups
 from netbox_sso.core.rules import BackendRules
 from netbox_sso.core.settings_schema import DEFAULT_GRAPH_URL
@@ -66,15 +73,23 @@ def graph_url(backend: Any = None) -> str:
     return DEFAULT_GRAPH_URL
 
 
-def transitive_group_ids(access_token: str, *, base_url: str, verify: bool | str = True) -> list[str]:
-    """All group object IDs the signed-in user is a transitive member of."""
+def transitive_group_ids(access_token: str, *, base_url: str, verify: bool | str = True,
+                         backend: Any = None) -> list[str]:
+    """All group object IDs the signed-in user is a transitive member of.
+
+    With a hardened backend, every page goes through its bounded transport (https rule, total deadline,
+    streamed size cap, proxies, metrics), like every other call to the provider.
+    """
     url: str | None = f"{base_url}/v1.0/me/transitiveMemberOf"
     params: dict[str, str] | None = {"$select": "id", "$top": str(PAGE_SIZE)}
     ids: list[str] = []
     for _ in range(MAX_PAGES):
         if url is None:
             return ids
-        page = _get_page(url, params, access_token, verify)
+        if backend is not None and hasattr(backend, "request"):
+            page = _get_page_through(backend, url, params, access_token)
+        else:
+            page = _get_page(url, params, access_token, verify)
         params = None  # nextLink carries the query
         values = page.get("value")
         if not isinstance(values, list):
@@ -86,29 +101,73 @@ def transitive_group_ids(access_token: str, *, base_url: str, verify: bool | str
     raise GraphError(f"Microsoft Graph returned more than {MAX_PAGES} pages of groups; refusing to continue")
 
 
-def _get_page(url: str, params: dict[str, str] | None, access_token: str, verify: bool | str) -> dict[str, Any]:
+def _refused(status: int) -> GraphError:
+    return GraphError(
+        f"Microsoft Graph refused to list the user's groups (HTTP {status}): the access token "
+        "must be for Graph with the delegated User.Read permission; with azuread-oauth2 set "
+        "SOCIAL_AUTH_AZUREAD_OAUTH2_RESOURCE = 'https://graph.microsoft.com/' and grant User.Read")
+
+
+def _page_object(content: bytes) -> dict[str, Any]:
     try:
-        response = requests.get(url, params=params, timeout=TIMEOUT, verify=verify,
-                                headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"})
-    except requests.RequestException as error:
-        raise GraphError(f"Microsoft Graph could not be reached to resolve the groups overage "
-                         f"({type(error).__name__})") from error
-    if response.status_code in (401, 403):
-        raise GraphError(
-            f"Microsoft Graph refused to list the user's groups (HTTP {response.status_code}): the access token "
-            "must be for Graph with the delegated User.Read permission; with azuread-oauth2 set "
-            "SOCIAL_AUTH_AZUREAD_OAUTH2_RESOURCE = 'https://graph.microsoft.com/' and grant User.Read")
-    if response.status_code != 200:
-        raise GraphError(f"Microsoft Graph answered HTTP {response.status_code} while resolving the groups overage")
-    if len(response.content) > MAX_PAGE_BYTES:
-        raise GraphError("Microsoft Graph's answer exceeds the size limit")
-    try:
-        body = response.json()
+        body = json.loads(content)
     except ValueError as error:
         raise GraphError("Microsoft Graph's answer is not JSON") from error
     if not isinstance(body, dict):
         raise GraphError("Microsoft Graph's answer is not a JSON object")
     return body
+
+
+def _get_page_through(backend: Any, url: str, params: dict[str, str] | None, access_token: str) -> dict[str, Any]:
+    """One page through the backend's bounded transport; its typed errors become GraphErrors."""
+    headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+    try:
+        response = backend.request(url, headers=headers, params=params)
+    except checks.ProviderTimeoutError as error:
+        raise GraphError("Microsoft Graph did not answer in time while resolving the groups overage") from error
+    except checks.ProviderUnavailableError as error:
+        if error.status in (401, 403):
+            raise _refused(error.status) from error
+        if error.status is not None:
+            raise GraphError(f"Microsoft Graph answered HTTP {error.status} while resolving the groups overage"
+                             ) from error
+        raise GraphError(f"Microsoft Graph could not be reached to resolve the groups overage ({error.reason})"
+                         ) from error
+    except checks.ResponseTooLargeError as error:
+        raise GraphError("Microsoft Graph's answer exceeds the size limit") from error
+    except checks.InsecureEndpointError as error:
+        raise GraphError(f"Microsoft Graph's address must use https ({error.reason}); fix "
+                         "PLUGINS_CONFIG['netbox_sso']['graph_url']") from error
+    except (AuthConnectionError, requests.RequestException) as error:
+        raise GraphError(f"Microsoft Graph could not be reached to resolve the groups overage "
+                         f"({type(error).__name__})") from error
+    return _page_object(response.content)
+
+
+def _get_page(url: str, params: dict[str, str] | None, access_token: str, verify: bool | str) -> dict[str, Any]:
+    """One page with plain requests: for a backend without netbox-sso's transport (a stock class)."""
+    try:
+        response = requests.get(url, params=params, timeout=TIMEOUT, verify=verify, stream=True,
+                                headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"})
+    except requests.RequestException as error:
+        raise GraphError(f"Microsoft Graph could not be reached to resolve the groups overage "
+                         f"({type(error).__name__})") from error
+    with response:
+        if response.status_code in (401, 403):
+            raise _refused(response.status_code)
+        if response.status_code != 200:
+            raise GraphError(f"Microsoft Graph answered HTTP {response.status_code} while resolving the groups overage")
+        # Streamed: a larger answer is refused after MAX_PAGE_BYTES, never read whole into memory first.
+        body = bytearray()
+        try:
+            for chunk in response.iter_content(16384):
+                body.extend(chunk)
+                if len(body) > MAX_PAGE_BYTES:
+                    raise GraphError("Microsoft Graph's answer exceeds the size limit")
+        except requests.RequestException as error:
+            raise GraphError(f"Microsoft Graph could not be reached to resolve the groups overage "
+                             f"({type(error).__name__})") from error
+    return _page_object(bytes(body))
 
 
 def resolve_overage(backend: Any, rules: BackendRules, response: Mapping[str, Any], reading: GroupsReading,
@@ -118,6 +177,6 @@ def resolve_overage(backend: Any, rules: BackendRules, response: Mapping[str, An
     if not access_token:
         raise GraphError("the token response carries no access token to call Microsoft Graph with")
     verify = backend.setting("VERIFY_SSL", True) if hasattr(backend, "setting") else True
-    ids = transitive_group_ids(str(access_token), base_url=graph_url(backend), verify=verify)
+    ids = transitive_group_ids(str(access_token), base_url=graph_url(backend), verify=verify, backend=backend)
     resolved = read_groups(rules, {**sources, "graph": {"groups": ids}})
     return replace(resolved, overage=True) if resolved.values is not None else resolved
