@@ -118,6 +118,7 @@ def configured_rules() -> dict[str, Any]:
     config = file_config()
     for backend, rules in sorted(config.backends.items()):
         names = rules.names
+        assert names is not None  # BackendRules always fills it in
         for key, targets in sorted(rules.group_map.items()):
             rows.append({"backend": backend, "effect": "groups", "match_type": "exact",
                          "value": rules.map_keys.get(key, key), "groups": sorted(targets), "setting": names.group_map})

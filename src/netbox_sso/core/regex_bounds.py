@@ -20,11 +20,11 @@ import re
 from typing import Any
 
 try:  # Python >= 3.11
-    from re import _constants as sre_constants
-    from re import _parser as sre_parse
+    from re import _constants as sre_constants  # type: ignore[attr-defined]  # private, not in typeshed
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - Python 3.10
-    import sre_constants  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
+    import sre_constants
+    import sre_parse
 
 MAX_PATTERN_LENGTH = 500
 MAX_ANY_REPEATS = 2

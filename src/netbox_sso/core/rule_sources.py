@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from netbox_sso.core.claims import Normalization
 
@@ -143,7 +143,8 @@ def _merge_entry(configured: Mapping[str, Any], database: Mapping[str, Any], nor
                 if same is None:
                     patterns.append(dict(extra))
                 else:
-                    same["groups"] = _merge_values(same.get("groups"), extra["groups"], Normalization())
+                    cast("dict[str, Any]", same)["groups"] = _merge_values(same.get("groups"), extra["groups"],
+                                                                           Normalization())
             merged["group_patterns"] = patterns
     for key in ("superuser_groups", "required_groups"):
         if key in database:

@@ -109,7 +109,8 @@ def client_auth(settings: NetBoxSettings, backend: Backend, discovery: Mapping[s
         basic, reason = False, "the stock azuread backend (netbox_sso not in PLUGINS)"
     else:
         basic, reason, findings = _oidc_method(settings, backend, discovery)
-    shape = {"secret_is_guid": looks_like_guid(secret), "secret_has_whitespace": secret != secret.strip()}
+    shape: dict[str, Any] = {"secret_is_guid": looks_like_guid(secret),
+                             "secret_has_whitespace": secret != secret.strip()}
     if basic:
         return ClientAuth("client_secret_basic", client_id, key_setting, secret_setting, reason,
                           basic=(client_id, secret), hidden=(secret,), **shape), findings
