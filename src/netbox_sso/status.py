@@ -95,6 +95,23 @@ def mapping() -> dict[str, Any]:
             "break_glass_users": sorted(config.break_glass_users), "warnings": [*problem, *config.warnings]}
 
 
+def changed_settings() -> list[dict[str, Any]]:
+    """Every setting (core.settings_schema) whose value in effect differs from its default, with its doc."""
+    from netbox_sso.backends.config import plugin_values
+    from netbox_sso.core import settings_schema as schema
+
+    values = plugin_values()
+    changed = []
+    for key, setting in schema.PLUGIN_SETTINGS.items():
+        if setting.parsed_by_rules:  # the mapping rules are shown above, in full
+            continue
+        value, default = values[key], setting.convert(None)
+        if value != default:
+            changed.append({"key": key, "value": value, "default": setting.default_doc or repr(setting.default),
+                            "doc": setting.doc, "weakens": setting.weakens})
+    return changed
+
+
 def doctor_report() -> tuple[bool, Mapping[str, Any] | None]:
     """(hook available, latest cached doctor report or None)."""
     try:

@@ -71,6 +71,7 @@ class StatusView(UserPassesTestMixin, View):
         context: dict[str, Any] = {
             "providers": status.providers(request),
             "mapping": status.mapping(),
+            "changed_settings": status.changed_settings(),
             "events_table": events,
             "doctor_available": doctor_available,
             "doctor": doctor,
