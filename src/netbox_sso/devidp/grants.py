@@ -194,7 +194,7 @@ def device_token(idp: DevIdP, profile: Profile, route: Route, client: Client, fo
     user = idp.users.get(record.grant.username)
     if user is None or user.disabled:
         return Response.oauth_error("invalid_grant", "user no longer exists or is disabled")
-    from netbox_sso.devidp.server import TokenRecord
+    from netbox_sso.devidp.store import TokenRecord
 
     token_record = TokenRecord(record.grant, time.time() + profile.access_token_lifetime)
     return idp._issue(profile, record.grant, user, client, token_record, with_nonce=False)
