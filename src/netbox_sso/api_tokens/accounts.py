@@ -125,7 +125,8 @@ def _create_person(verified: VerifiedToken, request: Any) -> Any:
     names = {field: str(claims[claim])[:150] for field, claim in (("first_name", "given_name"),
                                                                     ("last_name", "family_name"))
              if isinstance(claims.get(claim), str)}
-    email = claims.get("email") if isinstance(claims.get("email"), str) else ""
+    raw_email = claims.get("email")
+    email = raw_email if isinstance(raw_email, str) else ""
     try:
         with transaction.atomic():
             user = User.objects.create_user(username=username, email=email[:254], **names)
