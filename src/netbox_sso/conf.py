@@ -19,7 +19,7 @@ from django.conf import settings
 
 from netbox_sso.backends.config import plugin_settings, plugin_values
 from netbox_sso.core import settings_schema as schema
-from netbox_sso.core.rule_sources import RuleRecord, merge_plugin_config
+from netbox_sso.core.rule_sources import BackendSettingsRecord, RuleRecord, merge_plugin_config
 from netbox_sso.core.rules import SSOConfig, parse_config
 
 #: Audit trail and diagnostics settings (PLUGINS_CONFIG['netbox_sso'][key]) and their defaults.
@@ -46,15 +46,15 @@ def file_config() -> SSOConfig:
     )
 
 
-def compile_config(records: Iterable[RuleRecord]) -> SSOConfig:
-    """configuration.py's rules merged with `records` (database rules), validated by the one parser.
+def compile_config(records: Iterable[RuleRecord], backend_settings: Iterable[BackendSettingsRecord] = ()) -> SSOConfig:
+    """configuration.py's rules merged with `records` and `backend_settings` (the database's), by the one parser.
 
     Raises ConfigError naming each problem (paths as if the database rules were written in configuration.py).
     """
     base = file_config()
     normalizations = {name: rules.normalize for name, rules in base.backends.items()}
     return parse_config(
-        merge_plugin_config(plugin_settings(), records, normalizations),
+        merge_plugin_config(plugin_settings(), records, normalizations, backend_settings),
         pipeline_config=getattr(settings, "SOCIAL_AUTH_PIPELINE_CONFIG", None),
         remote_auth_default_groups=tuple(getattr(settings, "REMOTE_AUTH_DEFAULT_GROUPS", ()) or ()),
     )

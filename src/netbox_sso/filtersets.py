@@ -9,9 +9,9 @@ from netbox.filtersets import BaseFilterSet, PrimaryModelFilterSet
 from users.models import Group, User
 
 from netbox_sso.choices import MappingEffectChoices, MappingMatchChoices, SSOEventTypeChoices, SSOOutcomeChoices
-from netbox_sso.models import MappingRule, SSOEvent
+from netbox_sso.models import BackendSettings, MappingRule, SSOEvent
 
-__all__ = ("MappingRuleFilterSet", "SSOEventFilterSet")
+__all__ = ("BackendSettingsFilterSet", "MappingRuleFilterSet", "SSOEventFilterSet")
 
 
 class SSOEventFilterSet(BaseFilterSet):
@@ -53,3 +53,15 @@ class MappingRuleFilterSet(PrimaryModelFilterSet):
             return queryset
         return queryset.filter(Q(backend__icontains=value) | Q(value__icontains=value)
                                | Q(description__icontains=value) | Q(groups__name__icontains=value)).distinct()
+
+
+class BackendSettingsFilterSet(PrimaryModelFilterSet):
+    class Meta:
+        model = BackendSettings
+        fields = ("id", "backend", "groups_claim", "case", "missing_claim", "create_groups", "description")
+
+    def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if not value.strip():
+            return queryset
+        return queryset.filter(Q(backend__icontains=value) | Q(groups_claim__icontains=value)
+                               | Q(description__icontains=value))

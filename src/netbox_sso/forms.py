@@ -22,10 +22,11 @@ from utilities.forms.widgets import DateTimePicker
 
 from netbox_sso.choices import MappingEffectChoices, MappingMatchChoices, SSOEventTypeChoices, SSOOutcomeChoices
 from netbox_sso.core.rule_sources import RuleRecord
-from netbox_sso.models import MappingRule, SSOEvent
+from netbox_sso.models import BackendSettings, MappingRule, SSOEvent
 from netbox_sso.rule_validation import check_change
 
-__all__ = ("MappingRuleFilterForm", "MappingRuleForm", "MappingRuleImportForm", "SSOEventFilterForm")
+__all__ = ("BackendSettingsFilterForm", "BackendSettingsForm", "BackendSettingsImportForm",
+           "MappingRuleFilterForm", "MappingRuleForm", "MappingRuleImportForm", "SSOEventFilterForm", "TryRulesForm")
 
 
 class SSOEventFilterForm(SavedFiltersMixin, FilterForm):
@@ -52,7 +53,6 @@ def backend_choices(current: str = "") -> list[tuple[str, str]]:
     from django.utils.module_loading import import_string
 
     from netbox_sso.conf import file_config
-    from netbox_sso.models import MappingRule
 
     names: set[str] = set()
     for path in getattr(settings, "AUTHENTICATION_BACKENDS", ()):
@@ -63,6 +63,7 @@ def backend_choices(current: str = "") -> list[tuple[str, str]]:
     names.update(file_config().backends)
     with contextlib.suppress(Exception):
         names.update(MappingRule.objects.values_list("backend", flat=True).distinct())
+        names.update(BackendSettings.objects.values_list("backend", flat=True))
     if current:
         names.add(current)
     return [(name, name) for name in sorted(names)]
@@ -278,3 +279,78 @@ class TryRulesForm(forms.Form):
             for field_name, message in shape_problems(self.edit):
                 self.add_error(f"edit_{field_name}" if f"edit_{field_name}" in self.fields else None, message)
         return data
+
+
+# ---- backend settings -----------------------------------------------------------------------------------------
+
+class BackendSettingsCheckMixin:
+    rule_warnings: tuple[str, ...] = ()
+
+    def check_settings(self) -> None:
+        from netbox_sso.core.rule_sources import BackendSettingsRecord, split_list
+        from netbox_sso.rule_validation import check_settings
+
+        data = self.cleaned_data  # type: ignore[attr-defined]
+        record = BackendSettingsRecord(str(data.get("backend") or "").strip(), str(data.get("groups_claim") or ""),
+                                       split_list(str(data.get("groups_sources") or "")),
+                                       str(data.get("case") or "preserve"),
+                                       split_list(str(data.get("strip_prefixes") or "")),
+                                       str(data.get("missing_claim") or "keep"), bool(data.get("create_groups")),
+                                       self.instance.pk)  # type: ignore[attr-defined]
+        check = check_settings(record, replaces=record.pk)
+        for field_name, message in check.errors:
+            self.add_error(field_name if field_name in self.fields else None, message)  # type: ignore[attr-defined]
+        self.rule_warnings = check.warnings
+
+
+class BackendSettingsForm(BackendSettingsCheckMixin, PrimaryModelForm):
+    backend = forms.ChoiceField(label=_("Backend"), choices=())
+    comments = CommentField()
+
+    fieldsets = (
+        FieldSet("backend", "groups_claim", "groups_sources", "description", "tags", name=_("Groups claim")),
+        FieldSet("case", "strip_prefixes", name=_("Normalization")),
+        FieldSet("missing_claim", "create_groups", name=_("Policy")),
+    )
+
+    class Meta:
+        model = BackendSettings
+        fields = ("backend", "groups_claim", "groups_sources", "case", "strip_prefixes", "missing_claim",
+                  "create_groups", "description", "owner", "comments", "tags")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        current = self.initial.get("backend") or getattr(self.instance, "backend", "") or ""
+        self.fields["backend"].choices = backend_choices(str(current))
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        if not self.errors:
+            self.check_settings()
+        return self.cleaned_data
+
+    def save(self, *args: Any, **kwargs: Any) -> BackendSettings:
+        instance = super().save(*args, **kwargs)
+        RuleCheckMixin.report_warnings(self)  # type: ignore[arg-type]  # same messages, same way
+        return instance
+
+
+class BackendSettingsImportForm(BackendSettingsCheckMixin, PrimaryModelImportForm):
+    class Meta:
+        model = BackendSettings
+        fields = ("backend", "groups_claim", "groups_sources", "case", "strip_prefixes", "missing_claim",
+                  "create_groups", "description", "owner", "comments", "tags")
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        if not self.errors:
+            self.check_settings()
+        return self.cleaned_data
+
+
+class BackendSettingsFilterForm(PrimaryModelFilterSetForm):
+    model = BackendSettings
+    fieldsets = (FieldSet("q", "filter_id", "tag"), FieldSet("backend", "missing_claim", name=_("Settings")))
+    backend = forms.CharField(required=False, label=_("Backend"))
+    missing_claim = forms.MultipleChoiceField(choices=(("keep", "keep"), ("refuse", "refuse")), required=False)
+    tag = TagFilterField(model)

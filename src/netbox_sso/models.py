@@ -15,9 +15,9 @@ from netbox.models import PrimaryModel
 from utilities.querysets import RestrictedQuerySet
 
 from netbox_sso.choices import MappingEffectChoices, MappingMatchChoices, SSOEventTypeChoices, SSOOutcomeChoices
-from netbox_sso.core.rule_sources import RuleRecord
+from netbox_sso.core.rule_sources import BackendSettingsRecord, RuleRecord, split_list
 
-__all__ = ("MappingRule", "SSOEvent")
+__all__ = ("BackendSettings", "MappingRule", "SSOEvent")
 
 
 class SSOEvent(models.Model):
@@ -113,3 +113,42 @@ class MappingRule(PrimaryModel):
             group_names = tuple(self.groups.values_list("name", flat=True)) if self.pk else ()
         return RuleRecord(self.backend.strip(), self.effect, self.match_type, self.value, tuple(sorted(group_names)),
                           self.pk)
+
+
+class BackendSettings(PrimaryModel):
+    """How one backend's groups are read and matched (where configuration.py does not say): the claim and
+    its sources, normalization, the missing-claim policy and group creation. One row per backend."""
+
+    backend = models.CharField(verbose_name=_("backend"), max_length=64, unique=True,
+                               help_text=_("social-core backend name, e.g. oidc, azuread-oauth2, okta-openidconnect"))
+    groups_claim = models.CharField(verbose_name=_("groups claim"), max_length=256, blank=True,
+                                    help_text=_("Claim name or dotted path (empty: 'groups')"))
+    groups_sources = models.CharField(verbose_name=_("groups sources"), max_length=64, blank=True,
+                                      help_text=_("In order, comma-separated: id_token, userinfo, graph (Entra ID); "
+                                                  "empty: the backend's default"))
+    case = models.CharField(verbose_name=_("case"), max_length=16, choices=(("preserve", _("Preserve")),
+                                                                           ("lower", _("Lower case"))),
+                            default="preserve")
+    strip_prefixes = models.CharField(verbose_name=_("strip prefixes"), max_length=256, blank=True,
+                                      help_text=_("Comma-separated prefixes removed from values, e.g. /"))
+    missing_claim = models.CharField(verbose_name=_("missing claim"), max_length=16,
+                                     choices=(("keep", _("Keep groups, warn")), ("refuse", _("Refuse sign-in"))),
+                                     default="keep")
+    create_groups = models.BooleanField(verbose_name=_("create groups"), default=False,
+                                        help_text=_("Create mapped NetBox groups that do not exist at login"))
+
+    class Meta:
+        ordering = ("backend",)
+        verbose_name = _("backend settings")
+        verbose_name_plural = _("backend settings")
+
+    def __str__(self) -> str:
+        return f"{self.backend} settings"
+
+    def get_absolute_url(self) -> str:
+        return reverse("plugins:netbox_sso:backendsettings", args=[self.pk])
+
+    def record(self) -> BackendSettingsRecord:
+        return BackendSettingsRecord(self.backend.strip(), self.groups_claim, split_list(self.groups_sources),
+                                     self.case, split_list(self.strip_prefixes), self.missing_claim,
+                                     self.create_groups, self.pk)

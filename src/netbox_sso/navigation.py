@@ -18,6 +18,12 @@ menu = PluginMenu(
                                PluginMenuButton("plugins:netbox_sso:mappingrule_bulk_import", _("Import"),
                                                 "mdi mdi-upload", permissions=["netbox_sso.add_mappingrule"]),
                            )),
+            PluginMenuItem(link="plugins:netbox_sso:backendsettings_list", link_text=_("Backend settings"),
+                           permissions=["netbox_sso.view_backendsettings"],
+                           buttons=(
+                               PluginMenuButton("plugins:netbox_sso:backendsettings_add", _("Add"),
+                                                "mdi mdi-plus-thick", permissions=["netbox_sso.add_backendsettings"]),
+                           )),
             PluginMenuItem(link="plugins:netbox_sso:try_rules", link_text=_("Try the rules"),
                            permissions=["netbox_sso.view_mappingrule"]),
         )),

@@ -1,10 +1,11 @@
 """The compiled rule set in force on this worker, kept current through a version in the shared cache.
 
-Every change of a database rule (or of a NetBox group a rule names) writes a new random version to NetBox's
-cache (Redis, shared by every worker of every instance) once its transaction commits. Each worker keeps its
-compiled rules together with the version it built them from; a login reads the version (one cache GET) and
-rebuilds (one database query) only when it differs. So a rule saved on one instance applies to the next login
-on every instance, without a restart, and an unchanged rule set costs a login no database query.
+Every change of a database rule or backend settings (or of a NetBox group a rule names) writes a new random
+version to NetBox's cache (Redis, shared by every worker of every instance) once its transaction commits. Each
+worker keeps its compiled rules together with the version it built them from; a login reads the version (one
+cache GET) and rebuilds (two queries: rules, backend settings) only when it differs. So a rule saved on one
+instance applies to the next login on every instance, without a restart, and an unchanged rule set costs a
+login no database query.
 
 The version is read before the rows, so a change committed while a worker rebuilds leaves that worker with an
 older version than the cache's, and the next login rebuilds again: rules are never stale for longer than one
@@ -18,7 +19,6 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from django.core.cache import cache
 from django.db import DatabaseError, transaction
 
 from netbox_sso.core.errors import ConfigError
-from netbox_sso.core.rule_sources import RuleRecord
+from netbox_sso.core.rule_sources import BackendSettingsRecord, RuleRecord
 from netbox_sso.core.rules import SSOConfig
 
 logger = logging.getLogger("netbox_sso")
@@ -110,21 +110,35 @@ def database_records(queryset: Any = None) -> tuple[RuleRecord, ...]:
                  for pk, (backend, effect, match_type, value) in by_pk.items())
 
 
+def database_settings(exclude_pk: int | None = None) -> tuple[BackendSettingsRecord, ...]:
+    """Every backend's settings kept in the database, in one query."""
+    from netbox_sso.models import BackendSettings
+
+    queryset = BackendSettings.objects.all()
+    if exclude_pk is not None:
+        queryset = queryset.exclude(pk=exclude_pk)
+    return tuple(row.record() for row in queryset)
+
+
+def _read() -> tuple[tuple[RuleRecord, ...], tuple[BackendSettingsRecord, ...]]:
+    return database_records(), database_settings()
+
+
 def _build(version: str | None) -> _Compiled:
     from netbox_sso.conf import compile_config, file_config
 
     try:
         if transaction.get_connection().in_atomic_block:  # a failed read must not poison the login's transaction
             with transaction.atomic():
-                records: Iterable[RuleRecord] = database_records()
+                records, backend_settings = _read()
         else:
-            records = database_records()
+            records, backend_settings = _read()
     except DatabaseError:  # not migrated yet (plugin just upgraded): configuration.py's rules only
         logger.error("netbox-sso: the mapping-rule table could not be read (run `netbox migrate`); using the "
                      "rules from configuration.py only", exc_info=True)
         return _Compiled(None, file_config())
     try:
-        return _Compiled(version, compile_config(records))
+        return _Compiled(version, compile_config(records, backend_settings))
     except ConfigError as error:
         logger.error("netbox-sso: the mapping rules (configuration.py merged with the database) are invalid; "
                      "SSO logins are refused until they are fixed: %s", error)

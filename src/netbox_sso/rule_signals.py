@@ -23,6 +23,10 @@ def _request() -> Any:
 
 
 def _describe(rule: Any) -> dict[str, Any]:
+    from netbox_sso.models import BackendSettings
+
+    if isinstance(rule, BackendSettings):
+        return {"backend_settings": rule.pk, "backend": rule.backend, **rule.record().entry()}
     return {"rule": rule.pk, "backend": rule.backend, "effect": rule.effect, "match_type": rule.match_type,
             "value": rule.value}
 
@@ -32,7 +36,7 @@ def _record(action: str, rule: Any, **details: Any) -> None:
     user = getattr(request, "user", None)
     audit.record("rules_changed", request=request, backend=rule.backend,
                  user=user if getattr(user, "is_authenticated", False) else None, outcome="info", reason=action,
-                 details={**_describe(rule), **details}, message=f"mapping rule {action}: {rule}")
+                 details={**_describe(rule), **details}, message=f"{rule._meta.verbose_name} {action}: {rule}")
 
 
 def on_rule_saved(sender: Any, instance: Any, created: bool = False, raw: bool = False, **kwargs: Any) -> None:
@@ -75,8 +79,10 @@ def on_group_changed(sender: Any, created: bool = False, **kwargs: Any) -> None:
 def connect() -> None:
     from users.models import Group
 
-    from netbox_sso.models import MappingRule
+    from netbox_sso.models import BackendSettings, MappingRule
 
+    post_save.connect(on_rule_saved, sender=BackendSettings, dispatch_uid="netbox_sso.rules.settings_saved")
+    post_delete.connect(on_rule_deleted, sender=BackendSettings, dispatch_uid="netbox_sso.rules.settings_deleted")
     post_save.connect(on_rule_saved, sender=MappingRule, dispatch_uid="netbox_sso.rules.saved")
     pre_delete.connect(on_rule_deleting, sender=MappingRule, dispatch_uid="netbox_sso.rules.deleting")
     post_delete.connect(on_rule_deleted, sender=MappingRule, dispatch_uid="netbox_sso.rules.deleted")

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from netbox_sso.core.errors import ConfigError, ConfigProblem
-from netbox_sso.core.rule_sources import RuleRecord, shape_problems
+from netbox_sso.core.rule_sources import BackendSettingsRecord, RuleRecord, shape_problems
 from netbox_sso.core.rules import SSOConfig
 
 
@@ -49,20 +49,51 @@ def problem_field(problem: ConfigProblem) -> str | None:
     return None
 
 
-def compile_problems(records: Iterable[RuleRecord]) -> tuple[SSOConfig | None, list[ConfigProblem]]:
-    """(merged config, []) or (None, the parser's problems)."""
+def compile_problems(records: Iterable[RuleRecord], backend_settings: Iterable[BackendSettingsRecord] | None = None
+                     ) -> tuple[SSOConfig | None, list[ConfigProblem]]:
+    """(merged config, []) or (None, the parser's problems); backend settings default to the saved ones."""
     from netbox_sso.conf import compile_config
+    from netbox_sso.rule_set import database_settings
 
     try:
-        return compile_config(list(records)), []
+        settings = database_settings() if backend_settings is None else backend_settings
+        return compile_config(list(records), settings), []
     except ConfigError as error:
         return None, list(error.problems)
 
 
-def compile_records(records: Iterable[RuleRecord]) -> tuple[SSOConfig | None, list[str]]:
+def compile_records(records: Iterable[RuleRecord], backend_settings: Iterable[BackendSettingsRecord] | None = None
+                    ) -> tuple[SSOConfig | None, list[str]]:
     """(merged config, []) or (None, the parser's problems as text)."""
-    config, problems = compile_problems(records)
+    config, problems = compile_problems(records, backend_settings)
     return config, [_problem_text(problem) for problem in problems]
+
+
+#: Backend-settings fields by the configuration key a parser problem names.
+_SETTINGS_FIELDS = {"groups_claim": "groups_claim", "groups_sources": "groups_sources", "case": "case",
+                    "strip_prefixes": "strip_prefixes", "missing_claim": "missing_claim"}
+
+
+def check_settings(candidate: BackendSettingsRecord, *, replaces: int | None = None) -> RuleCheck:
+    """Check the rule set with these backend settings saved (in place of row `replaces`)."""
+    from netbox_sso.rule_set import database_settings
+
+    if not candidate.backend.strip():
+        return RuleCheck(errors=(("backend", "name the social-core backend, e.g. 'oidc'"),))
+    others = database_settings(exclude_pk=replaces)
+    if any(other.backend == candidate.backend for other in others):
+        return RuleCheck(errors=(("backend", f"backend {candidate.backend!r} already has settings; edit them"),))
+    records = other_records(None)
+    after, problems = compile_problems(records, [*others, candidate])
+    if after is None:
+        errors = []
+        for problem in problems:
+            field_name = next((f for key, f in _SETTINGS_FIELDS.items() if f"['{key}']" in problem.path), None)
+            errors.append((field_name, _problem_text(problem)))
+        return RuleCheck(errors=tuple(errors))
+    before, _ = compile_problems(records)
+    known = set(before.warnings) if before is not None else set()
+    return RuleCheck(warnings=tuple(w for w in after.warnings if w not in known), config=after)
 
 
 def other_records(exclude_pk: int | None) -> tuple[RuleRecord, ...]:

@@ -6,9 +6,9 @@ import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
 from netbox.tables import NetBoxTable, PrimaryModelTable, columns
 
-from netbox_sso.models import MappingRule, SSOEvent
+from netbox_sso.models import BackendSettings, MappingRule, SSOEvent
 
-__all__ = ("MappingRuleTable", "SSOEventTable")
+__all__ = ("BackendSettingsTable", "MappingRuleTable", "SSOEventTable")
 
 
 class SSOEventTable(NetBoxTable):
@@ -44,3 +44,21 @@ class MappingRuleTable(PrimaryModelTable):
         fields = ("pk", "id", "backend", "effect", "match_type", "value", "groups", "description", "comments", "tags",
                   "created", "last_updated", "actions")
         default_columns = ("pk", "backend", "effect", "match_type", "value", "groups", "description")
+
+
+class BackendSettingsTable(PrimaryModelTable):
+    backend = tables.Column(verbose_name=_("Backend"), linkify=True)
+    groups_claim = tables.Column(verbose_name=_("Groups claim"))
+    groups_sources = tables.Column(verbose_name=_("Sources"))
+    case = tables.Column(verbose_name=_("Case"))
+    strip_prefixes = tables.Column(verbose_name=_("Strip prefixes"))
+    missing_claim = tables.Column(verbose_name=_("Missing claim"))
+    create_groups = columns.BooleanColumn(verbose_name=_("Create groups"))
+    tags = columns.TagColumn(url_name="plugins:netbox_sso:backendsettings_list")
+
+    class Meta(PrimaryModelTable.Meta):
+        model = BackendSettings
+        fields = ("pk", "id", "backend", "groups_claim", "groups_sources", "case", "strip_prefixes", "missing_claim",
+                  "create_groups", "description", "comments", "tags", "created", "last_updated", "actions")
+        default_columns = ("pk", "backend", "groups_claim", "groups_sources", "case", "strip_prefixes",
+                           "missing_claim", "create_groups")

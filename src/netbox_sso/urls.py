@@ -15,5 +15,7 @@ urlpatterns = [
     path("rules/", include(get_model_urls("netbox_sso", "mappingrule", detail=False))),
     path("rules/<int:pk>/", include(get_model_urls("netbox_sso", "mappingrule"))),
     path("rules/try/", views.TryRulesView.as_view(), name="try_rules"),
+    path("backends/", include(get_model_urls("netbox_sso", "backendsettings", detail=False))),
+    path("backends/<int:pk>/", include(get_model_urls("netbox_sso", "backendsettings"))),
     path("status/", views.StatusView.as_view(), name="status"),
 ]

@@ -16,7 +16,7 @@ from netbox.views import generic
 from utilities.views import register_model_view
 
 from netbox_sso import filtersets, forms, status, tables
-from netbox_sso.models import MappingRule, SSOEvent
+from netbox_sso.models import BackendSettings, MappingRule, SSOEvent
 
 RECENT_EVENTS = 20
 
@@ -145,6 +145,61 @@ class MappingRuleBulkDeleteView(generic.BulkDeleteView):
     queryset = MappingRule.objects.all()
     filterset = filtersets.MappingRuleFilterSet
     table = tables.MappingRuleTable
+
+
+class BackendSettingsPanel(panels.ObjectAttributesPanel):
+    title = _("Backend settings")
+    backend = attrs.TextAttr("backend", style="font-monospace")
+    groups_claim = attrs.TextAttr("groups_claim", label=_("Groups claim"), style="font-monospace")
+    groups_sources = attrs.TextAttr("groups_sources", label=_("Groups sources"))
+    case = attrs.ChoiceAttr("case")
+    strip_prefixes = attrs.TextAttr("strip_prefixes", label=_("Strip prefixes"), style="font-monospace")
+    missing_claim = attrs.ChoiceAttr("missing_claim", label=_("Missing claim"))
+    create_groups = attrs.BooleanAttr("create_groups", label=_("Create groups"))
+    description = attrs.TextAttr("description")
+
+
+@register_model_view(BackendSettings, "list", path="", detail=False)
+class BackendSettingsListView(generic.ObjectListView):
+    queryset = BackendSettings.objects.prefetch_related("tags")
+    filterset = filtersets.BackendSettingsFilterSet
+    filterset_form = forms.BackendSettingsFilterForm
+    table = tables.BackendSettingsTable
+    actions = (AddObject, BulkImport, BulkExport, BulkDelete)
+
+
+@register_model_view(BackendSettings)
+class BackendSettingsView(generic.ObjectView):
+    queryset = BackendSettings.objects.all()
+    layout = layout.SimpleLayout(
+        left_panels=[BackendSettingsPanel(), TagsPanel()],
+        right_panels=[CustomFieldsPanel(), panels.CommentsPanel()],
+    )
+
+
+@register_model_view(BackendSettings, "add", detail=False)
+@register_model_view(BackendSettings, "edit")
+class BackendSettingsEditView(generic.ObjectEditView):
+    queryset = BackendSettings.objects.all()
+    form = forms.BackendSettingsForm
+
+
+@register_model_view(BackendSettings, "delete")
+class BackendSettingsDeleteView(generic.ObjectDeleteView):
+    queryset = BackendSettings.objects.all()
+
+
+@register_model_view(BackendSettings, "bulk_import", path="import", detail=False)
+class BackendSettingsBulkImportView(generic.BulkImportView):
+    queryset = BackendSettings.objects.all()
+    model_form = forms.BackendSettingsImportForm
+
+
+@register_model_view(BackendSettings, "bulk_delete", path="delete", detail=False)
+class BackendSettingsBulkDeleteView(generic.BulkDeleteView):
+    queryset = BackendSettings.objects.all()
+    filterset = filtersets.BackendSettingsFilterSet
+    table = tables.BackendSettingsTable
 
 
 class TryRulesView(PermissionRequiredMixin, View):

@@ -29,6 +29,7 @@ PLUGINS_CONFIG = {'netbox_sso': {'backends': {'oidc': {
 }}}}
 """
 RULE_TABLE = "netbox_sso_mappingrule"
+SETTINGS_TABLE = "netbox_sso_backendsettings"
 
 
 @pytest.fixture(scope="module")
@@ -99,10 +100,10 @@ def is_superuser(netbox, username: str) -> bool:
         return bool(conn.execute("SELECT is_superuser FROM users_user WHERE username = %s", (username,)).fetchone()[0])
 
 
-def rule_statements(result) -> int:
-    """SQL statements of the callback that read the mapping-rule table (X-Bench-Tables)."""
+def rule_statements(result, table: str = RULE_TABLE) -> int:
+    """SQL statements of the callback whose first table is `table` (X-Bench-Tables)."""
     tables = dict(item.split("=") for item in result.complete_headers.get("X-Bench-Tables", "").split(";") if item)
-    return int(tables.get(RULE_TABLE, 0))
+    return int(tables.get(table, 0))
 
 
 def test_a_rule_added_on_one_instance_applies_to_the_next_login_on_the_other_without_restart(pair, api, idp, login):
@@ -202,8 +203,10 @@ def test_a_login_reads_the_rules_only_after_they_changed(pair, api, idp, login):
                     groups=[api.group("Crew")]).status_code == 201
     rebuilt = login(second, "count-carl")
     assert rule_statements(rebuilt) == 1  # this worker saw the new version: one query for every rule
+    assert rule_statements(rebuilt, SETTINGS_TABLE) == 1
     again = login(second, "count-carl")
     assert rule_statements(again) == 0
+    assert rule_statements(again, SETTINGS_TABLE) == 0
     assert int(again.complete_headers["X-Bench-Queries"]) == baseline
 
 
@@ -281,3 +284,21 @@ def test_bulk_import_takes_csv_and_yaml_and_reports_an_unknown_group(pair, api):
     assert refused.status_code == 200
     assert "Ghost team" in refused.text and "do not exist" in refused.text
     assert not api.call("GET", "/api/plugins/sso/rules/", params={"value": "ghosts"}).json()["results"]
+
+
+def test_backend_settings_in_the_database_apply_where_configuration_is_silent(pair, api, idp, login):
+    _, second = pair
+    bad = api.call("POST", "/api/plugins/sso/backends/", json={"backend": "oidc", "groups_sources": "graph"})
+    assert bad.status_code == 400, bad.text
+    assert "graph" in " ".join(map(str, bad.json().get("groups_sources", []))), bad.text
+    made = api.call("POST", "/api/plugins/sso/backends/", json={"backend": "oidc", "case": "lower",
+                                                                "strip_prefixes": "/"})
+    assert made.status_code == 201, made.text
+    assert api.rule(backend="oidc", effect="groups", match_type="exact", value="night",
+                    groups=[api.group("Night shift")]).status_code == 201
+    idp.upsert_user("night-nina", user_claims("night-nina", ["netbox-users", "/NIGHT"]), replace_claims=True)
+    assert login(second, "night-nina").logged_in
+    assert groups_of(second, "night-nina") == {"Users", "Night shift"}
+    query = '{ backend_settings_list { backend case strip_prefixes } }'
+    assert api.call("POST", "/graphql/", json={"query": query}).json()["data"]["backend_settings_list"] == [
+        {"backend": "oidc", "case": "lower", "strip_prefixes": "/"}]

@@ -6,7 +6,14 @@ import pytest
 
 from netbox_sso.core.claims import Normalization
 from netbox_sso.core.errors import ConfigError
-from netbox_sso.core.rule_sources import RuleRecord, backend_entries, merge_plugin_config, shape_problems
+from netbox_sso.core.rule_sources import (
+    BackendSettingsRecord,
+    RuleRecord,
+    backend_entries,
+    merge_plugin_config,
+    shape_problems,
+    split_list,
+)
 from netbox_sso.core.rules import parse_config
 
 
@@ -108,3 +115,24 @@ def test_shapes_the_rules_format_cannot_express_name_the_field(record, field):
 def test_a_well_formed_rule_has_no_shape_problem():
     assert shape_problems(rule()) == []
     assert shape_problems(rule(effect="default", value="", groups=("Viewers",))) == []
+
+
+def test_backend_settings_from_the_database_fill_only_what_configuration_does_not_set():
+    configured = {"backends": {"oidc": {"groups_claim": "roles", "group_map": {"a": ["A"]}}}}
+    stored = BackendSettingsRecord("oidc", groups_claim="groups", case="lower", strip_prefixes=("/",),
+                                   missing_claim="refuse")
+    entry = merge_plugin_config(configured, [], {}, [stored])["backends"]["oidc"]
+    assert entry["groups_claim"] == "roles"  # configuration.py wins
+    assert entry["normalize"] == {"case": "lower", "strip_prefixes": ["/"]}
+    assert entry["missing_claim"] == "refuse"
+
+
+def test_backend_settings_left_at_their_defaults_set_nothing():
+    assert BackendSettingsRecord("oidc").entry() == {}
+    assert split_list(" id_token, userinfo ,") == ("id_token", "userinfo")
+
+
+def test_a_backend_only_in_the_database_compiles_with_its_stored_settings():
+    stored = BackendSettingsRecord("keycloak", case="lower", strip_prefixes=("/",))
+    config = parse_config(merge_plugin_config({}, [rule(backend="keycloak", value="/Ops")], {}, [stored]))
+    assert config.backends["keycloak"].group_map == {"ops": frozenset({"Operators"})}

@@ -12,9 +12,9 @@ from users.models import Group
 
 from netbox_sso.choices import MappingEffectChoices, MappingMatchChoices, SSOEventTypeChoices, SSOOutcomeChoices
 from netbox_sso.core.rule_sources import RuleRecord
-from netbox_sso.models import MappingRule, SSOEvent
+from netbox_sso.models import BackendSettings, MappingRule, SSOEvent
 
-__all__ = ("MappingRuleSerializer", "SSOEventSerializer")
+__all__ = ("BackendSettingsSerializer", "MappingRuleSerializer", "SSOEventSerializer")
 
 
 class SSOEventSerializer(BaseModelSerializer):
@@ -74,5 +74,41 @@ class MappingRuleSerializer(PrimaryModelSerializer):
         if not errors and check.superuser_risk and not confirmed:
             errors["confirm_superuser_change"] = [check.superuser_risk + " Send confirm_superuser_change: true."]
         if errors:
+            raise serializers.ValidationError(errors)
+        return data
+
+
+class BackendSettingsSerializer(PrimaryModelSerializer):
+    class Meta:
+        model = BackendSettings
+        fields = ("id", "url", "display_url", "display", "backend", "groups_claim", "groups_sources", "case",
+                  "strip_prefixes", "missing_claim", "create_groups", "description", "owner", "comments", "tags",
+                  "custom_fields", "created", "last_updated")
+        brief_fields = ("id", "url", "display", "backend", "description")
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        data = super().validate(data)
+        if self.nested:
+            return data
+        from netbox_sso.core.rule_sources import BackendSettingsRecord, split_list
+        from netbox_sso.rule_validation import check_settings
+
+        instance = self.instance
+
+        def pick(name: str, default: Any) -> Any:
+            if name in data:
+                return data[name]
+            return getattr(instance, name) if instance is not None else default
+
+        record = BackendSettingsRecord(str(pick("backend", "")).strip(), str(pick("groups_claim", "") or ""),
+                                       split_list(str(pick("groups_sources", "") or "")), str(pick("case", "preserve")),
+                                       split_list(str(pick("strip_prefixes", "") or "")),
+                                       str(pick("missing_claim", "keep")), bool(pick("create_groups", False)),
+                                       instance.pk if instance is not None else None)
+        check = check_settings(record, replaces=record.pk)
+        if check.errors:
+            errors: dict[str, list[str]] = {}
+            for field_name, message in check.errors:
+                errors.setdefault(field_name or "non_field_errors", []).append(message)
             raise serializers.ValidationError(errors)
         return data

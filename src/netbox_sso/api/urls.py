@@ -1,4 +1,4 @@
-"""REST API URLs: /api/plugins/sso/events/ and /api/plugins/sso/rules/."""
+"""REST API URLs: /api/plugins/sso/events/, /rules/ and /backends/."""
 
 from __future__ import annotations
 
@@ -11,5 +11,6 @@ app_name = "netbox_sso-api"
 router = NetBoxRouter()
 router.register("events", views.SSOEventViewSet)
 router.register("rules", views.MappingRuleViewSet)
+router.register("backends", views.BackendSettingsViewSet)
 
 urlpatterns = router.urls

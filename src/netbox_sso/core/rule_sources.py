@@ -15,8 +15,9 @@ Effects and the configuration key each one becomes::
     default            -> default_groups += [groups]   (no IdP value)
 
 Precedence (merging with configuration.py): the two sources are united, never overridden.
-- A backend's settings (groups_claim, groups_sources, normalize, missing_claim, create_groups, permissions)
-  come from configuration.py only; a backend that exists only in the database uses the defaults.
+- A backend's settings (groups_claim, groups_sources, normalize, missing_claim, create_groups) may also be
+  kept in the database (`BackendSettingsRecord`, one per backend): each setting configuration.py sets wins,
+  the database fills the others; a backend with neither uses the defaults. `permissions` stay configuration.
 - An exact rule whose IdP value equals a configured group_map key (after the backend's normalization)
   adds its groups to that key's groups; the same glob or regex adds its groups to the configured pattern.
 - superuser_groups, required_groups and default_groups are the union of both sources. A database superuser
@@ -52,6 +53,40 @@ class RuleRecord:
     value: str
     groups: tuple[str, ...] = ()
     pk: int | None = None
+
+
+@dataclass(frozen=True)
+class BackendSettingsRecord:
+    """A backend's settings as stored in the database (`netbox_sso.models.BackendSettings`); '' = default."""
+
+    backend: str
+    groups_claim: str = ""
+    groups_sources: tuple[str, ...] = ()
+    case: str = "preserve"
+    strip_prefixes: tuple[str, ...] = ()
+    missing_claim: str = "keep"
+    create_groups: bool = False
+    pk: int | None = None
+
+    def entry(self) -> dict[str, Any]:
+        """The configuration keys these settings set (defaults left out, so configuration.py's apply)."""
+        entry: dict[str, Any] = {}
+        if self.groups_claim.strip():
+            entry["groups_claim"] = self.groups_claim.strip()
+        if self.groups_sources:
+            entry["groups_sources"] = list(self.groups_sources)
+        if self.case != "preserve" or self.strip_prefixes:
+            entry["normalize"] = {"case": self.case, "strip_prefixes": list(self.strip_prefixes)}
+        if self.missing_claim != "keep":
+            entry["missing_claim"] = self.missing_claim
+        if self.create_groups:
+            entry["create_groups"] = True
+        return entry
+
+
+def split_list(text: str) -> tuple[str, ...]:
+    """'id_token, userinfo' -> ('id_token', 'userinfo'): how list settings are written in a form field."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
 def shape_problems(record: RuleRecord) -> list[tuple[str, str]]:
@@ -117,8 +152,15 @@ def _merge_values(configured: Any, extra: list[str], norm: Normalization) -> Any
     return merged
 
 
+#: Backend settings the database may set (configuration.py's value wins where it sets one).
+SETTING_KEYS = ("groups_claim", "groups_sources", "normalize", "missing_claim", "create_groups")
+
+
 def _merge_entry(configured: Mapping[str, Any], database: Mapping[str, Any], norm: Normalization) -> dict[str, Any]:
     merged = copy.deepcopy(dict(configured))
+    for key in SETTING_KEYS:
+        if key in database and key not in merged:
+            merged[key] = copy.deepcopy(database[key])
     if "group_map" in database:
         group_map = merged.get("group_map", {})
         if isinstance(group_map, Mapping):
@@ -159,6 +201,7 @@ def merge_plugin_config(
     plugin_config: Mapping[str, Any] | None,
     records: Iterable[RuleRecord],
     normalizations: Mapping[str, Normalization],
+    settings: Iterable[BackendSettingsRecord] = (),
 ) -> dict[str, Any]:
     """`PLUGINS_CONFIG['netbox_sso']` with the database rules merged into `backends` (see the module doc).
 
@@ -167,6 +210,10 @@ def merge_plugin_config(
     """
     merged = dict(plugin_config or {})
     database = backend_entries(records)
+    for record in settings:
+        entry = database.setdefault(record.backend, {})
+        for key, value in record.entry().items():
+            entry.setdefault(key, value)
     if not database:
         return merged
     configured = merged.get("backends")
