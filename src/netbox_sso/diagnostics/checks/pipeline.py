@@ -102,7 +102,8 @@ def check_pipeline(settings: NetBoxSettings, ctx: Context) -> Iterator[Finding]:
             "" if settings.plugin_enabled else "enable netbox-sso (PLUGINS = ['netbox_sso'])",
         )
     try:
-        assemble(steps, mapping_enabled=bool(config and config.backends))
+        # As at start-up: with the plugin enabled, database mapping rules need the steps in any case.
+        assemble(steps, mapping_enabled=bool(config and config.backends), database_rules=settings.plugin_enabled)
     except ValueError as error:
         yield finding("pipeline.order", "error", name, str(error), "list the mapping steps as described")
 
