@@ -248,8 +248,13 @@ class TryRulesForm(forms.Form):
     def __init__(self, user: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["backend"].choices = backend_choices()
-        self.fields["event"].queryset = (SSOEvent.objects.restrict(user, "view")
-                                         .filter(event=SSOEventTypeChoices.CLAIMS_CAPTURED).order_by("-time")[:50])
+        captured = (SSOEvent.objects.restrict(user, "view").filter(event=SSOEventTypeChoices.CLAIMS_CAPTURED)
+                    .order_by("-time", "-pk"))
+        field = self.fields["event"]
+        field.queryset = captured  # validation looks the chosen one up here (unsliced)
+        latest = [(event.pk, f"{event.time:%Y-%m-%d %H:%M:%S} {event.username} ({event.backend})")
+                  for event in captured[:50]]
+        field.choices = [("", "---------"), *latest]
         self.sources: dict[str, Any] = {}
         self.edit: RuleRecord | None = None
 

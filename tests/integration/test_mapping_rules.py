@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 BENCH_PLUGIN = Path(__file__).resolve().parents[2] / "bench" / "plugin"
 CONFIG = """
-PLUGINS_CONFIG = {'netbox_sso': {'backends': {'oidc': {
+PLUGINS_CONFIG = {'netbox_sso': {'debug_claims': True, 'backends': {'oidc': {
     'group_map': {'netbox-users': 'Users'},
     'create_groups': True,
 }}}}
@@ -257,6 +257,16 @@ def test_try_it_shows_the_decision_now_and_with_an_unsaved_edit(pair, api):
     assert len(results) == 2, answer.text[-3000:]
     assert "Night shift" not in results[0] and "Users" in results[0]
     assert "Night shift" in results[1]
+
+    captured = api.call("GET", "/api/plugins/sso/events/", params={"event": "claims_captured",
+                                                                   "username": "ops-olga"}).json()["results"]
+    assert captured, "debug_claims recorded no claims_captured event"
+    picked = api.session.post(f"{first.url}/plugins/sso/rules/try/", timeout=60,
+                              headers={"Referer": f"{first.url}/plugins/sso/rules/try/"},
+                              data={"csrfmiddlewaretoken": token, "backend": "oidc", "username": "ops-olga",
+                                    "event": captured[0]["id"]})
+    assert picked.status_code == 200
+    assert re.findall(r'class="try-after">([^<]*)<', picked.text), picked.text[-3000:]
 
 
 def bulk_import(api: Api, netbox, data: str, fmt: str) -> requests.Response:
