@@ -341,6 +341,11 @@ class BackendSettingsForm(BackendSettingsCheckMixin, PrimaryModelForm):
 
 
 class BackendSettingsImportForm(BackendSettingsCheckMixin, PrimaryModelImportForm):
+    case = CSVChoiceField(label=_("Case"), choices=(("preserve", "preserve"), ("lower", "lower")), required=False,
+                          help_text=_("preserve (default) or lower"))
+    missing_claim = CSVChoiceField(label=_("Missing claim"), choices=(("keep", "keep"), ("refuse", "refuse")),
+                                   required=False, help_text=_("keep (default) or refuse"))
+
     class Meta:
         model = BackendSettings
         fields = ("backend", "groups_claim", "groups_sources", "case", "strip_prefixes", "missing_claim",
