@@ -174,6 +174,13 @@ def test_a_write_scope_writes_only_where_the_groups_grant_it(netbox, idp):
     user_with_groups(idp, "api-wes", ["api-writers"])
     created = api(netbox, person_token(idp, "api-wes", "netbox.write"), "POST", json=new_site("wes-site"))
     assert created.status_code == 201, created.text
+    # The same person with a read-only scope: their groups could change and delete, the token cannot.
+    read_only = person_token(idp, "api-wes", "netbox.read")
+    site = f"/api/dcim/sites/{created.json()['id']}/"
+    assert api(netbox, read_only, path=site).status_code == 200
+    assert api(netbox, read_only, "PATCH", path=site, json={"description": "x"}).status_code == 403
+    assert api(netbox, read_only, "DELETE", path=site).status_code == 403
+    assert api(netbox, read_only, "POST", json=new_site("wes-site-2")).status_code == 403
     user_with_groups(idp, "api-rob", ["api-readers"])
     # A write scope does not give the reader group NetBox's add permission.
     assert api(netbox, person_token(idp, "api-rob", "netbox.write"), "POST",
