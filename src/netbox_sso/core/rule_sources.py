@@ -158,21 +158,21 @@ SETTING_KEYS = ("groups_claim", "groups_sources", "normalize", "missing_claim", 
 
 def _merge_entry(configured: Mapping[str, Any], database: Mapping[str, Any], norm: Normalization) -> dict[str, Any]:
     merged = copy.deepcopy(dict(configured))
-    for key in SETTING_KEYS:
-        if key in database and key not in merged:
-            merged[key] = copy.deepcopy(database[key])
+    for setting in SETTING_KEYS:
+        if setting in database and setting not in merged:
+            merged[setting] = copy.deepcopy(database[setting])
     if "group_map" in database:
         group_map = merged.get("group_map", {})
         if isinstance(group_map, Mapping):
             group_map = dict(group_map)
             by_normalized = {norm.apply(k): k for k in group_map if isinstance(k, str)}
             for value, groups in database["group_map"].items():
-                key = by_normalized.get(norm.apply(value))
-                if key is None:
+                configured_key = by_normalized.get(norm.apply(value))
+                if configured_key is None:
                     group_map[value] = groups
                     by_normalized[norm.apply(value)] = value
                 else:
-                    group_map[key] = _merge_values(group_map[key], groups, Normalization())
+                    group_map[configured_key] = _merge_values(group_map[configured_key], groups, Normalization())
             merged["group_map"] = group_map
     if "group_patterns" in database:
         patterns = merged.get("group_patterns", [])
