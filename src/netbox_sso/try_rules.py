@@ -46,8 +46,10 @@ def parse_claims(text: str) -> dict[str, Mapping[str, Any] | None]:
 
 
 def event_claims(details: Any) -> dict[str, Mapping[str, Any] | None]:
-    """The claims document of a claims_captured event's details."""
-    sources = details.get("sources") if isinstance(details, Mapping) else None
+    """The claims document of a claims_captured event: its details are the claims per source."""
+    if not isinstance(details, Mapping) or not details:
+        raise ValueError("this event carries no captured claims")
+    sources = details.get("sources", details)  # {"id_token": {...}, "userinfo": {...}, "graph": {...}}
     if not isinstance(sources, Mapping):
         raise ValueError("this event carries no captured claims")
     return split_sources(sources)
