@@ -46,6 +46,13 @@ DEMO_RULES = {
 }
 
 
+#: The API accepts devidp access tokens meant for this audience (docs/api-tokens.md).
+DEMO_API_AUDIENCE = "netbox-demo-api"
+DEMO_API_TOKENS = {"audiences": [DEMO_API_AUDIENCE], "read_scopes": ["netbox.read"], "write_scopes": ["netbox.write"]}
+#: A public client for `netbox-sso token` (device flow) against the demo's devidp.
+DEMO_CLI_CLIENT = "netbox-cli"
+
+
 def demo_configuration(issuer: str) -> str:
     """The configuration.py block the demo pastes: the reference's generic block plus our mapping."""
     return f"""
@@ -57,6 +64,7 @@ SOCIAL_AUTH_BACKEND_ATTRS = {{'oidc': ('Sign in with devidp', 'login')}}
 PLUGINS_CONFIG = {{'netbox_sso': {{
     'break_glass_users': [{ADMIN_USERNAME!r}],
     'backends': {{'oidc': {DEMO_RULES!r}}},
+    'api_tokens': {{'oidc': {DEMO_API_TOKENS!r}}},
 }}}}
 """
 
@@ -104,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         refuse_unless_check_passes(netbox.config_path, say)
         idp.register_client(CLIENT_ID, CLIENT_SECRET, redirect_uris=[f"{netbox.url}/oauth/complete/oidc/"],
                             post_logout_redirect_uris=[f"{netbox.url}/"])
+        idp.register_client(DEMO_CLI_CLIENT, None)
+        idp.device_interval = 1
         say(f"Starting NetBox on {netbox.url} ...")
         netbox.start(workers=1, threads=4)
         _print_banner(netbox.url, issuer, time.monotonic() - started)
@@ -112,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
 
             result = sso_login(netbox.url, "oidc", "alice")
             say(f"check: SSO login as alice -> logged in: {result.logged_in}")
-            return 0 if result.logged_in else 1
+            api_status = check_api_token(idp, issuer, netbox.url)
+            say(f"check: API with alice's devidp access token -> HTTP {api_status}")
+            return 0 if result.logged_in and api_status == 200 else 1
         while netbox.running:
             time.sleep(1)
         say("NetBox stopped unexpectedly:\n" + netbox.tail_logs())
@@ -125,6 +137,19 @@ def main(argv: list[str] | None = None) -> int:
             idp.stop()
         if stack is not None:
             stack.close()
+
+
+def check_api_token(idp: DevIdP, issuer: str, url: str) -> int:
+    """GET /api/dcim/sites/ with alice's access token from the device flow (approved by script)."""
+    import requests
+
+    from netbox_sso.cli.token import DeviceRequest, device_flow
+
+    request = DeviceRequest(issuer=issuer, client_id=DEMO_CLI_CLIENT, scope="openid profile netbox.read",
+                            resource=DEMO_API_AUDIENCE)
+    tokens = device_flow(request, prompt=lambda body: idp.approve_device(body["user_code"], "alice"))
+    return requests.get(f"{url}/api/dcim/sites/", timeout=30,
+                        headers={"Authorization": f"Bearer {tokens['access_token']}"}).status_code
 
 
 def _print_banner(url: str, issuer: str, elapsed: float) -> None:
@@ -149,6 +174,10 @@ def _print_banner(url: str, issuer: str, elapsed: float) -> None:
                    else "refused: in no required group")
         idp_groups = ", ".join(claims.get("groups", [])) or "(none)"
         lines.append(f"    {user['username']:<8} IdP groups: {idp_groups:<38} -> {outcome}")
+    lines += ["", "  The API with devidp tokens (device flow; sign in as one of the accounts above first):",
+              f"    export TOKEN=$(netbox-sso token --issuer {issuer} --client-id {DEMO_CLI_CLIENT} "
+              f"--resource {DEMO_API_AUDIENCE} --no-cache)",
+              f"    curl -H \"Authorization: Bearer $TOKEN\" {url}/api/dcim/sites/"]
     lines += ["", f"  Local break-glass account: {ADMIN_USERNAME} / {ADMIN_PASSWORD}", "",
               "  Ctrl-C stops NetBox, devidp and any embedded services.", ""]
     print("\n".join(lines), flush=True)
