@@ -2,6 +2,8 @@
 
 Each heading of the reference's "Troubleshooting" section is a key; the codes come from `netbox-sso check`
 (static) and `netbox-sso doctor` (live). A unit test keeps every heading covered and every code registered.
+`RESOLUTION_ITEMS` goes one level down, to a heading's numbered resolution steps (e.g. "Client credentials:
+Verify client ID and secret are correct", which doctor's credentials probe answers with the provider's word).
 """
 
 from __future__ import annotations
