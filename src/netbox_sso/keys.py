@@ -30,5 +30,8 @@ LOGOUT_DETAILS_ATTRIBUTE = "netbox_sso_logout_details"
 #: The claims of this login, captured by pipeline step capture_claims (debug_claims), recorded by the
 #: audit middleware after the pipeline's transaction.
 CLAIMS_ATTRIBUTE = "_netbox_sso_claims"
+#: The mapping rules this login is decided with (both group steps use one rule set and one cache read):
+#: netbox_sso.pipeline.groups.
+RULES_ATTRIBUTE = "_netbox_sso_config"
 #: The exception NetBox's own middleware raised (Redis or PostgreSQL down), for the 503 page.
 EXCEPTION_ATTRIBUTE = "_netbox_sso_exception"

@@ -22,6 +22,7 @@ from netbox_sso.conf import sso_config
 from netbox_sso.core.claims import GroupsReading, read_groups
 from netbox_sso.core.decision import CurrentUser, Decision, decide
 from netbox_sso.core.rules import BackendRules, SSOConfig
+from netbox_sso.keys import RULES_ATTRIBUTE
 from netbox_sso.pipeline.apply import Outcome, apply_decision
 from netbox_sso.pipeline.capture import add_graph_groups
 from netbox_sso.pipeline.errors import SSORefused
@@ -61,17 +62,14 @@ def claim_sources(backend: Any, response: Mapping[str, Any]) -> dict[str, Mappin
             "userinfo": None}
 
 
-#: The rules a login was decided with, kept on its request: both steps use one rule set and one cache read.
-_REQUEST_CONFIG = "_netbox_sso_config"
-
-
 def _config(backend: Any) -> SSOConfig:
+    """The rules in force, read once per request (one cache GET) and kept for the login's other step."""
     request = getattr(getattr(backend, "strategy", None), "request", None)
-    config = getattr(request, _REQUEST_CONFIG, None)
+    config = getattr(request, RULES_ATTRIBUTE, None)
     if config is None:
         config = sso_config()
         if request is not None:
-            setattr(request, _REQUEST_CONFIG, config)
+            setattr(request, RULES_ATTRIBUTE, config)
     return config
 
 
