@@ -385,3 +385,22 @@ def test_an_okta_custom_server_token_maps_to_the_okta_sign_in_account(netbox, id
     assert db.user_groups(netbox, "api-olga") == {"API Readers"}
     assert api(netbox, tokens["access_token"], "POST", json=new_site("olga-site")).status_code == 403
     assert api(netbox, tokens["id_token"]).status_code == 401  # Okta ID token: no cid/scp
+
+
+def test_an_entra_persons_token_acts_as_their_entra_sign_in_account(netbox, idp, login):
+    """Entra ID keys people on tenant + object ID, at sign-in and for access tokens alike."""
+    entra = idp.profile("entra")
+    idp.upsert_user("api-erin", {"email": "api-erin@contoso.example", "email_verified": True,
+                                 "given_name": "Erin", "family_name": "Entra", "name": "Erin Entra"},
+                    replace_claims=True)
+    assert login(netbox, "api-erin", backend="azuread-oauth2").logged_in
+    username = entra.upn(idp.users["api-erin"])  # v1 ID tokens name the user by upn
+    erin = db.user(netbox, username)
+    assert erin is not None
+    tokens = device_flow(idp, "api-erin", f"openid profile api://{CLIENT_ID}/NetBox.Read", profile="entra",
+                         layout="v2", tenant=entra.home_tenant_id)
+    me = api(netbox, tokens["access_token"], path="/api/authentication-check/")
+    assert me.status_code == 200, me.text
+    assert me.json()["username"] == username and me.json()["id"] == erin["id"]
+    id_token = api(netbox, tokens["id_token"], path="/api/authentication-check/")
+    assert id_token.status_code == 401 and "not an Entra ID access token" in refusal(id_token)
