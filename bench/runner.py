@@ -54,7 +54,7 @@ class Plan:
     rounds: int = 100  # item 1: A B A B rounds, each one first and one repeat login per variant
     groups: int = 200  # item 1 and 5: groups per user
     rules: int = 1000  # item 1, 2 and 5: mapping rules of ours
-    cold_starts: int = 5  # item 1: worker restarts per variant, each followed by one (cold) first login
+    cold_starts: int = 9  # item 1: worker starts per variant, each followed by one (cold) first login
     query_groups: tuple[int, ...] = (1, 200, 5000)  # item 2
     query_repeats: int = 5  # item 2: repeat logins per group count and variant
     decision_size: int = 10_000  # item 4: IdP groups and rules
