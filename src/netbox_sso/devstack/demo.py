@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from netbox_sso.core.claims import read_groups
 from netbox_sso.core.decision import CurrentUser, decide
@@ -147,7 +148,12 @@ def check_api_token(idp: DevIdP, issuer: str, url: str) -> int:
 
     request = DeviceRequest(issuer=issuer, client_id=DEMO_CLI_CLIENT, scope="openid profile netbox.read",
                             resource=DEMO_API_AUDIENCE)
-    tokens = device_flow(request, prompt=lambda body: idp.approve_device(body["user_code"], "alice"))
+    def approve_as_alice(body: dict[str, Any]) -> None:
+        problem = idp.approve_device(body["user_code"], "alice")
+        if problem:
+            raise RuntimeError(f"devidp refused the device code: {problem}")
+
+    tokens = device_flow(request, prompt=approve_as_alice)
     return requests.get(f"{url}/api/dcim/sites/", timeout=30,
                         headers={"Authorization": f"Bearer {tokens['access_token']}"}).status_code
 
