@@ -99,7 +99,7 @@ def endpoints(request: DeviceRequest) -> tuple[str, str]:
     return device, token
 
 
-def device_flow(request: DeviceRequest, *, prompt: Callable[[dict[str, Any]], None],
+def device_flow(request: DeviceRequest, *, prompt: Callable[[dict[str, Any]], object],
                 sleep: Callable[[float], None] = time.sleep, now: Callable[[], float] = time.time) -> dict[str, Any]:
     """Run the grant; return the token response (with `expires_at` added). `prompt` shows the code."""
     device_endpoint, token_endpoint = endpoints(request)
