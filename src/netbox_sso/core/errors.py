@@ -2,9 +2,9 @@
 
 `SSOError` is the base of every sign-in failure that carries a stable `code` (audit trail, tests), a
 `subject` (the claim, discovery field, parameter or setting concerned) and `user_message()` (what the
-login page shows, never token contents): the provider-response errors (`netbox_sso.core.oidc_checks`),
-the pipeline's refusals (`netbox_sso.pipeline.errors`). The failure middleware reads those three and
-nothing else.
+login page shows, never token contents): the provider-response errors (`netbox_sso.core.oidc_errors`,
+raised by `core.oidc_checks`), the pipeline's refusals (`netbox_sso.pipeline.errors`). The failure
+middleware reads those three and nothing else.
 
 Every configuration problem names the exact setting it concerns (`PLUGINS_CONFIG['netbox_sso'][...]`
 or `SOCIAL_AUTH_PIPELINE_CONFIG[...]`), what is wrong, and how to fix it, so one place (NetBox start-up,
