@@ -241,6 +241,16 @@ def test_no_secret_ever_appears_in_a_finding_even_when_the_provider_echoes_it():
             assert "[redacted]" in finding.problem
 
 
+def test_an_echoed_secret_cut_by_the_length_limit_leaves_no_part_of_it_in_a_finding():
+    # The provider's description is quoted up to a length limit: cut before the secret is cut out, the
+    # secret's first characters would survive (the whole secret no longer matches).
+    for offset in range(280, 300):
+        echoed = body(error="invalid_client", error_description="x" * offset + SECRET + " is not valid")
+        [finding] = findings_for(echoed, 401, OIDC)
+        text = json.dumps(finding.to_dict())
+        assert SECRET[:6] not in text, (offset, finding.problem)
+
+
 def test_short_values_are_not_cut_out_of_words():
     auth = ClientAuth("client_secret_post", "c", "K", "S", "r", hidden=("ab",))
     assert auth.redact("absent") == "absent"

@@ -43,6 +43,8 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 FEDERATED_TOKEN_ENV = ("OAUTH2_FEDERATED_TOKEN_FILE", "AZURE_FEDERATED_TOKEN_FILE")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _AADSTS = re.compile(r"AADSTS(\d+)")
+#: How much of the provider's description a finding quotes.
+QUOTED_LENGTH = 300
 #: Shorter configured values are not cut out of the provider's text (that would mangle every word).
 MIN_REDACTED = 4
 
@@ -202,7 +204,9 @@ def classify(status: int, body: bytes) -> Verdict:
     error = error if isinstance(error, str) else ""
     description = document.get("error_description") or document.get("errorSummary") or ""
     description = description if isinstance(description, str) else ""
-    first_line = description.strip().splitlines()[0][:300] if description.strip() else ""
+    # Cut to QUOTED_LENGTH only when quoted, after the secrets are cut out (`_said`): a secret the provider
+    # echoed and the limit cut in two would no longer match, and its first characters would be shown.
+    first_line = description.strip().splitlines()[0][:4096] if description.strip() else ""
     codes = tuple(code for code in document.get("error_codes") or () if isinstance(code, int))
     codes = codes or tuple(int(code) for code in _AADSTS.findall(description))
     verdict = Verdict("inconclusive", status, error, codes, first_line)
@@ -287,7 +291,8 @@ def verdict_findings(verdict: Verdict, auth: ClientAuth, backend: Backend, token
 
 def _said(verdict: Verdict, auth: ClientAuth) -> str:
     """What the provider said, e.g. `HTTP 401 invalid_client: AADSTS7000215: Invalid client secret provided.`"""
-    words = f"HTTP {verdict.status}" + (f" {verdict.error}" if verdict.error else " without an OAuth error")
+    words = f"HTTP {verdict.status}" + (f" {auth.redact(verdict.error)}" if verdict.error
+                                        else " without an OAuth error")
     if verdict.description:
-        words += f": {auth.redact(verdict.description).rstrip('.')}"
+        words += f": {auth.redact(verdict.description)[:QUOTED_LENGTH].rstrip('.')}"
     return words
