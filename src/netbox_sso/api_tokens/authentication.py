@@ -10,8 +10,9 @@ exactly as for a read-only NetBox token (403), and object permissions come from 
 
 Every refusal: HTTP 401 (403 for a valid token without an accepted scope) with
 `WWW-Authenticate: Bearer error="...", error_description="..."` (RFC 6750 section 3), a metric, and an
-audit event, written once per client address and reason per `REFUSAL_WINDOW` seconds (the count of the
-others is in the metric), so unauthenticated traffic cannot fill the audit table.
+audit event, written once per peer address (REMOTE_ADDR, not a forwarded header) and reason per
+`REFUSAL_WINDOW` seconds (the count of the others is in the metric), so unauthenticated traffic cannot
+fill the audit table.
 """
 
 from __future__ import annotations
@@ -98,7 +99,10 @@ def record_refusal(request: Any, refusal: BearerRefusal) -> None:
     backend = refusal.backend
     metrics.count_api_token(backend, "refused", refusal.reason)
     client = audit.client_address(request) or "unknown"
-    key = f"netbox_sso:v1:bearer-refusals:{client}:{refusal.reason}"
+    # Keyed on the peer: NetBox's client address believes the leftmost X-Forwarded-For entry, which the
+    # caller writes, so a new value per request would write a row per request.
+    peer = request.META.get("REMOTE_ADDR") or "unknown"
+    key = f"netbox_sso:v1:bearer-refusals:{peer}:{refusal.reason}"
     try:
         cache.add(key, 0, REFUSAL_WINDOW)
         count = cache.incr(key)

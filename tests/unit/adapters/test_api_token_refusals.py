@@ -1,0 +1,26 @@
+"""The audit throttle of refused API tokens: keyed on an address the caller cannot choose."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.test import RequestFactory, override_settings
+
+from netbox_sso import audit
+from netbox_sso.api_tokens import authentication
+from netbox_sso.core.access_tokens import BearerRefusal
+
+#: NetBox's default: the leftmost X-Forwarded-For entry, which the client writes itself.
+NETBOX_CLIENT_IP_HEADERS = ("HTTP_X_REAL_IP", "HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+
+
+def test_a_client_rotating_x_forwarded_for_gets_one_audit_row_per_reason_and_window(monkeypatch):
+    rows: list[dict[str, Any]] = []
+    monkeypatch.setattr(audit, "record", lambda event, **fields: rows.append({"event": event, **fields}))
+    factory = RequestFactory()
+    with override_settings(HTTP_CLIENT_IP_HEADERS=NETBOX_CLIENT_IP_HEADERS):
+        for n in range(20):
+            request = factory.get("/api/dcim/sites/", REMOTE_ADDR="203.0.113.7",
+                                  HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
+            authentication.record_refusal(request, BearerRefusal("malformed", "not a well-formed JWT"))
+    assert [row["event"] for row in rows] == ["api_token_refused"]
