@@ -4,10 +4,11 @@ A password sign-in bypasses the provider's MFA and `required_groups`, so it is w
 to see:
 - every password sign-in is an audit event (`login_success` / `login_failure`, backend `local`); a
   break-glass account's sign-in has reason `break_glass` and is logged at WARNING, for alerting;
-- with `PLUGINS_CONFIG['netbox_sso']['local_login'] = 'break_glass_only'`, NetBox's password backend is
-  replaced at start-up by `BreakGlassOnlyBackend`: only `break_glass_users` may sign in with a password
-  (login form and API token provisioning alike); anyone else is refused with a `refused` event
-  (reason `local_login_restricted`), and the login page says why instead of "wrong password";
+- with `PLUGINS_CONFIG['netbox_sso']['local_login'] = 'break_glass_only'`, `PasswordSignInGuard` goes first
+  in AUTHENTICATION_BACKENDS at start-up: only `break_glass_users` may sign in with a password, whichever
+  backend checks it (local accounts, LDAP; login form and API token provisioning alike); anyone else is
+  refused with a `refused` event (reason `local_login_restricted`), and the login page says why instead
+  of "wrong password";
 - a password sign-in forgets the SSO logins this browser had begun (`PENDING_KEY`): an SSO callback
   completing afterwards must not attach an identity to the account just signed in (see
   `netbox_sso.pipeline.identity.refuse_linking_signed_in_privileged`).
@@ -25,7 +26,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from netbox.authentication import ObjectPermissionBackend
 
 from netbox_sso import audit
 from netbox_sso.backends.config import hardening, is_break_glass
@@ -34,26 +34,24 @@ logger = logging.getLogger("netbox_sso")
 
 #: The backend name local sign-ins carry in the audit trail and the login metrics.
 LOCAL_BACKEND = "local"
-NETBOX_PASSWORD_BACKEND = "netbox.authentication.ObjectPermissionBackend"
-BREAK_GLASS_ONLY_BACKEND = "netbox_sso.local_login.BreakGlassOnlyBackend"
+PASSWORD_GUARD = "netbox_sso.local_login.PasswordSignInGuard"
 #: Request attribute: a password sign-in refused by `local_login` (the refusal is already audited).
 REFUSED_ATTRIBUTE = "netbox_sso_local_refused"
 RESTRICTED_MESSAGE = ("Password sign-in is limited to break-glass accounts on this NetBox. "
                       "Please sign in with single sign-on.")
 
 
-class BreakGlassOnlyBackend(ObjectPermissionBackend):
-    """NetBox's password and permission backend, admitting only `break_glass_users` to password sign-in."""
+class PasswordSignInGuard:
+    """First in AUTHENTICATION_BACKENDS with `local_login: 'break_glass_only'`: vetoes a password sign-in of
+    anyone but `break_glass_users`, whichever backend would check the password (NetBox's local accounts,
+    LDAP); authenticates no one itself. SSO and header-based sign-ins carry no username and password."""
 
     def authenticate(self, request: HttpRequest | None, username: str | None = None, password: str | None = None,
-                     **kwargs: Any) -> Any:
-        # Refused before the password is checked, so the answer never tells whether the password was right.
-        if username is not None and not is_break_glass(str(username)):
-            raise _refuse(request, str(username))
-        user = super().authenticate(request, username=username, password=password, **kwargs)
-        if user is not None and not is_break_glass(user.get_username()):
-            raise _refuse(request, user.get_username())  # another account, differing from a listed one in case
-        return user
+                     **kwargs: Any) -> None:
+        if username is None or password is None or is_break_glass(str(username)):
+            return None
+        # Refused before any password is checked, so the answer never tells whether it was right.
+        raise _refuse(request, str(username))
 
 
 def _refuse(request: HttpRequest | None, username: str) -> PermissionDenied:
@@ -67,14 +65,12 @@ def _refuse(request: HttpRequest | None, username: str) -> PermissionDenied:
 
 
 def restrict_password_backend() -> None:
-    """Start-up: with `local_login: 'break_glass_only'`, swap NetBox's password backend for ours."""
+    """Start-up: with `local_login: 'break_glass_only'`, put the guard before every authentication backend."""
     cfg = hardening()
     if cfg.local_login != "break_glass_only":
         return
-    backends = list(settings.AUTHENTICATION_BACKENDS)
-    if NETBOX_PASSWORD_BACKEND in backends:
-        backends[backends.index(NETBOX_PASSWORD_BACKEND)] = BREAK_GLASS_ONLY_BACKEND
-        settings.AUTHENTICATION_BACKENDS = backends
+    if PASSWORD_GUARD not in settings.AUTHENTICATION_BACKENDS:
+        settings.AUTHENTICATION_BACKENDS = [PASSWORD_GUARD, *settings.AUTHENTICATION_BACKENDS]
     if not cfg.break_glass_users:
         logger.warning("netbox-sso: local_login is 'break_glass_only' and break_glass_users is empty: no account "
                        "can sign in with a password")
