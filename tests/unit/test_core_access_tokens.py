@@ -111,6 +111,9 @@ def test_audience_must_name_this_netbox():
     ({"iat": NOW}, "malformed"),
     ({"iat": NOW, "exp": "tomorrow"}, "malformed"),
     ({"iat": True, "exp": NOW + 300}, "malformed"),
+    ({"iat": NOW, "exp": float("nan")}, "malformed"),
+    ({"iat": NOW, "exp": float("inf")}, "malformed"),
+    ({"iat": NOW, "exp": NOW + 300, "nbf": float("nan")}, "malformed"),
 ])
 def test_lifetime_rules(claims, reason):
     assert refusal_reason(rules.validate_lifetime, claims, NOW, 60) == reason

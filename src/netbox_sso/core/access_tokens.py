@@ -22,6 +22,7 @@ provider are not accepted; the feature is off unless configured):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -224,7 +225,8 @@ def validate_lifetime(claims: Mapping[str, Any], now: float, leeway: float) -> N
     for name, value in (("exp", exp), ("iat", iat), ("nbf", nbf)):
         if value is None and name == "nbf":
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        # JSON parsers accept NaN and Infinity: a NaN exp would compare as never expired.
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise BearerRefusal("malformed", f"{name} is missing or not a NumericDate")
     assert isinstance(exp, int | float) and isinstance(iat, int | float)
     if now - leeway >= exp:

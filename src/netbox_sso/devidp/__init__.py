@@ -22,6 +22,8 @@ Users file (YAML or JSON; see `sample_users.yaml`)::
         require_pkce: false
         secret_expired: false                 # true: the token endpoint answers "secret expired" (Entra
                                               # AADSTS7000222) when this secret is presented
+        roles: []                             # app roles of the client as an application: carried by
+                                              # its client_credentials tokens
     users:
       - username: alice                       # the login name on devidp's page (and the scripted POST)
         password: null                        # optional; when set, the login needs it
@@ -62,10 +64,19 @@ Profiles (prefix defaults to the kind; `kind:prefix` serves a second one):
 Scripted sign-in: POST `username=<name>` (and `password`) to the authorization URL, query string
 included; the answer is a 302 to the redirect URI with code, state (and iss when the profile sends it).
 
+Grants besides the authorization code (`netbox_sso.devidp.grants`): `client_credentials` (confidential
+clients; Entra needs the scope `<resource>/.default`, Okta a custom server and custom scopes) and the device
+authorization grant (RFC 8628, `device_authorization_endpoint` in discovery): approve a user code on the
+verification page (the login page; scripted: POST `user_code` and `username` to it) or with
+POST /_devidp/device/approve {user_code, username}. `DevIdP.device_interval` is the polling interval.
+Access tokens: RFC 9068 (`typ` at+jwt; the RFC 8707 `resource` parameter becomes `aud`), Entra v1/v2 and
+Okta custom-server shapes.
+
 Control API (JSON, loopback peers only): GET /_devidp/ (state), GET|POST /_devidp/users,
 DELETE /_devidp/users/<name>, POST /_devidp/clients, POST /_devidp/rotate {profile?, drop_previous?,
 grace_seconds?}, GET|POST|DELETE /_devidp/faults (POST {"fault": name, ...params}; DELETE ?name=),
-GET|DELETE /_devidp/log, POST /_devidp/sessions/end {username} (ends sessions, sends back-channel logout).
+GET|DELETE /_devidp/log, POST /_devidp/sessions/end {username} (ends sessions, sends back-channel logout),
+POST /_devidp/device/approve {user_code, username}.
 
 Faults: see `netbox_sso.devidp.faults.FAULTS` (name -> parameters, endpoints, description).
 """
