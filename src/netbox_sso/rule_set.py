@@ -26,7 +26,7 @@ from django.apps import apps
 from django.core.cache import cache
 from django.db import DatabaseError, transaction
 
-from netbox_sso.core.errors import ConfigError
+from netbox_sso.core.errors import ConfigError, SSOError
 from netbox_sso.core.rule_sources import BackendSettingsRecord, RuleRecord
 from netbox_sso.core.rules import SSOConfig
 
@@ -36,7 +36,7 @@ logger = logging.getLogger("netbox_sso")
 VERSION_KEY = "netbox_sso:rules:version"
 
 
-class MappingRulesInvalid(Exception):
+class MappingRulesInvalid(SSOError):
     """The merged rules do not compile: SSO logins are refused (fail closed) until they are fixed."""
 
     code = "invalid_mapping_rules"
