@@ -29,7 +29,8 @@ from netbox_sso import audit, metrics
 from netbox_sso.api_tokens import accounts
 from netbox_sso.api_tokens.config import enabled
 from netbox_sso.api_tokens.verify import verify
-from netbox_sso.core.access_tokens import BearerRefusal, looks_like_jwt
+from netbox_sso.core.access_tokens import BearerRefusal, ProviderUnavailable, looks_like_jwt
+from netbox_sso.rule_set import MappingRulesInvalid
 
 logger = logging.getLogger("netbox_sso")
 
@@ -88,6 +89,12 @@ def authenticate_token(token: str, request: Any) -> tuple[Any, Any]:
         refusal.backend = refusal.backend or backend
         record_refusal(request, refusal)
         raise
+    except MappingRulesInvalid as error:  # fail closed, as SSO logins do, with an answer instead of a 500
+        unavailable = ProviderUnavailable("invalid_mapping_rules", "the group mapping rules are invalid; an "
+                                          "administrator must fix them")
+        unavailable.backend = backend
+        record_refusal(request, unavailable)
+        raise unavailable from error
     metrics.count_api_token(verified.backend.name, "accepted", verified.subject.kind)
     auth = Token(user=user, write_enabled=verified.level == "write",
                  description=f"{verified.backend.name} access token ({verified.subject.kind})")

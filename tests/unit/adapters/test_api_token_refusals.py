@@ -24,3 +24,31 @@ def test_a_client_rotating_x_forwarded_for_gets_one_audit_row_per_reason_and_win
                                   HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
             authentication.record_refusal(request, BearerRefusal("malformed", "not a well-formed JWT"))
     assert [row["event"] for row in rows] == ["api_token_refused"]
+
+
+def test_invalid_mapping_rules_refuse_a_valid_token_with_503_not_a_server_error(monkeypatch):
+    from types import SimpleNamespace
+
+    from netbox_sso.core.errors import ConfigError, ConfigProblem
+    from netbox_sso.rule_set import MappingRulesInvalid
+
+    rows: list[dict[str, Any]] = []
+    monkeypatch.setattr(audit, "record", lambda event, **fields: rows.append({"event": event, **fields}))
+    verified = SimpleNamespace(backend=SimpleNamespace(name="oidc"))
+    monkeypatch.setattr(authentication, "verify", lambda token, request: verified)
+
+    def invalid_rules(verified: Any, request: Any) -> Any:
+        raise MappingRulesInvalid(ConfigError(ConfigProblem("PLUGINS_CONFIG['netbox_sso']", "bad", "fix it")))
+
+    monkeypatch.setattr(authentication.accounts, "account_for", invalid_rules)
+    import sys
+
+    monkeypatch.setitem(sys.modules, "users.models", SimpleNamespace(Token=object))  # NetBox's, not loaded here
+    request = RequestFactory().get("/api/dcim/sites/", REMOTE_ADDR="203.0.113.8")
+    try:
+        authentication.authenticate_token("eyJ.e30.c2ln", request)
+    except BearerRefusal as refusal:
+        assert (refusal.status, refusal.reason, refusal.backend) == (503, "invalid_mapping_rules", "oidc")
+    else:
+        raise AssertionError("a token was accepted while the mapping rules are invalid")
+    assert [(row["event"], row["reason"]) for row in rows] == [("api_token_refused", "invalid_mapping_rules")]
