@@ -24,7 +24,7 @@ from typing import Any
 
 from django.apps import apps
 from django.core.cache import cache
-from django.db import DatabaseError, transaction
+from django.db import ProgrammingError, transaction
 
 from netbox_sso.core.errors import ConfigError, SSOError
 from netbox_sso.core.rule_sources import BackendSettingsRecord, RuleRecord
@@ -133,7 +133,9 @@ def _build(version: str | None) -> _Compiled:
                 records, backend_settings = _read()
         else:
             records, backend_settings = _read()
-    except DatabaseError:  # not migrated yet (plugin just upgraded): configuration.py's rules only
+    except ProgrammingError:  # not migrated yet (plugin just upgraded): configuration.py's rules only
+        # (any other database error propagates: a login without the database's required-groups rules would
+        # admit those they refuse)
         logger.error("netbox-sso: the mapping-rule table could not be read (run `netbox migrate`); using the "
                      "rules from configuration.py only", exc_info=True)
         return _Compiled(None, file_config())
