@@ -56,5 +56,11 @@ if PluginConfig is not None:
 
             signals.connect()
             rule_signals.connect()
+            from django.contrib.auth.signals import user_logged_in
+
+            from netbox_sso.scim.lifecycle import index_login
+
+            # Sessions indexed per user, so SCIM deprovisioning deletes them on every instance.
+            user_logged_in.connect(index_login, dispatch_uid="netbox_sso.scim.index_login")
 
     config = NetBoxSSOConfig

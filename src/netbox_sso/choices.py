@@ -19,6 +19,9 @@ class SSOEventTypeChoices(ChoiceSet):
     MAPPING_WARNING = "mapping_warning"
     RULES_CHANGED = "rules_changed"
     API_TOKEN_REFUSED = "api_token_refused"
+    SCIM_PROVISIONED = "scim_provisioned"
+    SCIM_DEPROVISIONED = "scim_deprovisioned"
+    SCIM_REFUSED = "scim_refused"
 
     CHOICES = (
         (LOGIN_SUCCESS, _("Login succeeded"), "green"),
@@ -33,6 +36,9 @@ class SSOEventTypeChoices(ChoiceSet):
         (MAPPING_WARNING, _("Mapping warning"), "yellow"),
         (RULES_CHANGED, _("Mapping rules changed"), "teal"),
         (API_TOKEN_REFUSED, _("API token refused"), "red"),
+        (SCIM_PROVISIONED, _("SCIM provisioning"), "teal"),
+        (SCIM_DEPROVISIONED, _("SCIM deprovisioning"), "red"),
+        (SCIM_REFUSED, _("SCIM request refused"), "orange"),
     )
 
 

@@ -19,4 +19,7 @@ LOG_NAMES: dict[str, str] = {
     "mapping_warning": "sso.mapping.warning",
     "rules_changed": "sso.rules.changed",
     "api_token_refused": "sso.api_token.refused",
+    "scim_provisioned": "sso.scim.provisioned",
+    "scim_deprovisioned": "sso.scim.deprovisioned",
+    "scim_refused": "sso.scim.refused",
 }

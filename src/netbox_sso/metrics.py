@@ -6,6 +6,7 @@
 - `netbox_sso_callback_seconds{backend}`: server time of GET /oauth/complete/<backend>/.
 - `netbox_sso_idp_request_seconds{backend,endpoint}`, `netbox_sso_idp_errors_total{backend,endpoint,error}`:
   calls to the identity provider, reported by the backends through `observe_idp_call`.
+- `netbox_sso_scim_requests_total{connection,method,status}`: SCIM provisioning requests (netbox_sso.scim).
 
 Only Counters and Histograms, which prometheus_client aggregates across gunicorn workers when
 PROMETHEUS_MULTIPROC_DIR is set (as NetBox's documentation asks for several workers). Label values are
@@ -134,3 +135,14 @@ def idp_call(backend: str, endpoint: str) -> Iterator[None]:
         raise
     finally:
         observe_idp_call(backend, endpoint, time.perf_counter() - started, error)
+
+
+SCIM_REQUESTS = Counter("netbox_sso_scim_requests", "SCIM requests by connection, method and status",
+                        ["connection", "method", "status"])
+_SCIM_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+
+def count_scim_request(connection: str, method: str, status: int) -> None:
+    """Connection names come from NetBox's database (administrators'), never from the request."""
+    SCIM_REQUESTS.labels(connection=connection[:64], method=method if method in _SCIM_METHODS else "other",
+                         status=str(status)).inc()

@@ -152,3 +152,9 @@ class BackendSettings(PrimaryModel):
         return BackendSettingsRecord(self.backend.strip(), self.groups_claim, split_list(self.groups_sources),
                                      self.case, split_list(self.strip_prefixes), self.missing_claim,
                                      self.create_groups, self.pk)
+
+
+# SCIM provisioning (netbox_sso.scim): defined there, registered with this app through this import.
+from netbox_sso.scim.models import SCIMConnection, SCIMGroup, SCIMMembership, SCIMUser  # noqa: E402
+
+__all__ += ("SCIMConnection", "SCIMGroup", "SCIMMembership", "SCIMUser")

@@ -1,4 +1,4 @@
-"""A "Single sign-on" menu in NetBox's navigation: Mapping rules, Events and Status."""
+"""A "Single sign-on" menu in NetBox's navigation: Mapping rules, Events, Status and SCIM connections."""
 
 from __future__ import annotations
 
@@ -35,6 +35,11 @@ menu = PluginMenu(
             # The status page itself checks for a superuser; the menu shows it to those who see events.
             PluginMenuItem(link="plugins:netbox_sso:status", link_text=_("Status"),
                            permissions=["netbox_sso.view_ssoevent"], staff_only=True),
+        )),
+        (_("Provisioning"), (
+            # Superusers only (checked by the view): connections and their token rotation.
+            PluginMenuItem(link="plugins:netbox_sso:scim_connections", link_text=_("SCIM connections"),
+                           permissions=["netbox_sso.view_scimconnection"], staff_only=True),
         )),
     ),
 )

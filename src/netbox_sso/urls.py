@@ -1,4 +1,5 @@
-"""URLs under /plugins/sso/: events (list, detail), mapping rules (NetBox object views, try it), status."""
+"""URLs under /plugins/sso/: events (list, detail), mapping rules (NetBox object views, try it), status, SCIM
+connections."""
 
 from __future__ import annotations
 
@@ -18,4 +19,5 @@ urlpatterns = [
     path("backends/", include(get_model_urls("netbox_sso", "backendsettings", detail=False))),
     path("backends/<int:pk>/", include(get_model_urls("netbox_sso", "backendsettings"))),
     path("status/", views.StatusView.as_view(), name="status"),
+    path("scim/", views.SCIMConnectionsView.as_view(), name="scim_connections"),
 ]

@@ -220,3 +220,36 @@ class TryRulesView(PermissionRequiredMixin, View):
             results = try_login(form.cleaned_data["backend"], form.sources, form.current_user, form.edit,
                                 form.cleaned_data.get("replaces"))
         return render(request, "netbox_sso/try_rules.html", {"form": form, "results": results})
+
+
+class SCIMConnectionsView(UserPassesTestMixin, View):
+    """SCIM provisioning connections and token rotation (docs/provisioning.md); superusers only.
+
+    A rotated token is shown once, in this response only (never stored in clear, never logged).
+    """
+
+    def test_func(self) -> bool:
+        return bool(self.request.user.is_superuser)
+
+    def _render(self, request: HttpRequest, **extra: Any) -> HttpResponse:
+        from netbox_sso.scim.models import SCIMConnection
+
+        endpoint = request.build_absolute_uri("/api/plugins/sso/scim/v2/")
+        return render(request, "netbox_sso/scim_connections.html",
+                      {"connections": SCIMConnection.objects.order_by("name"), "endpoint": endpoint, **extra})
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._render(request)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        from netbox_sso import audit
+        from netbox_sso.scim import tokens
+        from netbox_sso.scim.models import SCIMConnection
+
+        connection = SCIMConnection.objects.filter(pk=request.POST.get("rotate")).first()
+        if connection is None:
+            return redirect("plugins:netbox_sso:scim_connections")
+        token = tokens.rotate(connection)
+        audit.record("scim_provisioned", request=request, backend=connection.backend, user=request.user,
+                     outcome="info", reason="token_rotated", details={"connection": connection.name})
+        return self._render(request, new_token=token, rotated=connection)

@@ -1,7 +1,8 @@
-"""REST API URLs: /api/plugins/sso/events/, /rules/ and /backends/."""
+"""REST API URLs: /api/plugins/sso/events/, /rules/, /backends/ and the SCIM 2.0 service provider /scim/v2/."""
 
 from __future__ import annotations
 
+from django.urls import include, path
 from netbox.api.routers import NetBoxRouter
 
 from netbox_sso.api import views
@@ -13,4 +14,4 @@ router.register("events", views.SSOEventViewSet)
 router.register("rules", views.MappingRuleViewSet)
 router.register("backends", views.BackendSettingsViewSet)
 
-urlpatterns = router.urls
+urlpatterns = [*router.urls, path("scim/v2/", include("netbox_sso.scim.urls"))]

@@ -1,0 +1,137 @@
+"""Deprovisioning and reactivation of a provisioned account, in the caller's transaction, audited.
+
+Deprovisioning (`active: false` or DELETE): the NetBox account becomes inactive, its API tokens are
+disabled, expired or deleted (the connection's `token_action`), and its browser sessions end on every
+NetBox instance. Reactivation makes the account active again and re-enables the tokens this connection
+disabled (expired or deleted tokens are not restored). Break-glass accounts are never touched. With the
+connection's `dry_run`, nothing changes and the audit trail records what would have.
+
+Ending sessions everywhere: Django checks on every request that a session's stored password hash still
+matches the user's (`get_session_auth_hash`). An SSO account has an unusable password; giving it a new
+unusable one changes that hash in the database every instance reads, so each of the user's sessions is
+refused and flushed on its next request, whatever the session engine. Sessions indexed at login
+(`index_login`, in NetBox's shared cache) are also deleted at once from the session store, which covers
+accounts with a usable local password.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import import_module
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from netbox_sso import audit
+from netbox_sso.conf import sso_config
+from netbox_sso.scim.models import SCIMUser, TokenAction
+
+logger = logging.getLogger("netbox_sso")
+
+#: Sessions remembered per user for deprovisioning (older ones still end through the password hash).
+MAX_INDEXED = 50
+
+
+def _index_key(user_pk: Any) -> str:
+    return f"netbox_sso:scim-user-sessions:{user_pk}"
+
+
+def index_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """user_logged_in receiver: remember the session key under the user (shared cache, every instance)."""
+    session = getattr(request, "session", None)
+    key = getattr(session, "session_key", None)
+    if not key or not getattr(user, "pk", None):
+        return
+    try:
+        keys = [k for k in (cache.get(_index_key(user.pk)) or []) if k != key][-(MAX_INDEXED - 1):]
+        cache.set(_index_key(user.pk), [*keys, key], max(60, int(settings.SESSION_COOKIE_AGE)))
+    except Exception:  # a login must never fail because the index could not be written
+        logger.debug("netbox-sso: session index for deprovisioning not written", exc_info=True)
+
+
+def end_sessions(user: Any) -> int:
+    """End every session of `user` on every instance; returns how many indexed sessions were deleted."""
+    if not user.has_usable_password():
+        user.set_unusable_password()  # a new session auth hash: every session of the user is refused
+        user.save(update_fields=["password"])
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    keys = cache.get(_index_key(user.pk)) or []
+    ended = 0
+    for key in set(keys):
+        session = store(session_key=key)
+        if str(session.load().get("_auth_user_id")) == str(user.pk):
+            session.delete(key)
+            ended += 1
+    cache.delete(_index_key(user.pk))
+    return ended
+
+
+def _tokens(user: Any) -> Any:
+    from users.models import Token
+
+    return Token.objects.filter(user=user)
+
+
+def is_break_glass(user: Any) -> bool:
+    return sso_config().is_break_glass(user.get_username())
+
+
+def deprovision(row: SCIMUser, *, request: Any, reason: str) -> dict[str, Any]:
+    """Make the account inactive, disable its API tokens, end its sessions; returns the audit details."""
+    connection, user = row.connection, row.user
+    if is_break_glass(user):
+        details = {"connection": connection.name, "skipped": "break-glass account: never deprovisioned"}
+        audit.record("scim_deprovisioned", request=request, backend=connection.backend, user=user,
+                     outcome="info", reason="break_glass", details=details)
+        return details
+    tokens = _tokens(user)
+    active_tokens = list(tokens.filter(enabled=True).values_list("pk", flat=True))
+    details: dict[str, Any] = {"connection": connection.name, "trigger": reason, "dry_run": connection.dry_run,
+                               "was_active": user.is_active, "token_action": connection.token_action,
+                               "tokens": sorted(active_tokens)}
+    if connection.dry_run:
+        audit.record("scim_deprovisioned", request=request, backend=connection.backend, user=user, outcome="info",
+                     reason="dry_run", details=details,
+                     message=f"dry run: would deactivate {user.get_username()} and {connection.token_action} "
+                             f"{len(active_tokens)} API token(s)")
+        return details
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    if connection.token_action == TokenAction.DELETE:
+        tokens.delete()
+    elif connection.token_action == TokenAction.EXPIRE:
+        now = timezone.now()
+        tokens.exclude(expires__lte=now).update(expires=now)
+    else:
+        tokens.filter(pk__in=active_tokens).update(enabled=False)
+        row.disabled_tokens = sorted({*row.disabled_tokens, *active_tokens})
+        row.save(update_fields=["disabled_tokens"])
+    details["sessions_deleted"] = end_sessions(user)
+    audit.record("scim_deprovisioned", request=request, backend=connection.backend, user=user, outcome="success",
+                 reason=reason, details=details)
+    return details
+
+
+def reactivate(row: SCIMUser, *, request: Any) -> dict[str, Any]:
+    """Make the account active again and re-enable the API tokens this connection disabled."""
+    connection, user = row.connection, row.user
+    details: dict[str, Any] = {"connection": connection.name, "dry_run": connection.dry_run,
+                               "tokens": list(row.disabled_tokens)}
+    if is_break_glass(user):
+        return details
+    if connection.dry_run:
+        audit.record("scim_provisioned", request=request, backend=connection.backend, user=user, outcome="info",
+                     reason="dry_run", details=details, message=f"dry run: would reactivate {user.get_username()}")
+        return details
+    if not user.is_active:
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+    if row.disabled_tokens:
+        details["tokens_enabled"] = _tokens(user).filter(pk__in=row.disabled_tokens).update(enabled=True)
+        row.disabled_tokens = []
+        row.save(update_fields=["disabled_tokens"])
+    audit.record("scim_provisioned", request=request, backend=connection.backend, user=user, outcome="success",
+                 reason="reactivated", details=details)
+    return details

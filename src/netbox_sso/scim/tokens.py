@@ -1,0 +1,79 @@
+"""The bearer token of a SCIM connection: generated here, shown once, stored as a SHA-256 digest.
+
+Format: `nbscim_<prefix>_<secret>`; the prefix (12 characters) finds the connection by an indexed column,
+the secret (256 bits) makes guessing pointless, so a plain SHA-256 (no slow hash) is the right digest:
+the token is random, not a password. An unauthenticated request costs one indexed SELECT, never more.
+The token never reaches a log line: callers log the connection name, at most the prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from typing import Any
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from netbox_sso.scim.models import SCIMConnection
+
+PREFIX = "nbscim_"
+_TOKEN = re.compile(r"^nbscim_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})$")
+#: Rate-limit window (seconds); the count per connection lives in NetBox's cache, shared by every instance.
+WINDOW = 60
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> tuple[str, str]:
+    """(token, prefix): a fresh token; only its digest is ever stored."""
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    prefix = "".join(secrets.choice(alphabet) for _ in range(12))
+    return f"{PREFIX}{prefix}_{secrets.token_urlsafe(32)}", prefix
+
+
+def rotate(connection: SCIMConnection) -> str:
+    """Give the connection a new token (the old one stops working at once); return it, to be shown once."""
+    token, prefix = new_token()
+    connection.token_prefix = prefix
+    connection.token_hash = digest(token)
+    connection.token_rotated = timezone.now()
+    connection.save(update_fields=["token_prefix", "token_hash", "token_rotated"])
+    return token
+
+
+def create_connection(name: str, backend: str, **fields: Any) -> tuple[SCIMConnection, str]:
+    """A new connection and its token (shown once)."""
+    token, prefix = new_token()
+    connection = SCIMConnection.objects.create(name=name, backend=backend, token_prefix=prefix,
+                                               token_hash=digest(token), token_rotated=timezone.now(), **fields)
+    return connection, token
+
+
+def authenticate(header: str | None) -> SCIMConnection | None:
+    """The enabled connection whose token is in `Authorization: Bearer ...`, else None."""
+    if not header or header[:7].lower() != "bearer ":
+        return None
+    match = _TOKEN.match(header[7:].strip())
+    if match is None:
+        return None
+    connection = SCIMConnection.objects.filter(token_prefix=match[1], enabled=True).first()
+    if connection is None or not hmac.compare_digest(connection.token_hash, digest(match[0])):
+        return None
+    return connection
+
+
+def over_rate_limit(connection: SCIMConnection) -> bool:
+    """Count this request; True when the connection exceeded `rate_limit` requests in the current window."""
+    if not connection.rate_limit:
+        return False
+    key = f"netbox_sso:scim-rate:{connection.pk}:{int(timezone.now().timestamp()) // WINDOW}"
+    try:
+        cache.add(key, 0, WINDOW * 2)
+        return int(cache.incr(key)) > connection.rate_limit
+    except Exception:  # cache unavailable: NetBox itself is failing; do not add a SCIM error on top
+        return False
