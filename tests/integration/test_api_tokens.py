@@ -211,8 +211,17 @@ def test_graphql_answers_a_persons_token_with_their_permissions(netbox, idp):
     sites = graphql(netbox, token)
     assert sites.status_code == 200, sites.text
     assert "errors" not in sites.json() and isinstance(sites.json()["data"]["site_list"], list)
+    netbox.shell(
+        "from dcim.models import Device, DeviceRole, DeviceType, Manufacturer, Site\n"
+        "site = Site.objects.create(name='gql-site', slug='gql-site')\n"
+        "maker = Manufacturer.objects.create(name='gql-maker', slug='gql-maker')\n"
+        "kind = DeviceType.objects.create(manufacturer=maker, model='gql-type', slug='gql-type')\n"
+        "role = DeviceRole.objects.create(name='gql-role', slug='gql-role')\n"
+        "Device.objects.create(name='gql-hidden-device', site=site, device_type=kind, role=role)\n")
+    sites = graphql(netbox, token)
+    assert {"name": "gql-site"} in sites.json()["data"]["site_list"]  # API Readers may view sites
     devices = graphql(netbox, token, "{ device_list { name } }").json()
-    assert (devices.get("data") or {}).get("device_list") in ([], None)  # nothing visible without permission
+    assert "gql-hidden-device" not in json.dumps(devices)  # a device exists; their groups may not view it
     hostile = graphql(netbox, signed(idp, generic_claims(idp, "api-gwen", iss="https://evil.example")))
     assert hostile.status_code == 401 and "issuer is not a provider" in refusal(hostile)
 
@@ -281,6 +290,13 @@ def test_an_id_token_presented_as_an_access_token_is_refused(netbox, idp):
     response = api(netbox, tokens["id_token"])
     assert response.status_code == 401 and 'error="invalid_token"' in refusal(response)
     assert "ID token" in refusal(response) or "not for this NetBox" in refusal(response)
+    # Shaped like an ID token (typ JWT, azp, no scope, no nonce) but for NetBox's audience: only the
+    # access-token rule can refuse it (the devidp ID token above may also fail on its audience).
+    now = int(time.time())
+    id_token = {"iss": idp.issuer("generic"), "sub": idp.users["api-ida"].sub, "aud": AUDIENCE, "azp": CLI,
+                "iat": now, "exp": now + 300, "auth_time": now}
+    shaped = api(netbox, signed(idp, id_token, typ="JWT"))
+    assert shaped.status_code == 401 and "not an access token" in refusal(shaped)
 
 
 @pytest.mark.parametrize(("mode", "reason"), [
