@@ -46,6 +46,11 @@ MAX_ITEMS = 500
 MAX_DEPTH = 8
 #: Upper bound of one event's details as JSON; larger details are replaced by a note saying so.
 MAX_DETAILS_BYTES = 64 * 1024
+#: Widths of SSOEvent's text columns (netbox_sso.models): a value is cut to fit, never lost with its row.
+MAX_MESSAGE = 300
+MAX_USERNAME = 150
+MAX_BACKEND = 64
+MAX_REASON = 64
 
 #: Events logged at WARNING (everything else at INFO).
 _WARNING_OUTCOMES = frozenset({"failure", "refused", "denied"})
@@ -60,12 +65,23 @@ def is_secret_key(key: str) -> bool:
     return lowered in SECRET_KEYS or lowered.endswith(_SECRET_SUFFIXES)
 
 
-def redact_text(text: str, limit: int = MAX_STRING) -> str:
-    """The string without JWTs or bearer tokens, cut to `limit` characters."""
-    text = _BEARER.sub("Bearer " + REDACTED, _JWT.sub("[redacted jwt]", text))
-    if len(text) > limit:
-        text = f"{text[:limit]}…[+{len(text) - limit} chars]"
-    return text
+def redact_text(text: str, limit: int = MAX_STRING, *, fit: bool = False) -> str:
+    """The string without JWTs, bearer tokens or NUL characters, cut to `limit` characters.
+
+    A cut string says how much was cut ("…[+N chars]"); with `fit` that note is inside the limit, so the
+    result fits a column of `limit` characters (a longer value would make the INSERT fail and lose the row).
+    PostgreSQL refuses NUL in text and JSON columns, so it is replaced too.
+    """
+    text = _BEARER.sub("Bearer " + REDACTED, _JWT.sub("[redacted jwt]", text)).replace("\x00", "\ufffd")
+    if len(text) <= limit:
+        return text
+    if not fit:
+        return f"{text[:limit]}…[+{len(text) - limit} chars]"
+    keep = limit
+    while keep > 0 and keep + len(f"…[+{len(text) - keep} chars]") > limit:
+        keep -= 1
+    note = f"…[+{len(text) - keep} chars]"
+    return f"{text[:keep]}{note}" if len(note) <= limit else text[:limit]
 
 
 def redact(value: Any, *, depth: int = 0) -> Any:
@@ -144,10 +160,11 @@ def record(event: str, *, request: Any = None, backend: str | None = None, user:
     name = username or (user.get_username() if user is not None else "")
     payload: dict[str, Any] = {
         "event": LOG_NAMES[kind], "type": kind, "outcome": outcome, "reason": reason or "",
-        "backend": backend or "", "user": redact_text(str(name), 150),
+        "backend": redact_text(backend or "", MAX_BACKEND, fit=True),
+        "user": redact_text(str(name), MAX_USERNAME, fit=True),
         "client": client_address(request) or "", "path": redact_text(request.path, 200) if request else "",
     }
-    clean_message = redact_text(message, 300) if message else ""
+    clean_message = redact_text(message, MAX_MESSAGE, fit=True) if message else ""
     if clean_message:
         payload["message"] = clean_message
     clean_details = _capped_details(details)
@@ -212,8 +229,8 @@ def _store(kind: str, payload: Mapping[str, Any], user: Any, details: dict[str, 
         from netbox_sso.models import SSOEvent
 
         event = SSOEvent(
-            event=kind, outcome=payload["outcome"], reason=str(payload["reason"])[:64],
-            backend=str(payload["backend"])[:64], user=user, username=str(payload["user"])[:150],
+            event=kind, outcome=payload["outcome"], reason=str(payload["reason"])[:MAX_REASON],
+            backend=str(payload["backend"])[:MAX_BACKEND], user=user, username=str(payload["user"])[:MAX_USERNAME],
             client=_ip_or_none(payload["client"]), message=message, details=details)
     except Exception:
         _internal.exception("netbox-sso: could not store the SSO audit event %s", payload.get("event"))

@@ -27,6 +27,9 @@ SIGNIN_ATTRIBUTE = "netbox_sso_signin"
 #: Why netbox-sso ended this session, and details (written by netbox_sso.sessions, read by netbox_sso.signals).
 LOGOUT_REASON_ATTRIBUTE = "netbox_sso_logout_reason"
 LOGOUT_DETAILS_ATTRIBUTE = "netbox_sso_logout_details"
+#: How that session end is recorded (default "success"; "info" when the provider ended it, "refused" or
+#: "failure" when a refresh did): netbox_sso.sessions -> netbox_sso.signals.
+LOGOUT_OUTCOME_ATTRIBUTE = "netbox_sso_logout_outcome"
 #: The claims of this login, captured by pipeline step capture_claims (debug_claims), recorded by the
 #: audit middleware after the pipeline's transaction.
 CLAIMS_ATTRIBUTE = "_netbox_sso_claims"

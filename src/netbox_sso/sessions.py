@@ -49,6 +49,7 @@ from netbox_sso.core import sessions as session_rules
 from netbox_sso.keys import (
     AUTO_REDIRECT_KEY,
     LOGOUT_DETAILS_ATTRIBUTE,
+    LOGOUT_OUTCOME_ATTRIBUTE,
     LOGOUT_REASON_ATTRIBUTE,
     SIGNIN_ATTRIBUTE,
     STATE_KEY,
@@ -74,11 +75,12 @@ REFRESH_INVALID = ("Your single sign-on session has ended: the identity provider
 
 # ---- helpers -------------------------------------------------------------------------------------------
 def log_event(event: str, *, backend: str, username: str, outcome: str, reason: str,
-              details: Mapping[str, Any] | None = None) -> None:
-    """One JSON line on `netbox_sso.audit` for session events that are not audit-trail event types."""
+              details: Mapping[str, Any] | None = None, logger: logging.Logger = audit_log) -> None:
+    """One JSON line: on `netbox_sso.audit` when the audit trail cannot record the event (a plain Django
+    site), on `netbox_sso` for operational session lines that are not audit events (refresh)."""
     payload = {"event": event, "backend": backend, "user": username, "outcome": outcome, "reason": reason,
                **({"details": dict(details)} if details else {})}
-    audit_log.log(logging.WARNING if outcome in ("failure", "refused") else logging.INFO,
+    logger.log(logging.WARNING if outcome in ("failure", "refused") else logging.INFO,
                   json.dumps(payload, sort_keys=True, default=str))
 
 
@@ -287,20 +289,18 @@ def logged_out_by_provider(state: Mapping[str, Any]) -> bool:
 # ---- each request: provider logout, refresh ----------------------------------------------------------
 def end_session(request: HttpRequest, state: Mapping[str, Any], *, reason: str, message: str,
                 outcome: str = "info", details: Mapping[str, Any] | None = None) -> None:
-    """Log the user out of NetBox, leave `message` for the login page, say why in the audit log.
+    """Log the user out of NetBox, leave `message` for the login page, say why in the audit trail.
 
-    logout() fires user_logged_out, which the audit trail records as the logout event; the reason is
-    left on the request (`LOGOUT_REASON_ATTRIBUTE`) for it, and logged here.
+    logout() fires user_logged_out, which the audit trail records as the one `logout` event of this
+    session end (row and log line); the reason, outcome and details are left on the request for it.
     """
-    username = request.user.get_username()
     setattr(request, LOGOUT_REASON_ATTRIBUTE, reason)
+    setattr(request, LOGOUT_OUTCOME_ATTRIBUTE, outcome)
     if details:
         setattr(request, LOGOUT_DETAILS_ATTRIBUTE, dict(details))
     logout(request)
     with contextlib.suppress(messages.MessageFailure):
         messages.warning(request, message)
-    log_event("sso.session.ended", backend=str(state.get("backend") or ""), username=username, outcome=outcome,
-              reason=reason, details=details)
 
 
 def maybe_refresh(request: HttpRequest, state: dict[str, Any], cfg: Hardening) -> bool:
@@ -385,8 +385,10 @@ def _refreshed(request: HttpRequest, state: dict[str, Any], cfg: Hardening, back
         return False
     except Exception:  # mapping must not break the request; the next refresh tries again
         logger.exception("netbox-sso: re-evaluating group mapping after refresh failed for %s", user)
+    # Operational, not an audit event (a row per refresh per session would flood the trail): what a refresh
+    # changes is recorded (groups_changed, flags_changed), and a refresh that ends the session is a logout.
     log_event("sso.session.refreshed", backend=backend.name, username=user.get_username(), outcome="success",
-              reason="")
+              reason="", logger=logger)
     return True
 
 
@@ -395,20 +397,18 @@ def rp_logout(request: HttpRequest, state: Mapping[str, Any],
               get_response: Callable[[HttpRequest], HttpResponse]) -> HttpResponse:
     """NetBox's logout, then on to the provider's end_session_endpoint (OIDC RP-Initiated Logout 1.0)."""
     cfg = hardening()
-    username = request.user.get_username()
     id_token = tokens.unseal(state.get("sealed")).get("id_token")
     target = state.get("end_session") if cfg.rp_logout else None
     # A cross-site link to /logout/ (logout CSRF, possible with stock NetBox) must not also end the user's
     # session at the provider, which would sign them out of every application.
     cross_site = request.headers.get("Sec-Fetch-Site") == "cross-site"
+    # The logout is one audit event (user_logged_out: row and log line); it says whether it continues at the
+    # provider. NetBox's logout view always answers with a redirect, which is what we continue from.
     setattr(request, LOGOUT_DETAILS_ATTRIBUTE, {"provider_logout": bool(target and not cross_site),
                                                 **({"cross_site": True} if cross_site else {})})
     response = get_response(request)  # NetBox ends the session and redirects to LOGOUT_REDIRECT_URL
     redirected = response.status_code in (301, 302, 303) and response.has_header("Location")
     provider = bool(target and not cross_site and redirected)
-    # The logout itself is an audit-trail event (user_logged_out); this line says where it continued.
-    log_event("sso.logout.provider" if provider else "sso.logout.local", backend=str(state.get("backend") or ""),
-              username=username, outcome="success", reason="cross_site" if cross_site and target else "")
     if not provider:
         return response
     after = cfg.post_logout_redirect_uri or _absolute(request, response["Location"])

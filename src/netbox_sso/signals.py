@@ -15,7 +15,13 @@ from django.db.models.signals import post_save
 
 from netbox_sso import audit
 from netbox_sso.audit_middleware import current_sso_request, sso_backend_name
-from netbox_sso.keys import LOGOUT_DETAILS_ATTRIBUTE, LOGOUT_REASON_ATTRIBUTE, SESSION_LOGIN, SOCIAL_LAST_BACKEND
+from netbox_sso.keys import (
+    LOGOUT_DETAILS_ATTRIBUTE,
+    LOGOUT_OUTCOME_ATTRIBUTE,
+    LOGOUT_REASON_ATTRIBUTE,
+    SESSION_LOGIN,
+    SOCIAL_LAST_BACKEND,
+)
 
 
 def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
@@ -43,7 +49,8 @@ def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if not backend:
         return
     # Code that ends a session itself (netbox_sso.sessions) may say why on the request before logout().
-    audit.record("logout", request=request, backend=str(backend), user=user, outcome="success",
+    audit.record("logout", request=request, backend=str(backend), user=user,
+                 outcome=str(getattr(request, LOGOUT_OUTCOME_ATTRIBUTE, "") or "success"),
                  reason=str(getattr(request, LOGOUT_REASON_ATTRIBUTE, "") or "user"),
                  details=getattr(request, LOGOUT_DETAILS_ATTRIBUTE, None))
 

@@ -71,3 +71,17 @@ def test_idp_endpoint_labels_are_bounded():
     assert [idp_endpoint(f"https://idp/{p}", discovery) for p in "tuk"] == ["token", "userinfo", "jwks"]
     assert idp_endpoint("https://graph.microsoft.com/v1.0/me/transitiveMemberOf") == "graph"
     assert idp_endpoint("https://idp/anything-else", discovery) == "other"
+
+
+def test_text_cut_to_fit_a_column_keeps_the_note_inside_the_width():
+    for length in (299, 300, 301, 310, 1_000, 123_456):
+        text = audit.redact_text("m" * length, audit.MAX_MESSAGE, fit=True)
+        assert len(text) <= audit.MAX_MESSAGE, length
+        if length > audit.MAX_MESSAGE:
+            kept = text.index("…")
+            assert text.endswith(f"[+{length - kept} chars]")
+
+
+def test_nul_characters_which_postgresql_refuses_are_replaced():
+    assert audit.redact_text("a\x00b") == "a\ufffdb"
+    assert audit.redact({"k\x00": ["v\x00"]}) == {"k\ufffd": ["v\ufffd"]}
