@@ -131,19 +131,69 @@ def event_type(event: str) -> str:
     raise ValueError(f"unknown SSO event {event!r}; one of {sorted(LOG_NAMES)}")
 
 
+#: Where NetBox looks for the client address behind a proxy (its HTTP_CLIENT_IP_HEADERS default).
+DEFAULT_CLIENT_IP_HEADERS = ("HTTP_X_REAL_IP", "HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+
+
 def client_address(request: Any) -> str | None:
-    """NetBox's client address (HTTP_CLIENT_IP_HEADERS, as NetBox itself uses), else REMOTE_ADDR."""
+    """The client's address as the audit trail and the throttles see it: never the caller's choice.
+
+    The peer (REMOTE_ADDR), unless the peer is one of `trusted_proxies`; then the headers NetBox reads
+    (HTTP_CLIENT_IP_HEADERS, in that order) are believed, each read right to left past the trusted proxies:
+    the first address no trusted proxy owns is the client. A header's leftmost entries are whatever the
+    client sent, so a request cannot pick its own address (NetBox's get_client_ip takes the leftmost).
+    """
     if request is None:
         return None
+    raw_peer = request.META.get("REMOTE_ADDR") or None
+    peer = _ip(raw_peer)
+    if peer is None:
+        return raw_peer  # e.g. a Unix-socket peer
+    trusted = _trusted_proxies()
+    if not _owned(peer, trusted):
+        return str(peer)
     from django.conf import settings
 
-    address = None
-    if hasattr(settings, "HTTP_CLIENT_IP_HEADERS"):  # NetBox (a plain Django site has neither)
-        from utilities.request import get_client_ip
+    for header in getattr(settings, "HTTP_CLIENT_IP_HEADERS", DEFAULT_CLIENT_IP_HEADERS):
+        value = request.META.get(header) if header != "REMOTE_ADDR" else None
+        if not value:
+            continue
+        client = peer
+        for hop in reversed(str(value).split(",")):
+            address = _ip(hop)
+            if address is None:
+                break  # unreadable: nothing left of it can be trusted; the last proxy's peer it is
+            client = address
+            if not _owned(address, trusted):
+                break
+        return str(client)
+    return str(peer)
 
-        with contextlib.suppress(ValueError):
-            address = get_client_ip(request)
-    return str(address) if address else (request.META.get("REMOTE_ADDR") or None)
+
+def _ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address from a header entry ('192.0.2.1', '192.0.2.1:4711', '[2001:db8::1]:443'), else None."""
+    text = str(value or "").strip()
+    if text.startswith("[") and "]" in text:
+        text = text[1:text.index("]")]
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _owned(address: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: tuple[Any, ...]) -> bool:
+    return any(address.version == network.version and address in network for network in networks)
+
+
+def _trusted_proxies() -> tuple[Any, ...]:
+    try:
+        from netbox_sso.conf import audit_setting
+
+        return tuple(audit_setting("trusted_proxies"))
+    except Exception:  # misconfigured (reported at start-up) or no Django settings: trust no proxy
+        return ()
 
 
 def record(event: str, *, request: Any = None, backend: str | None = None, user: Any = None,

@@ -85,10 +85,6 @@ def _backend_name(request: HttpRequest) -> str:
     return str((match.kwargs.get("backend") if match else "") or "")
 
 
-def _client_address(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR", ""))
-
-
 def drop_broken_connections() -> None:
     """Close database connections that a PostgreSQL restart cut under this request.
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -177,6 +178,18 @@ def http_url(value: Any) -> str:
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise Invalid(f"must be an https URL, got {value!r}", "write e.g. 'https://graph.microsoft.us'")
     return str(value).rstrip("/")
+
+
+def ip_networks(value: Any) -> tuple[IPv4Network | IPv6Network, ...]:
+    """IP addresses or CIDR networks, as networks (an address is a network of one)."""
+    networks = []
+    for item in string_list("IP address or CIDR network")(value):
+        try:
+            networks.append(ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise Invalid(f"{item!r} is not an IP address or CIDR network",
+                          "list your reverse proxies' addresses, e.g. ['10.0.0.5', '192.0.2.0/28']") from None
+    return tuple(networks)
 
 
 def optional(validator: Validator) -> Validator:
@@ -428,6 +441,15 @@ _plugin(
     False,
     boolean,
     "Record the (redacted) claims of every SSO login as a claims_captured event (input for `netbox-sso explain`).",
+)
+_plugin(
+    "trusted_proxies",
+    [],
+    ip_networks,
+    "Reverse proxies (IP addresses or CIDR networks) whose forwarded-for headers (NetBox's "
+    "HTTP_CLIENT_IP_HEADERS) are believed, read right to left past the proxies, for the client address of "
+    "audit events and throttles. Empty: the peer address, whatever a request's X-Forwarded-For says "
+    "([audit.md](audit.md)).",
 )
 
 _current = _section(
