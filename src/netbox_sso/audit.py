@@ -52,6 +52,11 @@ MAX_USERNAME = 150
 MAX_BACKEND = 64
 MAX_REASON = 64
 
+#: Failures any anonymous client can cause at will, with text (a username) of its choosing, throttled per
+#: client and reason (`netbox_sso.throttle`): every login failure, and refused password sign-ins. SSO
+#: refusals are not: the provider vouched for that identity first.
+THROTTLED_EVENTS = frozenset({"login_failure"})
+THROTTLED_BACKEND_EVENTS = frozenset({("refused", "local")})
 #: Events logged at WARNING (everything else at INFO).
 _WARNING_OUTCOMES = frozenset({"failure", "refused", "denied"})
 #: Successes logged at WARNING all the same, for alerting (a break-glass account's password sign-in).
@@ -214,22 +219,47 @@ def record(event: str, *, request: Any = None, backend: str | None = None, user:
         "user": redact_text(str(name), MAX_USERNAME, fit=True),
         "client": client_address(request) or "", "path": redact_text(request.path, 200) if request else "",
     }
+    if user is None and (kind in THROTTLED_EVENTS or (kind, payload["backend"]) in THROTTLED_BACKEND_EVENTS):
+        from netbox_sso import throttle
+
+        admission = throttle.admit(kind, payload["client"], payload["backend"], payload["reason"])
+        if not admission.record:
+            _count_throttled(kind, payload["reason"])
+            return {**payload, "throttled": True}
+        if admission.suppressed_before:
+            _emit(kind, *_aggregate(payload, admission.suppressed_before))
     clean_message = redact_text(message, MAX_MESSAGE, fit=True) if message else ""
     if clean_message:
         payload["message"] = clean_message
     clean_details = _capped_details(details)
     if clean_details is not None:
         payload["details"] = clean_details
+    _emit(kind, payload, user, clean_details, clean_message)
+    return payload
 
+
+def _emit(kind: str, payload: dict[str, Any], user: Any, details: dict[str, Any] | None, message: str) -> None:
+    """The log line, the metrics and the row of one event, when the caller's transaction commits."""
     def write() -> None:
-        warning = outcome in _WARNING_OUTCOMES or payload["reason"] in _WARNING_REASONS
+        warning = payload["outcome"] in _WARNING_OUTCOMES or payload["reason"] in _WARNING_REASONS
         logger.log(logging.WARNING if warning else logging.INFO,
                    json.dumps(payload, sort_keys=True, default=str), extra={"sso_event": payload})
-        _count(kind, payload["backend"], outcome)
-        _store(kind, payload, user, clean_details, clean_message)
+        _count(kind, payload["backend"], payload["outcome"])
+        _store(kind, payload, user, details, message)
 
     _on_commit(write)
-    return payload
+
+
+def _aggregate(payload: Mapping[str, Any], count: int) -> tuple[dict[str, Any], None, dict[str, Any], str]:
+    """One event standing for `count` like `payload` that the throttle counted instead of recording."""
+    from netbox_sso import throttle
+
+    window, burst = throttle.limits()
+    details = {"throttled": count, "window_seconds": window, "recorded_per_window": burst}
+    message = (f"{count} more {payload['event']} events ({payload['reason'] or 'no reason'}) from this client "
+               f"were counted, not recorded: at most {burst} per {window} s are recorded")
+    aggregated = {**payload, "user": "", "path": "", "details": details, "message": message}
+    return aggregated, None, details, message
 
 
 def record_failure(request: Any, exception: BaseException, *, backend: str, code: str, subject: str = "",
@@ -267,6 +297,15 @@ def _count(kind: str, backend: str, outcome: str) -> None:
 
         metrics.count_event(kind, backend, outcome)
     except Exception:  # metrics must never break a login
+        _internal.debug("netbox-sso: metrics update failed", exc_info=True)
+
+
+def _count_throttled(kind: str, reason: str) -> None:
+    try:
+        from netbox_sso import metrics
+
+        metrics.count_throttled(kind, reason)
+    except Exception:
         _internal.debug("netbox-sso: metrics update failed", exc_info=True)
 
 

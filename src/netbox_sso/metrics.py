@@ -3,6 +3,9 @@
 - `netbox_sso_logins_total{backend,outcome}`: logins by backend and outcome (success, failure, refused).
 - `netbox_sso_events_total{event,outcome}`: every audit event.
 - `netbox_sso_api_tokens_total{backend,outcome,reason}`: API requests with provider access tokens.
+- `netbox_sso_events_throttled_total{event,reason}`: failure events of unauthenticated requests counted
+  instead of recorded (`netbox_sso.throttle`).
+- `netbox_sso_backchannel_rejected_total{backend,reason}`: rejected back-channel logout requests.
 - `netbox_sso_callback_seconds{backend}`: server time of GET /oauth/complete/<backend>/.
 - `netbox_sso_idp_request_seconds{backend,endpoint}`, `netbox_sso_idp_errors_total{backend,endpoint,error}`:
   calls to the identity provider, reported by the backends through `observe_idp_call`.
@@ -54,6 +57,11 @@ IDP_SECONDS = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
 API_TOKENS = Counter("netbox_sso_api_tokens", "API requests with identity-provider access tokens by outcome "
                      "(accepted: person/service; refused: the reason code)", ["backend", "outcome", "reason"])
+THROTTLED = Counter("netbox_sso_events_throttled",
+                    "Audit events of unauthenticated requests counted instead of recorded (netbox_sso.throttle)",
+                    ["event", "reason"])
+BACKCHANNEL_REJECTED = Counter("netbox_sso_backchannel_rejected", "Rejected back-channel logout requests",
+                               ["backend", "reason"])
 IDP_ERRORS = Counter("netbox_sso_idp_errors", "Failed calls to the identity provider",
                      ["backend", "endpoint", "error"])
 
@@ -85,6 +93,14 @@ def count_event(event: str, backend: str | None, outcome: str) -> None:
 def count_api_token(backend: str | None, outcome: str, reason: str) -> None:
     """One API request with a provider access token (`reason`: person/service, or the refusal code)."""
     API_TOKENS.labels(backend=backend_label(backend), outcome=outcome, reason=reason[:_ERROR_MAX]).inc()
+
+
+def count_throttled(event: str, reason: str) -> None:
+    THROTTLED.labels(event=event, reason=str(reason)[:_ERROR_MAX]).inc()
+
+
+def count_backchannel_rejected(backend: str | None, reason: str) -> None:
+    BACKCHANNEL_REJECTED.labels(backend=backend_label(backend), reason=str(reason)[:_ERROR_MAX]).inc()
 
 
 def observe_callback(backend: str | None, seconds: float) -> None:

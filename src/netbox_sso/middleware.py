@@ -23,7 +23,7 @@ import requests
 from django.conf import settings
 from django.contrib import messages
 from django.db import DatabaseError, connections
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 from social_core import exceptions as social
 
@@ -115,8 +115,8 @@ class SSOFailureMiddleware:
         return "/oauth/" in request.path
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not self.is_sso_request(request):
-            return None
+        if not self.is_sso_request(request) or isinstance(exception, Http404):
+            return None  # an unknown backend in the URL is NetBox's 404, not a failed sign-in
         if isinstance(exception, DatabaseError):
             drop_broken_connections()
         code, subject, message = describe(exception)

@@ -464,8 +464,20 @@ def backchannel_logout(request: HttpRequest, backend_name: str) -> HttpResponse:
 
 
 def _bad_logout_request(request: HttpRequest, backend: str, code: str, detail: str) -> HttpResponse:
-    record_event("logout", request, backend=backend, username="", outcome="failure", reason=f"backchannel_{code}",
-                 details={"detail": detail[:300]})
+    """400 for a rejected logout token: a log line and a counter, never an audit row.
+
+    Anyone can post here, as often and with whatever text they like; a row per request would let them fill
+    the audit table. The metric counts every rejection; the log line is written for the first few per client
+    and reason in each throttle window (netbox_sso.throttle), the rest are counted only.
+    """
+    from netbox_sso import audit, metrics, throttle
+
+    metrics.count_backchannel_rejected(backend, code)
+    client = audit.client_address(request) or ""
+    if throttle.admit("backchannel_rejected", client, backend, code).record:
+        logger.warning("netbox-sso: back-channel logout request for %s from %s rejected (%s): %s; further "
+                       "rejections are counted in netbox_sso_backchannel_rejected_total",
+                       metrics.backend_label(backend), client or "?", code, audit.redact_text(detail, 200))
     return JsonResponse({"error": "invalid_request", "error_description": detail[:300]}, status=400,
                         headers=NO_STORE)
 

@@ -32,7 +32,7 @@ import jwt
 import requests
 from django.core.cache import cache
 from django.db import transaction
-from social_core.exceptions import AuthConnectionError
+from social_core.exceptions import AuthCanceled, AuthConnectionError, AuthFailed
 
 from netbox_sso import metrics
 from netbox_sso.backends import idp_http, tokens
@@ -54,6 +54,15 @@ CACHE_PREFIX = "netbox_sso:v1"
 #: NetBox's (Django's) users_user.email column width.
 MAX_EMAIL_LENGTH = 254
 _CHUNK = 16384
+#: Error codes of an authorization response: RFC 6749 4.1.2.1 and OpenID Connect Core 3.1.2.6.
+AUTHORIZATION_ERRORS = frozenset({
+    "invalid_request", "unauthorized_client", "access_denied", "unsupported_response_type", "invalid_scope",
+    "server_error", "temporarily_unavailable", "interaction_required", "login_required",
+    "account_selection_required", "consent_required", "invalid_request_uri", "invalid_request_object",
+    "request_not_supported", "request_uri_not_supported", "registration_not_supported",
+})
+#: The provider's error_description is kept to this many characters (after the state is validated).
+MAX_ERROR_DESCRIPTION = 500
 
 
 def _cache_key(kind: str, url: str) -> str:
@@ -287,6 +296,25 @@ class HardenedOIDCMixin:
         return params
 
     # ---- complete: the authorization response ----------------------------------------------------------
+    def process_error(self, data: Any) -> None:
+        """An error response (RFC 6749 4.1.2.1) ends the login whose `state` it carries, and only that one.
+
+        The callback URL is public: anyone can send `?error=x&error_description=<anything>`. So nothing of
+        it is believed or recorded before its state is validated (popped: single use, like a code); an
+        unknown state fails with our own words. Then the code is recorded when it is a registered one and
+        the description cut to printable text.
+        """
+        if not (data.get("error") or "denied" in data):
+            return
+        self.validate_state()
+        error = str(data.get("error") or "access_denied")
+        code = error if error in AUTHORIZATION_ERRORS else "unknown_error"
+        description = "".join(ch for ch in str(data.get("error_description") or "") if ch.isprintable())
+        text = f"{code}: {description[:MAX_ERROR_DESCRIPTION]}" if description else code
+        if code == "access_denied":  # the user declined (social-core: AuthCanceled, "cancelled" on the page)
+            raise AuthCanceled(self, text)
+        raise AuthFailed(self, text)
+
     def validate_state(self) -> str:
         """OAuth 2.0 (RFC 6749 10.12) state, single-use and bound to this session; then RFC 9207 iss."""
         request_state = self.get_request_state()  # type: ignore[attr-defined]

@@ -443,6 +443,20 @@ _plugin(
     "Record the (redacted) claims of every SSO login as a claims_captured event (input for `netbox-sso explain`).",
 )
 _plugin(
+    "audit_throttle_window",
+    60,
+    number(unit="seconds", minimum=1, integer=True),
+    "Failures of unauthenticated requests (SSO callbacks, password sign-ins) are recorded per client, event, "
+    "backend and reason at most `audit_throttle_burst` times in each window of this many seconds; the rest "
+    "are counted (metric and one aggregated event) ([audit.md](audit.md)).",
+)
+_plugin(
+    "audit_throttle_burst",
+    20,
+    number(unit="events", minimum=1, integer=True),
+    "How many such failures per client, event, backend and reason each window records as events.",
+)
+_plugin(
     "trusted_proxies",
     [],
     ip_networks,
