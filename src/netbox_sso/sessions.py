@@ -213,12 +213,14 @@ def finalize_login(request: HttpRequest, record: Mapping[str, Any]) -> None:
         "sub": record.get("sub"), "sid": record.get("sid"), "id_exp": record.get("id_exp"),
         "at_exp": record.get("at_exp") or record.get("id_exp"), "end_session": end_session,
         "sealed": tokens.seal(keep) if keep else None, "login_at": now,
+        # Back-channel logout is on for this session's backend (decided at sign-in, with discovery at hand).
+        "backchannel": bool(record.get("backchannel", True)),
         # The sign-in itself counts as this interval's contact with the provider.
         "next_refresh": now + cfg.refresh_interval,
     }
     request.session[STATE_KEY] = state
     cap_session(request, state, cfg)
-    if cfg.backchannel_logout and request.session.session_key:
+    if state["backchannel"] and request.session.session_key:
         try:
             index_session(request.session.session_key, state)
         except Exception:  # cache unavailable: the logout markers still end this session when read
@@ -437,8 +439,8 @@ def backchannel_logout(request: HttpRequest, backend_name: str) -> HttpResponse:
     if request.method != "POST":
         return HttpResponse(status=405, headers={**NO_STORE, "Allow": "POST"})
     cfg = hardening()
-    backend = hardened_backend(request, backend_name) if cfg.backchannel_logout else None
-    if backend is None:
+    backend = hardened_backend(request, backend_name) if cfg.backchannel_logout is not False else None
+    if backend is None or not backend.backchannel_logout_enabled():
         return JsonResponse({"error": "not_found"}, status=404, headers=NO_STORE)
     token = request.POST.get("logout_token", "")
     if not token:
@@ -553,7 +555,9 @@ class SSOSessionMiddleware:
                 return response
         state = request.session.get(STATE_KEY) if hasattr(request, "session") else None
         if isinstance(state, dict) and request.user.is_authenticated:
-            if cfg.backchannel_logout and logged_out_by_provider(state):
+            # Sessions from before the per-backend flag existed keep being checked.
+            if state.get("backchannel", True) and cfg.backchannel_logout is not False \
+                    and logged_out_by_provider(state):
                 end_session(request, state, reason="backchannel", message=ENDED_BY_PROVIDER)
                 return self.after_session_ended(request)
             if cfg.refresh_tokens and not maybe_refresh(request, state, cfg):

@@ -36,6 +36,7 @@ class Hardening:
     max_response_bytes: int = _DEFAULT["max_response_bytes"].default
     max_claim_length: int = _DEFAULT["max_claim_length"].default
     metadata_cache_ttl: int = _DEFAULT["metadata_cache_ttl"].default
+    jwks_refetch_interval: int = _DEFAULT["jwks_refetch_interval"].default
     allow_insecure_http: bool = _DEFAULT["allow_insecure_http"].default
     verify_discovery_issuer: bool = _DEFAULT["verify_discovery_issuer"].default
     username_claim: str = _DEFAULT["username_claim"].default
@@ -52,7 +53,9 @@ class Hardening:
     refresh_interval: int = _DEFAULT["refresh_interval"].default
     rp_logout: bool = _DEFAULT["rp_logout"].default
     post_logout_redirect_uri: str | None = None
-    backchannel_logout: bool = _DEFAULT["backchannel_logout"].default
+    #: True (every backend), False (none), None (automatic: where the provider sends logout tokens, see
+    #: HardenedOIDCMixin.backchannel_logout_enabled) or the backend names it is on for.
+    backchannel_logout: bool | frozenset[str] | None = _DEFAULT["backchannel_logout"].default
     login_redirect_backend: str | None = None
 
 

@@ -30,6 +30,8 @@ class EntraID(HardenedOIDCMixin, OpenIdConnectAuth):
 
     name = "azuread-oauth2"
     PROVIDER_KIND = "entra"
+    # Entra ID sends no back-channel logout tokens (front-channel only); refresh notices a disabled user.
+    SENDS_BACKCHANNEL_LOGOUT = False
     V2 = False
     DEFAULT_SCOPE = ["openid", "profile", "email"]
     #: Fallback username claims after the configured one (v1 tokens carry upn, not preferred_username).

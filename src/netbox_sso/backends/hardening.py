@@ -81,6 +81,9 @@ class HardenedOIDCMixin:
     JWT_ALGORITHMS = list(checks.DEFAULT_ALGORITHMS)
     #: Which rule set email verification follows (`oidc_checks.email_is_verified`).
     PROVIDER_KIND = "generic"
+    #: False for providers that never send back-channel logout tokens (Entra ID, Okta); None: the discovery
+    #: document says (`backchannel_logout_supported`). See backchannel_logout_enabled.
+    SENDS_BACKCHANNEL_LOGOUT: bool | None = None
 
     # Provided by social-core's classes; declared for type checkers.
     name: str
@@ -227,22 +230,47 @@ class HardenedOIDCMixin:
 
     def get_jwks_keys(self, *, refresh: bool = False, stale: list[dict[str, Any]] | None = None
                       ) -> list[dict[str, Any]]:
-        """The provider's keys from the shared cache; `refresh` fetches them again unless the cached set
-        already differs from `stale` (the set that failed): one refetch per rotation for every instance."""
+        """The provider's keys from the shared cache. `refresh` (a token signed with a key not in `stale`,
+        the set that failed) fetches them again, at most once per `jwks_refetch_interval` per jwks_uri across
+        every instance: a forged token with an unknown or no `kid` costs no provider round trip beyond that.
+        A refetch that brings new keys (a real rotation) allows the next one at once. The cached set stays
+        until a new one is fetched: a failed refetch never takes sign-in down for everyone."""
         url = self.jwks_uri()  # type: ignore[attr-defined]
         key = _cache_key("jwks", url)
         keys = cache.get(key)
         if keys is not None and (not refresh or keys != stale):
             return keys
-        return self._fetch_shared(key, lambda: checks.validate_jwks(self.get_json(url)),
-                                  usable=lambda cached: cached != stale)
+
+        def fetch() -> list[dict[str, Any]]:
+            return checks.validate_jwks(self.get_json(url))
+
+        if keys is None:  # nothing cached (first use, or the TTL ran out): fill, one fetch for the cluster
+            return self._fetch_shared(key, fetch, usable=lambda cached: cached != stale)
+        window = f"{key}:refetched"
+        if not cache.add(window, 1, self.hardening.jwks_refetch_interval):
+            if cache.get(f"{key}:fetching") is None:
+                return keys  # refetched within the window and none in progress: keep the set we have
+            return self._await_fetch(key, keys)
+        fresh = self._fetch_shared(key, fetch, usable=lambda cached: cached != stale)
+        if _key_ids(fresh) - _key_ids(keys):
+            cache.delete(window)  # a real rotation: the provider published keys we did not have
+        return fresh
+
+    def _await_fetch(self, key: str, current: Any) -> Any:
+        """Wait (up to idp_timeout) for the fetch another worker is making, then take its result."""
+        deadline = time.monotonic() + self.hardening.idp_timeout
+        while cache.get(f"{key}:fetching") is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        value = cache.get(key)
+        return current if value is None else value
 
     def _fetch_shared(self, key: str, fetch: Callable[[], Any], *, usable: Callable[[Any], bool]) -> Any:
         """Fill a shared-cache entry, one worker at a time across instances (a lock in the shared cache).
 
         The others wait up to idp_timeout for its result instead of fetching too: a cold start or a key
         rotation would otherwise bring one fetch per login in flight. `usable` rejects a cached value that
-        must be replaced (the key set that failed to verify a token).
+        must be replaced (the key set that failed to verify a token). A failed fetch leaves the cached value
+        as it was (its TTL still bounds how long it is served).
         """
         cfg = self.hardening
         lock = f"{key}:fetching"
@@ -262,7 +290,6 @@ class HardenedOIDCMixin:
             value = cache.get(key)
             if value is not None and usable(value):
                 return value  # fetched by the worker that held the lock just before us
-            cache.delete(key)  # a failed refresh must not leave the old value in place
             value = fetch()
             cache.set(key, value, cfg.metadata_cache_ttl)
             return value
@@ -348,7 +375,10 @@ class HardenedOIDCMixin:
         kid = header.get("kid")
         keys: list[dict[str, Any]] | None = None
         for refresh in (False, True):
+            previous = keys
             keys = self.get_jwks_keys(refresh=refresh, stale=keys)
+            if refresh and keys == previous:
+                break  # not refetched (within jwks_refetch_interval) or unchanged: nothing new to try
             candidates = [k for k in keys if kid is None or k.get("kid") == kid]
             for key in candidates:
                 if key.get("alg") not in (None, alg):
@@ -431,6 +461,7 @@ class HardenedOIDCMixin:
             "sub": claims.get("sub"), "sid": claims.get("sid"), "id_exp": claims.get("exp"),
             "at_exp": session_rules.access_token_expiry(response, now),
             "end_session": end_session if isinstance(end_session, str) and end_session else None,
+            "backchannel": self.backchannel_logout_enabled(),
             "id_token": response.get("id_token"), "refresh_token": response.get("refresh_token"),
         }
 
@@ -496,6 +527,26 @@ class HardenedOIDCMixin:
             max_age=float(self.setting("ID_TOKEN_MAX_AGE", cfg.id_token_max_age)),  # type: ignore[attr-defined]
             max_claim_length=cfg.max_claim_length)
         return claims
+
+    def backchannel_logout_enabled(self) -> bool:
+        """Whether /oauth/backchannel-logout/<backend>/ accepts tokens for this backend (`backchannel_logout`).
+
+        Automatic (the default): only where the provider sends logout tokens, i.e. its discovery document
+        advertises `backchannel_logout_supported` and it is not one that never sends them. An endpoint that
+        no provider calls is only an attack surface: every forged token costs a signature check.
+        """
+        setting = self.hardening.backchannel_logout
+        if isinstance(setting, bool):
+            return setting
+        if isinstance(setting, frozenset):
+            return self.name in setting
+        if self.SENDS_BACKCHANNEL_LOGOUT is False:
+            return False
+        try:
+            return self.oidc_config().get("backchannel_logout_supported") is True
+        except Exception:  # discovery unavailable: off until it is known
+            logger.warning("netbox-sso: %s: discovery unavailable; back-channel logout off for now", self.name)
+            return False
 
     def logout_token_issuer(self, claims: dict[str, Any]) -> str:
         """The issuer a logout token must carry (the ID tokens' issuer)."""
@@ -576,6 +627,12 @@ def release_lock(lock: str, owner: str) -> None:
     """
     if cache.get(lock) == owner:
         cache.delete(lock)
+
+
+def _key_ids(keys: list[dict[str, Any]]) -> set[str]:
+    """What identifies each key of a set: its kid and key material (providers reorder sets between fetches)."""
+    return {json.dumps({k: v for k, v in key.items() if k in ("kid", "kty", "n", "e", "crv", "x", "y")},
+                       sort_keys=True) for key in keys}
 
 
 def _unverified_claims(token: str | None) -> dict[str, Any]:

@@ -22,6 +22,8 @@ class Okta(HardenedOIDCMixin, OktaOpenIdConnect):
     ID_KEY = "sub"
     # Okta issues a refresh token only for the offline_access scope (and the app's Refresh Token grant).
     REFRESH_NEEDS_OFFLINE_ACCESS = True
+    # Okta sends no back-channel logout tokens (refresh notices a deactivated user instead).
+    SENDS_BACKCHANNEL_LOGOUT = False
 
     def expected_issuer(self) -> str:
         configured = self.setting("ID_TOKEN_ISSUER")

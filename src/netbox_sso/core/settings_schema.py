@@ -192,6 +192,16 @@ def ip_networks(value: Any) -> tuple[IPv4Network | IPv6Network, ...]:
     return tuple(networks)
 
 
+def backchannel_mode(value: Any) -> bool | frozenset[str] | None:
+    """True, False, None (automatic) or a list of backend names."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, list | tuple | set | frozenset) and value and all(isinstance(v, str) for v in value):
+        return frozenset(value)
+    raise Invalid(f"must be True, False, None or a list of backend names, got {value!r}",
+                  "write None (automatic: where the provider advertises it), True, False or e.g. ['oidc']")
+
+
 def optional(validator: Validator) -> Validator:
     """The validator, with None (the default) kept as None."""
     return lambda value: None if value is None else validator(value)
@@ -280,6 +290,14 @@ _plugin(
     within(number(unit="seconds", integer=True), 1, MAX_CACHE_TTL),
     f"How long discovery documents and JWKS are kept in NetBox's cache (Redis); 0 counts as 1, more than "
     f"{MAX_CACHE_TTL} as {MAX_CACHE_TTL}; never served after that, even if a refresh fails.",
+)
+_plugin(
+    "jwks_refetch_interval",
+    60,
+    within(number(unit="seconds", integer=True), 1),
+    "A token signed with a key that is not in the cached JWKS makes at most one refetch per jwks_uri in this "
+    "interval, across every instance (a refetch that finds new keys, a real rotation, allows the next one at "
+    "once); a failed refetch keeps the cached keys.",
 )
 _plugin(
     "allow_insecure_http",
@@ -385,9 +403,12 @@ _plugin(
 )
 _plugin(
     "backchannel_logout",
-    True,
-    boolean,
-    "Accept OIDC Back-Channel Logout tokens at /oauth/backchannel-logout/<backend>/.",
+    None,
+    backchannel_mode,
+    "Accept OIDC Back-Channel Logout tokens at /oauth/backchannel-logout/<backend>/. None (automatic): for "
+    "backends whose discovery document advertises backchannel_logout_supported, never for Entra ID and Okta "
+    "(they send none); True: every backend; False: none; a list: the backends named.",
+    default_doc="`None` (automatic)",
 )
 _plugin(
     "login_redirect_backend",
