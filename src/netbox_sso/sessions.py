@@ -115,8 +115,38 @@ def _index_key(kind: str, backend: str, iss: Any, value: Any) -> str:
     return f"{CACHE_PREFIX}:session-index:{kind}:{_digest(backend, iss, value)}"
 
 
-def _marker_key(kind: str, backend: str, iss: Any, value: Any) -> str:
-    return f"{CACHE_PREFIX}:logged-out:{kind}:{_digest(backend, iss, value)}"
+def _marker_key(kind: str, backend: str, iss: Any, *values: Any) -> str:
+    # v2: markers of a token with sid and sub name both (v1 named the sid alone, whatever the sub).
+    return f"{CACHE_PREFIX}:logged-out-v2:{kind}:{_digest(backend, iss, *values)}"
+
+
+def _markers_of_token(sub: str | None, sid: str | None) -> list[tuple[str, ...]]:
+    """What a logout token ends, as marker names (OIDC Back-Channel Logout 1.0 section 2.4, 2.7):
+    sid and sub: that provider session of that user, and that user's sessions recorded without a sid;
+    sid only: that provider session; sub only: every session of that user."""
+    if sid and sub:
+        return [("sid+sub", sid, sub), ("sub-without-sid", sub)]
+    return [("sid", sid)] if sid else [("sub", sub)] if sub else []
+
+
+def _markers_of_session(state: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """The marker names that end this session (the counterpart of _markers_of_token)."""
+    sid, sub = state.get("sid") or None, state.get("sub") or None
+    names: list[tuple[str, ...]] = []
+    if sid:
+        names.append(("sid", sid))
+        if sub:
+            names.append(("sid+sub", sid, sub))
+    if sub:
+        names.append(("sub", sub))
+        if not sid:
+            names.append(("sub-without-sid", sub))
+    return names
+
+
+def _named_by_token(state: Mapping[str, Any], sub: str | None, sid: str | None) -> bool:
+    """Whether a logout token with this sub and sid ends the session with this state."""
+    return not set(_markers_of_session(state)).isdisjoint(_markers_of_token(sub, sid))
 
 
 def _session_store() -> Any:
@@ -253,28 +283,44 @@ def index_session(session_key: str, state: Mapping[str, Any]) -> None:
 
 
 def end_sessions(backend: str, iss: str, sub: str | None, sid: str | None) -> int:
-    """End the sessions a logout token names: those of `sid` if given, else every session of `sub`."""
+    """End the sessions a logout token names; the number deleted now (see end_sessions_counted)."""
+    return end_sessions_counted(backend, iss, sub, sid)[0]
+
+
+def end_sessions_counted(backend: str, iss: str, sub: str | None, sid: str | None) -> tuple[int, int]:
+    """End the sessions a logout token names (see _markers_of_token); say what really ended.
+
+    Returns (ended, other_sub). Sessions found in the index are deleted now (`ended`); markers end the
+    others at their next request. A session with the token's sid but another sub is left alone and counted
+    (`other_sub`): the sub is checked wherever the token has one.
+    """
     now = time.time()
-    kind, value = ("sid", sid) if sid else ("sub", sub)
-    cache.set(_marker_key(kind, backend, iss, value), now, _lifetime())
+    lifetime = _lifetime()
+    cache.set_many({_marker_key(name[0], backend, iss, *name[1:]): now for name in _markers_of_token(sub, sid)},
+                   lifetime)
+    candidates: set[str] = set()
+    for kind, value in (("sid", sid), ("sub", sub)):
+        if value:
+            candidates.update(cache.get(_index_key(kind, backend, iss, value)) or [])
     store = _session_store()
-    ended = 0
-    for session_key in set(cache.get(_index_key(kind, backend, iss, value)) or []):
+    ended = other_sub = 0
+    for session_key in candidates:
         session = store(session_key=session_key)
         state = session.load().get(STATE_KEY)
         if not isinstance(state, dict) or state.get("backend") != backend or state.get("iss") != iss:
             continue
-        if (sid and state.get("sid") != sid) or (sub and state.get("sub") != sub):
+        if not _named_by_token(state, sub, sid):
+            other_sub += bool(sid and state.get("sid") == sid)
             continue
         session.delete(session_key)
         ended += 1
-    return ended
+    return ended, other_sub
 
 
 def logged_out_by_provider(state: Mapping[str, Any]) -> bool:
-    """A logout token for this session's sid or sub arrived after it signed in (cache markers)."""
-    keys = [_marker_key(kind, str(state.get("backend")), state.get("iss"), state[kind])
-            for kind in ("sid", "sub") if state.get(kind)]
+    """A logout token naming this session arrived after it signed in (cache markers)."""
+    backend, iss = str(state.get("backend")), state.get("iss")
+    keys = [_marker_key(name[0], backend, iss, *name[1:]) for name in _markers_of_session(state)]
     if not keys:
         return False
     login_at = float(state.get("login_at") or 0)
@@ -459,9 +505,10 @@ def backchannel_logout(request: HttpRequest, backend_name: str) -> HttpResponse:
         return _bad_logout_request(request, backend_name, "replayed", "logout token already used (jti)")
     sub = claims.get("sub") or None
     sid = claims.get("sid") or None
-    ended = end_sessions(backend.name, str(claims["iss"]), sub, sid)
+    ended, other_sub = end_sessions_counted(backend.name, str(claims["iss"]), sub, sid)
     record_event("logout", request, backend=backend.name, username="", outcome="success", reason="backchannel",
-                 details={"sub": sub, "sid": sid, "sessions_ended": ended})
+                 details={"sub": sub, "sid": sid, "sessions_ended": ended,
+                          **({"other_sub": other_sub} if other_sub else {})})
     return HttpResponse(status=200, headers=NO_STORE)
 
 
