@@ -447,16 +447,16 @@ def rp_logout(request: HttpRequest, state: Mapping[str, Any],
     cfg = hardening()
     id_token = tokens.unseal(state.get("sealed")).get("id_token")
     target = state.get("end_session") if cfg.rp_logout else None
-    # A cross-site link to /logout/ (logout CSRF, possible with stock NetBox) must not also end the user's
-    # session at the provider, which would sign them out of every application.
-    cross_site = request.headers.get("Sec-Fetch-Site") == "cross-site"
+    # A link or form on another site, even a sibling subdomain (logout CSRF, possible with stock NetBox), must
+    # not also end the user's session at the provider, which would sign them out of every application.
+    cross_origin = not same_origin_navigation(request)
     # The logout is one audit event (user_logged_out: row and log line); it says whether it continues at the
     # provider. NetBox's logout view always answers with a redirect, which is what we continue from.
-    setattr(request, LOGOUT_DETAILS_ATTRIBUTE, {"provider_logout": bool(target and not cross_site),
-                                                **({"cross_site": True} if cross_site else {})})
+    setattr(request, LOGOUT_DETAILS_ATTRIBUTE, {"provider_logout": bool(target and not cross_origin),
+                                                **({"cross_origin": True} if cross_origin else {})})
     response = get_response(request)  # NetBox ends the session and redirects to LOGOUT_REDIRECT_URL
     redirected = response.status_code in (301, 302, 303) and response.has_header("Location")
-    provider = bool(target and not cross_site and redirected)
+    provider = bool(target and not cross_origin and redirected)
     if not provider:
         return response
     after = cfg.post_logout_redirect_uri or _absolute(request, response["Location"])
@@ -465,6 +465,22 @@ def rp_logout(request: HttpRequest, state: Mapping[str, Any],
         params["id_token_hint"] = id_token
     response["Location"] = _add_query(str(target), {k: v for k, v in params.items() if v})
     return response
+
+
+def same_origin_navigation(request: HttpRequest) -> bool:
+    """Whether this request comes from NetBox's own pages or the user's own hand, not from another origin.
+
+    Browsers say so in Sec-Fetch-Site: `same-origin`, or `none` (typed, bookmarked). `same-site` is not
+    enough: a sibling subdomain is another application. Without that header (older browsers, scripts),
+    an Origin or Referer, when sent, must name this host.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    source = request.headers.get("Origin") or request.headers.get("Referer")
+    if not source:
+        return True
+    return urlsplit(source).netloc.lower() == request.get_host().lower()
 
 
 def _absolute(request: HttpRequest, location: str) -> str:

@@ -74,6 +74,7 @@ def harden_settings() -> None:
     configure_sessions()
     use_renaming_session_store()
     install_api_tokens()
+    protect_audit_trail()
     warn_weakened()
     preload_login_path()
 
@@ -135,6 +136,25 @@ def load_backend_names() -> list[str]:
     from social_core.backends.utils import load_backends
 
     return list(load_backends(settings.AUTHENTICATION_BACKENDS, force_load=True))
+
+
+#: The audit trail's model as NetBox's permission settings name it.
+AUDIT_MODEL = ("netbox_sso", "ssoevent")
+
+
+def protect_audit_trail() -> None:
+    """SSO events need view permission even under EXEMPT_VIEW_PERMISSIONS = ['*'].
+
+    They name users, their groups, addresses and failures: like NetBox's users and tokens, which NetBox
+    keeps out of the wildcard (EXEMPT_EXCLUDE_MODELS). Naming the model itself in EXEMPT_VIEW_PERMISSIONS
+    still exempts it: an explicit opt-in, said at WARNING.
+    """
+    excluded = tuple(getattr(settings, "EXEMPT_EXCLUDE_MODELS", ()))
+    if AUDIT_MODEL not in excluded:
+        settings.EXEMPT_EXCLUDE_MODELS = (*excluded, AUDIT_MODEL)
+    if ".".join(AUDIT_MODEL) in getattr(settings, "EXEMPT_VIEW_PERMISSIONS", ()):
+        logger.warning("netbox-sso: EXEMPT_VIEW_PERMISSIONS names netbox_sso.ssoevent: everyone who can reach "
+                       "NetBox can read the SSO audit trail")
 
 
 #: Backends whose provider sends groups only when a `groups` scope is requested -> their SCOPE setting.
