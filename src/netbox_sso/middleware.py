@@ -22,13 +22,14 @@ from collections.abc import Callable
 import requests
 from django.conf import settings
 from django.contrib import messages
-from django.db import DatabaseError, connections
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 from social_core import exceptions as social
 
 from netbox_sso import audit as sso_audit
 from netbox_sso.core.errors import SSOError
+from netbox_sso.unavailable import drop_broken_connections, guard_session_save
 
 logger = logging.getLogger("netbox_sso")
 
@@ -85,19 +86,6 @@ def _backend_name(request: HttpRequest) -> str:
     return str((match.kwargs.get("backend") if match else "") or "")
 
 
-def drop_broken_connections() -> None:
-    """Close database connections that a PostgreSQL restart cut under this request.
-
-    Django keeps a broken connection until the request ends, so the audit record and the session save that
-    follow would fail on it too (the session middleware then answers HTTP 400 instead of the login page);
-    closed, they reconnect.
-    """
-    for connection in connections.all(initialized_only=True):
-        with contextlib.suppress(Exception):
-            if connection.connection is not None and not connection.in_atomic_block and not connection.is_usable():
-                connection.close()
-
-
 class SSOFailureMiddleware:
     """Turn exceptions raised while handling /oauth/... into a redirect to the login page."""
 
@@ -105,6 +93,8 @@ class SSOFailureMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(str(settings.LOGIN_URL)) or "/oauth/" in request.path:
+            guard_session_save(request)  # a database cut while the session is saved: login page or 503
         return self.get_response(request)
 
     @staticmethod

@@ -6,10 +6,15 @@ first in MIDDLEWARE at start-up (netbox_sso.startup): it sees the failed respons
 /oauth/, learns the exception from Django's got_request_exception signal, and, when the cause is an
 unreachable service, answers 503 with Retry-After and says which service and that signing in works again
 once it is back. Other pages and other errors are left exactly as NetBox answers them.
+
+A connection cut while a sign-in page saves its session (`guard_session_save`, installed by
+netbox_sso.middleware.SSOFailureMiddleware) is retried once on a new connection, else ends in that 503,
+never in Django's bare HTTP 400 (SessionInterrupted).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 from html import escape
@@ -60,6 +65,64 @@ def unavailable_service(error: BaseException | None) -> tuple[str, str] | None:
             return "database (PostgreSQL)", "DATABASES in configuration.py"
         error = error.__cause__ or error.__context__
         seen += 1
+    return None
+
+
+def drop_broken_connections() -> None:
+    """Close database connections that a PostgreSQL restart cut under this request.
+
+    Django keeps a broken connection until the request ends, so the audit record and the session save that
+    follow would fail on it too; closed, they reconnect.
+    """
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        with contextlib.suppress(Exception):
+            if connection.connection is not None and not connection.in_atomic_block and not connection.is_usable():
+                connection.close()
+
+
+def guard_session_save(request: HttpRequest) -> None:
+    """A sign-in page's session save survives a database connection cut, or ends in the 503 above.
+
+    Django's database sessions turn any error of the UPDATE into UpdateError, which its SessionMiddleware
+    answers with a bare HTTP 400 ("SessionInterrupted": meant for a session deleted by a concurrent logout).
+    A connection cut by a PostgreSQL restart is not that: the save closes the broken connection and tries
+    once more on a new one; if PostgreSQL still refuses, the connection error itself is raised, which
+    ServiceUnavailableMiddleware answers with the 503 page naming the database.
+    """
+    session = getattr(request, "session", None)
+    if session is None or getattr(session, "_netbox_sso_guarded", False):
+        return
+    save = session.save
+
+    def save_through_a_cut(must_create: bool = False) -> None:
+        try:
+            save(must_create=must_create)
+            return
+        except Exception as error:  # UpdateError (an UPDATE cut), or the OperationalError of a cut INSERT
+            if _connection_error(error) is None:
+                raise
+        drop_broken_connections()
+        try:
+            save(must_create=must_create)
+        except Exception as error:
+            cut = _connection_error(error)
+            if cut is None or cut is error:
+                raise
+            raise cut from error  # not UpdateError: Django's 400 would hide that the database is away
+
+    session.save = save_through_a_cut
+    session._netbox_sso_guarded = True
+
+
+def _connection_error(error: BaseException) -> BaseException | None:
+    """The connection failure (OperationalError/InterfaceError) behind `error`, itself or its context."""
+    from django.db import InterfaceError, OperationalError
+
+    for candidate in (error, error.__cause__, error.__context__):
+        if isinstance(candidate, OperationalError | InterfaceError):
+            return candidate
     return None
 
 
