@@ -250,6 +250,23 @@ def test_cross_site_logout_link_stays_local(netbox, idp, login):
     assert idp.end_user_sessions("ses-gus") == 1  # a link from another site must not end the SSO session
 
 
+def test_same_site_logout_link_stays_local(netbox, idp, login):
+    """A sibling subdomain is same-site but another application: only a same-origin logout goes on."""
+    idp.upsert_user("ses-sib", claims("ses-sib", ["netbox-users"]), replace_claims=True)
+    for headers in ({"Sec-Fetch-Site": "same-site"}, {"Referer": "https://wiki.example.net/page"}):
+        result = login(netbox, "ses-sib")
+        assert result.logged_in
+        response = result.session.get(f"{netbox.url}/logout/", headers=headers, allow_redirects=False)
+        assert response.status_code == 302
+        assert not response.headers["Location"].startswith(idp.base_url), headers
+        assert not is_logged_in(result.session, netbox.url)
+    assert idp.end_user_sessions("ses-sib") == 2  # both provider sessions are still open
+    with netbox.db() as conn:
+        details = [row[0] for row in conn.execute(
+            "SELECT details FROM netbox_sso_ssoevent WHERE event = 'logout' AND username = 'ses-sib' ORDER BY id")]
+    assert details == [{"provider_logout": False, "cross_origin": True}] * 2
+
+
 # ---- 4. back-channel logout ------------------------------------------------------------------------------
 @pytest.fixture()
 def backchannel(netbox, idp):
@@ -283,6 +300,43 @@ def test_sid_logout_ends_only_that_session(netbox, idp, login):
     assert answer.headers["Cache-Control"] == "no-store"
     assert not is_logged_in(first.session, netbox.url)
     assert is_logged_in(second.session, netbox.url)
+
+
+def backchannel_events(netbox, sub: str) -> list[dict]:
+    with netbox.db() as conn:
+        return [row[0] for row in conn.execute(
+            "SELECT details FROM netbox_sso_ssoevent WHERE event = 'logout' AND reason = 'backchannel' "
+            "AND details->>'sub' = %s ORDER BY id", (sub,))]
+
+
+def test_logout_token_with_a_live_sid_but_another_sub_ends_nothing(netbox, idp, login):
+    idp.upsert_user("ses-sue", claims("ses-sue", ["netbox-users"]), replace_claims=True)
+    victim = login(netbox, "ses-sue")
+    assert victim.logged_in
+    sid = idp_sid(idp, victim.session)
+    answer = requests.post(f"{netbox.url}/oauth/backchannel-logout/oidc/",
+                           data={"logout_token": logout_token(idp, sub="sub-someone-else", sid=sid)})
+    assert answer.status_code == 200, answer.text
+    assert is_logged_in(victim.session, netbox.url)  # neither deleted now nor ended by a marker later
+    [details] = backchannel_events(netbox, "sub-someone-else")
+    assert (details["sessions_ended"], details["other_sub"]) == (0, 1)
+
+
+def test_sid_and_sub_token_also_ends_the_users_sessions_recorded_without_sid(netbox, idp, login):
+    idp.upsert_user("ses-tom", claims("ses-tom", ["netbox-users"]), replace_claims=True)
+    idp.set_fault("id_token_claims", claims={"sid": None}, times=1)  # a provider that sent no sid this time
+    without_sid = login(netbox, "ses-tom")
+    idp.clear_faults()
+    with_sid = login(netbox, "ses-tom")
+    other_sid = login(netbox, "ses-tom")
+    assert without_sid.logged_in and with_sid.logged_in and other_sid.logged_in
+    answer = requests.post(f"{netbox.url}/oauth/backchannel-logout/oidc/", data={
+        "logout_token": logout_token(idp, sub="sub-ses-tom", sid=idp_sid(idp, with_sid.session))})
+    assert answer.status_code == 200, answer.text
+    assert not is_logged_in(with_sid.session, netbox.url)
+    assert not is_logged_in(without_sid.session, netbox.url)
+    assert is_logged_in(other_sid.session, netbox.url)  # another provider session of the same user
+    assert backchannel_events(netbox, "sub-ses-tom")[-1]["sessions_ended"] == 2
 
 
 def test_logout_token_sub_only_ends_every_session_of_the_user(netbox, idp, login):
