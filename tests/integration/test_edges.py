@@ -178,6 +178,23 @@ def test_rejected_logout_tokens_are_counted_never_recorded(netbox, idp):
     assert 1 <= logged <= BURST
 
 
+def test_wrong_password_flood_writes_a_bounded_number_of_rows(netbox, idp):
+    forget(netbox, "throttle:*")
+    before = last_id(netbox)
+    session = browser(idp)
+    page = session.get(f"{netbox.url}/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    for i in range(12):  # a password-guessing run, a new username each time
+        answer = session.post(f"{netbox.url}/login/", headers={"Referer": f"{netbox.url}/login/"},
+                              data={"csrfmiddlewaretoken": token, "username": f"guess-{i}", "password": "x"})
+        assert answer.status_code == 200
+    rows = events(netbox, "id > %s", (before,))
+    assert [(r["event"], r["backend"], r["reason"]) for r in rows] == [("login_failure", "local",
+                                                                        "invalid_credentials")] * BURST
+    assert metric(netbox, "netbox_sso_events_throttled_total", event="login_failure",
+                  reason="invalid_credentials") >= 12 - BURST
+
+
 def test_unknown_backend_in_the_callback_is_a_404_and_no_event(netbox):
     before = last_id(netbox)
     assert requests.get(f"{netbox.url}/oauth/complete/no-such-backend/", timeout=30).status_code == 404
