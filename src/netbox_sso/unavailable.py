@@ -97,12 +97,16 @@ def guard_session_save(request: HttpRequest) -> None:
     save = session.save
 
     def save_through_a_cut(must_create: bool = False) -> None:
+        # What the store knew before the attempt (e.g. netbox_sso.session_store's pending key rename), so
+        # that the retry writes the same thing the cut statement was writing.
+        before = dict(vars(session))
         try:
             save(must_create=must_create)
             return
-        except Exception as error:  # UpdateError (an UPDATE cut), or the OperationalError of a cut INSERT
+        except Exception as error:  # UpdateError (an UPDATE cut), or the OperationalError of a cut statement
             if _connection_error(error) is None:
                 raise
+        vars(session).update(before)
         drop_broken_connections()
         try:
             save(must_create=must_create)
