@@ -168,7 +168,14 @@ def verify(token: str, request: Any = None) -> VerifiedToken:
         raise BearerRefusal("wrong_issuer", "the token names no issuer")
     for name, policy in policies().items():
         backend = load(name, request)
-        if issuer_matches(backend, issuer):
+        try:  # the issuer comes from discovery when verify_discovery_issuer is off
+            matches = issuer_matches(backend, issuer)
+        except checks.OIDCCheckError as error:
+            unavailable = rules.ProviderUnavailable("keys_unavailable", f"the provider's discovery document cannot "
+                                                    f"be read ({error.code})")
+            unavailable.backend = name
+            raise unavailable from error
+        if matches:
             try:
                 return _verify_for(backend, policy, token, header)
             except BearerRefusal as refusal:

@@ -52,3 +52,25 @@ def test_invalid_mapping_rules_refuse_a_valid_token_with_503_not_a_server_error(
     else:
         raise AssertionError("a token was accepted while the mapping rules are invalid")
     assert [(row["event"], row["reason"]) for row in rows] == [("api_token_refused", "invalid_mapping_rules")]
+
+
+def test_an_unreadable_discovery_while_routing_a_token_is_a_503_refusal_not_a_server_error(monkeypatch):
+    # With verify_discovery_issuer off, a generic backend's issuer comes from its discovery document.
+    from types import SimpleNamespace
+
+    from netbox_sso.api_tokens import verify as verify_module
+    from netbox_sso.core.oidc_errors import ProviderUnavailableError
+
+    def unreachable() -> str:
+        raise ProviderUnavailableError("discovery", "HTTP 503")
+
+    backend = SimpleNamespace(name="oidc", id_token_issuer=unreachable)
+    monkeypatch.setattr(verify_module, "policies", lambda: {"oidc": object()})
+    monkeypatch.setattr(verify_module, "load", lambda name, request=None: backend)
+    token = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlIn0.c2ln"  # {"iss": "https://idp.example"}
+    try:
+        verify_module.verify(token)
+    except BearerRefusal as refusal:
+        assert (refusal.status, refusal.backend) == (503, "oidc")
+    else:
+        raise AssertionError("a token was routed to a backend whose issuer is unknown")
