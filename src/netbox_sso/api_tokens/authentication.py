@@ -10,8 +10,8 @@ exactly as for a read-only NetBox token (403), and object permissions come from 
 
 Every refusal: HTTP 401 (403 for a valid token without an accepted scope) with
 `WWW-Authenticate: Bearer error="...", error_description="..."` (RFC 6750 section 3), a metric, and an
-audit event, written once per peer address (REMOTE_ADDR, not a forwarded header) and reason per
-`REFUSAL_WINDOW` seconds (the count of the others is in the metric), so unauthenticated traffic cannot
+audit event, written once per client address (the peer unless it is one of `trusted_proxies`) and reason
+per `REFUSAL_WINDOW` seconds (the count of the others is in the metric), so unauthenticated traffic cannot
 fill the audit table.
 """
 
@@ -105,11 +105,10 @@ def authenticate_token(token: str, request: Any) -> tuple[Any, Any]:
 def record_refusal(request: Any, refusal: BearerRefusal) -> None:
     backend = refusal.backend
     metrics.count_api_token(backend, "refused", refusal.reason)
+    # The audit trail's client address: the peer unless it is a trusted proxy, never the caller's choice
+    # (a forwarded-for value the caller writes would give it a new throttle key, and a row, per request).
     client = audit.client_address(request) or "unknown"
-    # Keyed on the peer: NetBox's client address believes the leftmost X-Forwarded-For entry, which the
-    # caller writes, so a new value per request would write a row per request.
-    peer = request.META.get("REMOTE_ADDR") or "unknown"
-    key = f"netbox_sso:v1:bearer-refusals:{peer}:{refusal.reason}"
+    key = f"netbox_sso:v1:bearer-refusals:{client}:{refusal.reason}"
     try:
         cache.add(key, 0, REFUSAL_WINDOW)
         count = cache.incr(key)
