@@ -59,3 +59,25 @@ def test_wrong_types_are_scim_errors_not_crashes():
     assert caught.value.status == 400 and "emails" in str(caught.value)
     with pytest.raises(InvalidSyntaxException):
         res.parse_user(["not", "an", "object"])
+
+
+def test_entras_add_of_a_typed_email_the_user_lacks_adds_a_new_work_email_instead_of_no_target():
+    stored = {"userName": "amy@contoso.example"}
+    payload = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+        {"op": "Add", "path": 'emails[type eq "work"].value', "value": "amy@contoso.example"},
+        {"op": "Replace", "path": 'addresses[type eq "work"].locality', "value": "Paris"}]}
+    user = res.load_user(stored)
+    res.parse_patch(res.UserResource, res.add_missing_typed_values(payload, stored)).patch(user)
+    document = res.document(user)
+    assert document["emails"] == [{"value": "amy@contoso.example", "type": "work", "primary": True}]
+    assert document["addresses"] == [{"locality": "Paris", "type": "work"}]
+
+
+def test_a_typed_value_that_exists_is_replaced_in_place():
+    stored = {"userName": "amy@contoso.example",
+              "emails": [{"value": "old@contoso.example", "type": "work", "primary": True}]}
+    payload = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+        {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "new@contoso.example"}]}
+    user = res.load_user(stored)
+    res.parse_patch(res.UserResource, res.add_missing_typed_values(payload, stored)).patch(user)
+    assert res.document(user)["emails"] == [{"value": "new@contoso.example", "type": "work", "primary": True}]

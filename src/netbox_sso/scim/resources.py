@@ -8,6 +8,7 @@ extension URN, value filters in PATCH paths. What we store is the resource as th
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,29 @@ def parse_group(payload: Any, *, replace: bool = False) -> Group:
 
 def parse_patch(model: Any, payload: Any) -> PatchOp:
     return _validate(PatchOp[model], payload, Context.RESOURCE_PATCH_REQUEST)
+
+
+_TYPED_VALUE_PATH = re.compile(r'^(?P<attr>[A-Za-z]+)\[type eq "(?P<type>[^"]*)"\]\.(?P<sub>[A-Za-z]+)$', re.IGNORECASE)
+
+
+def add_missing_typed_values(payload: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    """Entra ID sets `emails[type eq "work"].value` (also phoneNumbers, addresses) with Add or Replace even
+    when the user has no value of that type yet; RFC 7644 3.5.2 would answer noTarget. Such an operation
+    becomes the add of a new value of that type, as Microsoft's SCIM guidance expects."""
+    operations = []
+    for operation in payload.get("Operations") or []:
+        match = _TYPED_VALUE_PATH.match(str(operation.get("path") or "")) if isinstance(operation, dict) else None
+        if match and str(operation.get("op", "")).casefold() in ("add", "replace"):
+            attr = next((key for key in stored if key.casefold() == match["attr"].casefold()), match["attr"])
+            values = stored.get(attr) or []
+            if not any(isinstance(v, dict) and str(v.get("type", "")).casefold() == match["type"].casefold()
+                       for v in values):
+                new = {"type": match["type"], match["sub"]: operation.get("value")}
+                if not values and attr.casefold() == "emails":
+                    new["primary"] = True
+                operation = {"op": "add", "path": attr, "value": [new]}
+        operations.append(operation)
+    return {**payload, "Operations": operations}
 
 
 def document(resource: Any) -> dict[str, Any]:

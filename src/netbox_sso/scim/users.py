@@ -127,11 +127,13 @@ def replace(connection: SCIMConnection, scim_id: str, payload: Any, *, request: 
 
 def patch(connection: SCIMConnection, scim_id: str, payload: Any, *, request: Any,
           if_match: str | None) -> SCIMUser:
-    operations = res.parse_patch(res.UserResource, payload)
+    res.parse_patch(res.UserResource, payload)  # the whole request is valid before anything is read or locked
     with transaction.atomic():
         row = get(connection, scim_id, lock=True)
         check_version(row, if_match)
-        resource = res.load_user({**row.attributes, "userName": row.user_name})
+        stored = {**row.attributes, "userName": row.user_name}
+        operations = res.parse_patch(res.UserResource, res.add_missing_typed_values(payload, stored))
+        resource = res.load_user(stored)
         operations.patch(resource)
         return _save(connection, row, resource, request=request)
 
