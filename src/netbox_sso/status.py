@@ -151,6 +151,15 @@ def configured_rules() -> dict[str, Any]:
         if rules.default_groups:
             rows.append({"backend": backend, "effect": "default", "match_type": "", "value": "",
                          "groups": sorted(rules.default_groups), "setting": names.default_groups})
+    # A configured rule may name a NetBox group that does not exist: say so (created at login only with
+    # create_groups; otherwise the rule assigns nothing and each login logs a warning).
+    from users.models import Group
+
+    wanted = {group for row in rows for group in row["groups"]}
+    existing = set(Group.objects.filter(name__in=wanted).values_list("name", flat=True)) if wanted else set()
+    for row in rows:
+        row["missing"] = [group for group in row["groups"] if group not in existing]
+        row["created_at_login"] = config.backends[row["backend"]].create_groups
     backend_settings = [{"backend": backend, "groups_claim": rules.groups_claim.display,
                  "groups_sources": ", ".join(rules.groups_sources), "case": rules.normalize.case,
                  "strip_prefixes": ", ".join(rules.normalize.strip_prefixes), "missing_claim": rules.missing_claim,

@@ -25,6 +25,7 @@ BENCH_PLUGIN = Path(__file__).resolve().parents[2] / "bench" / "plugin"
 CONFIG = """
 PLUGINS_CONFIG = {'netbox_sso': {'debug_claims': True, 'backends': {'oidc': {
     'group_map': {'netbox-users': 'Users'},
+    'group_patterns': [{'match': 'ghost-*', 'groups': ['Ghosts']}],
     'create_groups': True,
 }}}}
 """
@@ -233,9 +234,12 @@ def test_configured_rules_are_listed_read_only_and_imported_by_the_command(pair,
     page = api.session.get(f"{first.url}/plugins/sso/rules/", timeout=60)
     assert page.status_code == 200
     assert "Rules from configuration.py" in page.text and "netbox-users" in page.text
+    # No login matched ghost-* yet, so its group does not exist: the page says so (created at first login).
+    badges = [" ".join(badge.split()) for badge in re.findall(r'missing-groups">(.*?)</span>', page.text, re.S)]
+    assert badges == ["created at first login: Ghosts"], badges
 
     output = first.manage("sso_import_rules")
-    assert "1 rule(s) created" in output, output
+    assert "2 rule(s) created" in output, output
     imported = api.call("GET", "/api/plugins/sso/rules/", params={"value": "netbox-users", "effect": "groups"})
     assert [[g["name"] for g in r["groups"]] for r in imported.json()["results"]] == [["Users"]]
     assert "0 rule(s) created" in first.manage("sso_import_rules")
