@@ -313,3 +313,16 @@ def test_basic_header_is_form_urlencoded_per_rfc6749() -> None:
         rp.token({}, auth="basic")
     sent = info.value.request.headers["Authorization"]
     assert base64.b64decode(sent.split()[1]).decode() == "a+b:p%3Aw"
+
+
+def test_stop_cuts_open_keep_alive_connections(tmp_path: Path) -> None:
+    """A stopped provider answers nothing, not even on a connection a client kept alive (relying parties
+    reuse connections; a keep-alive thread left serving would make "IdP down" tests pass logins)."""
+    server = DevIdP(users=load_users_file(SAMPLE_USERS_FILE), profiles=("generic",), state_dir=tmp_path)
+    server.start()
+    discovery = f"{server.issuer('generic')}/.well-known/openid-configuration"
+    with requests.Session() as session:
+        assert session.get(discovery, timeout=5).status_code == 200  # the connection stays open (HTTP/1.1)
+        server.stop()
+        with pytest.raises(requests.ConnectionError):
+            session.get(discovery, timeout=5)

@@ -8,6 +8,7 @@ import ipaddress
 import socket
 import ssl
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,30 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], idp: DevIdP, tls: ssl.SSLContext | None) -> None:
         self.idp = idp
         self.tls = tls
+        # Open client connections, so that stop() can cut them as a stopped provider process would:
+        # a keep-alive connection left open would otherwise go on answering after the IdP "went down".
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Cut every open client connection (the provider went away)."""
+        with self._connections_lock:
+            connections = list(self._connections)
+            self._connections.clear()
+        for sock in connections:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, addr = self.socket.accept()

@@ -148,6 +148,7 @@ class DevIdP(AuthorizeEndpoints, TokenEndpoints, ResourceEndpoints):
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
+            self._httpd.close_connections()
             self._httpd = None
         if self._thread is not None:
             self._thread.join(timeout=5)
