@@ -17,7 +17,7 @@ from utilities.querysets import RestrictedQuerySet
 from netbox_sso.choices import MappingEffectChoices, MappingMatchChoices, SSOEventTypeChoices, SSOOutcomeChoices
 from netbox_sso.core.rule_sources import BackendSettingsRecord, RuleRecord, split_list
 
-__all__ = ("BackendSettings", "MappingRule", "SSOEvent")
+__all__: tuple[str, ...] = ("BackendSettings", "MappingRule", "SSOEvent")
 
 
 class SSOEvent(models.Model):

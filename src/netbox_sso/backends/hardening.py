@@ -340,7 +340,7 @@ class HardenedOIDCMixin:
         text = f"{code}: {description[:MAX_ERROR_DESCRIPTION]}" if description else code
         if code == "access_denied":  # the user declined (social-core: AuthCanceled, "cancelled" on the page)
             raise AuthCanceled(self, text)
-        raise AuthFailed(self, text)
+        raise AuthFailed(self, text)  # type: ignore[arg-type]  # a mixin over a BaseAuth subclass
 
     def validate_state(self) -> str:
         """OAuth 2.0 (RFC 6749 10.12) state, single-use and bound to this session; then RFC 9207 iss."""
