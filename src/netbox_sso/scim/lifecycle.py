@@ -82,13 +82,14 @@ def deprovision(row: SCIMUser, *, request: Any, reason: str) -> dict[str, Any]:
     """Make the account inactive, disable its API tokens, end its sessions; returns the audit details."""
     connection, user = row.connection, row.user
     if is_break_glass(user):
-        details = {"connection": connection.name, "skipped": "break-glass account: never deprovisioned"}
+        details: dict[str, Any] = {"connection": connection.name,
+                                   "skipped": "break-glass account: never deprovisioned"}
         audit.record("scim_deprovisioned", request=request, backend=connection.backend, user=user,
                      outcome="info", reason="break_glass", details=details)
         return details
     tokens = _tokens(user)
     active_tokens = list(tokens.filter(enabled=True).values_list("pk", flat=True))
-    details: dict[str, Any] = {"connection": connection.name, "trigger": reason, "dry_run": connection.dry_run,
+    details = {"connection": connection.name, "trigger": reason, "dry_run": connection.dry_run,
                                "was_active": user.is_active, "token_action": connection.token_action,
                                "tokens": sorted(active_tokens)}
     if connection.dry_run:
