@@ -8,12 +8,14 @@ Order of a login, and where each rule lives:
    with the PKCE verifier of that state, the ID token verified (pinned algorithms, JWKS from NetBox's
    cache, one refetch for an unknown key) and its claims checked by `netbox_sso.core.oidc_checks`, with
    the nonce of that state; userinfo must carry the same sub.
-3. every call to the provider: https (loopback excepted), a total deadline, a size cap, JSON objects
-   only; failures raise typed errors that `netbox_sso.middleware` turns into a login-page message.
+3. every call to the provider (`ProviderTransport`, backends/transport.py): https (loopback excepted), a
+   total deadline, a size cap, JSON objects only; failures raise typed errors that `netbox_sso.middleware`
+   turns into a login-page message.
 4. the pipeline runs in one transaction, so a refused login never leaves a half-created user.
-5. after sign-in (`netbox_sso.sessions`): `session_record` says what the session keeps, `refresh_session`
-   renews the tokens (the refreshed ID token checked per OIDC Core 12.2), `validate_logout_token`
-   checks back-channel logout tokens with the same keys and rules as ID tokens.
+5. after sign-in (`netbox_sso.sessions`; `SessionTokens`, backends/session_tokens.py): `session_record`
+   says what the session keeps, `refresh_session` renews the tokens (the refreshed ID token checked per
+   OIDC Core 12.2), `validate_logout_token` checks back-channel logout tokens with the same keys and
+   rules as ID tokens.
 """
 
 from __future__ import annotations
@@ -22,25 +24,21 @@ import hashlib
 import json
 import logging
 import secrets
-import threading
 import time
 from collections.abc import Callable
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Any
 
 import jwt
-import requests
 from django.core.cache import cache
 from django.db import transaction
-from social_core.exceptions import AuthCanceled, AuthConnectionError, AuthFailed
+from social_core.exceptions import AuthCanceled, AuthFailed
 
-from netbox_sso import metrics
-from netbox_sso.backends import idp_http, tokens
+from netbox_sso.backends import tokens
 from netbox_sso.backends.config import Hardening, hardening
+from netbox_sso.backends.session_tokens import SessionTokens
+from netbox_sso.backends.transport import ProviderTransport
 from netbox_sso.core import oidc_checks as checks
-from netbox_sso.core import sessions as session_rules
 from netbox_sso.core.endpoints import discovery_url, normalize_oidc_endpoint
-from netbox_sso.keys import SIGNIN_ATTRIBUTE
 
 logger = logging.getLogger("netbox_sso")
 
@@ -53,7 +51,6 @@ MAX_PENDING = 5
 CACHE_PREFIX = "netbox_sso:v1"
 #: NetBox's (Django's) users_user.email column width.
 MAX_EMAIL_LENGTH = 254
-_CHUNK = 16384
 #: Error codes of an authorization response: RFC 6749 4.1.2.1 and OpenID Connect Core 3.1.2.6.
 AUTHORIZATION_ERRORS = frozenset({
     "invalid_request", "unauthorized_client", "access_denied", "unsupported_response_type", "invalid_scope",
@@ -69,12 +66,7 @@ def _cache_key(kind: str, url: str) -> str:
     return f"{CACHE_PREFIX}:{kind}:{hashlib.sha256(url.encode()).hexdigest()}"
 
 
-def _endpoint_label(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname or '?'}{parts.path}"
-
-
-class HardenedOIDCMixin:
+class HardenedOIDCMixin(ProviderTransport, SessionTokens):
     """Mix in before an OpenIdConnectAuth subclass: `class X(HardenedOIDCMixin, OpenIdConnectAuth)`."""
 
     DEFAULT_USE_PKCE = True
@@ -103,93 +95,6 @@ class HardenedOIDCMixin:
 
     def oidc_config_url(self) -> str:
         return discovery_url(self.expected_issuer())
-
-    # ---- transport --------------------------------------------------------------------------------------
-    def request(self, url: str, *, method: Literal["GET", "POST", "DELETE"] = "GET", headers: Any = None,
-                data: dict | None = None, json: dict | None = None, auth: Any = None,
-                params: dict | None = None, timeout: float | None = None) -> requests.Response:
-        """One call to the provider, timed for the metrics (latency by endpoint, errors by code)."""
-        with metrics.idp_call(self.name, metrics.idp_endpoint(url)):  # type: ignore[attr-defined]
-            return self._bounded_request(url, method=method, headers=headers, data=data, json=json, auth=auth,
-                                         params=params, timeout=timeout)
-
-    def _bounded_request(self, url: str, *, method: Literal["GET", "POST", "DELETE"] = "GET", headers: Any = None,
-                         data: dict | None = None, json: dict | None = None, auth: Any = None,
-                         params: dict | None = None, timeout: float | None = None) -> requests.Response:
-        """One call to the provider: https, a total deadline, a size cap; HTTP errors as typed errors.
-
-        requests' timeouts apply per socket operation, so a provider dripping one byte at a time never
-        trips them. The call runs in a worker thread instead; at the deadline we stop waiting and close
-        its session, which aborts the blocked read. The session is the calling thread's, whose connections
-        are reused while fresh (`idp_http`).
-        """
-        cfg = self.hardening
-        label = _endpoint_label(url)
-        checks.validate_https(url, label, allow_http=cfg.allow_insecure_http)
-        total = min(timeout, cfg.idp_timeout) if timeout else cfg.idp_timeout
-        headers = dict(headers or {})
-        headers.setdefault("User-Agent", "netbox-sso")
-        session = idp_http.session()  # this thread's, reused while fresh (see netbox_sso.backends.idp_http)
-        outcome: dict[str, Any] = {}
-
-        def call() -> None:
-            try:
-                response = session.request(
-                    method, url, headers=headers, data=data, json=json, auth=auth, params=params,
-                    timeout=(total, total), stream=True, allow_redirects=False,
-                    proxies=self.setting("PROXIES"), verify=self.setting("VERIFY_SSL", True),  # type: ignore[attr-defined]
-                )
-                with response:
-                    body = bytearray()
-                    for chunk in response.iter_content(_CHUNK):
-                        body.extend(chunk)
-                        checks.validate_response_size(len(body), cfg.max_response_bytes, label)
-                response._content = bytes(body)  # consumed while streaming; kept for .json()/.text
-                outcome["response"] = response
-            except BaseException as error:  # handed to the calling thread
-                outcome["error"] = error
-
-        worker = threading.Thread(target=call, name="netbox-sso-idp-call", daemon=True)
-        worker.start()
-        worker.join(total)
-        if worker.is_alive():
-            idp_http.done(session, ok=False)  # closing it aborts the blocked read
-            raise checks.ProviderTimeoutError(label, f"no complete answer within {total:g} s")
-        error = outcome.get("error")
-        idp_http.done(session, ok=error is None)
-        if isinstance(error, requests.Timeout):
-            raise checks.ProviderTimeoutError(label, f"no answer within {total:g} s") from error
-        if isinstance(error, requests.ConnectionError):
-            raise AuthConnectionError(self, f"cannot reach {label}") from error  # type: ignore[arg-type]  # mixin
-        if isinstance(error, requests.RequestException):
-            raise checks.ProviderUnavailableError(label, type(error).__name__) from error
-        if error is not None:
-            raise error
-        response = outcome["response"]
-        if response.status_code >= 300:
-            refused = checks.ProviderUnavailableError(label, self._error_summary(response))
-            refused.status = response.status_code
-            raise refused
-        return response
-
-    @staticmethod
-    def _error_summary(response: requests.Response) -> str:
-        """HTTP status plus the OAuth `error` code when the body has one (RFC 6749 section 5.2)."""
-        summary = f"HTTP {response.status_code}"
-        try:
-            error = json.loads(response.content).get("error")
-        except (ValueError, AttributeError):
-            error = None
-        if isinstance(error, str) and error.isascii() and len(error) < 64:
-            summary += f" {error}"
-        return summary
-
-    def get_json(self, url: str, method: Literal["GET", "POST", "DELETE"] = "GET", headers: Any = None,
-                 data: dict | None = None, json: dict | None = None, auth: Any = None,
-                 params: dict | None = None, timeout: float | None = None) -> dict[str, Any]:
-        response = self.request(url, method=method, headers=headers, data=data, json=json, auth=auth,
-                                params=params, timeout=timeout)
-        return checks.parse_json_object(response.content, _endpoint_label(url))
 
     # ---- discovery and keys, cached in NetBox's cache ----------------------------------------------------
     def oidc_config(self) -> dict[str, Any]:
@@ -422,136 +327,6 @@ class HardenedOIDCMixin:
         # social-core's own refresh path has no previous claims to compare with; ours is refresh_session.
         raise checks.AuthorizationResponseError("refresh_token", "use refresh_session")
 
-    # ---- after sign-in: session, refresh, logout tokens ---------------------------------------------------
-    #: Providers that issue a refresh token only for the offline_access scope (Okta, Entra v2).
-    REFRESH_NEEDS_OFFLINE_ACCESS = False
-
-    def get_scope(self) -> list[str]:
-        scope = list(super().get_scope())  # type: ignore[misc]
-        if self.hardening.refresh_tokens and self.REFRESH_NEEDS_OFFLINE_ACCESS and "offline_access" not in scope:
-            scope.append("offline_access")
-        return scope
-
-    def do_auth(self, access_token: Any, *args: Any, **kwargs: Any) -> Any:
-        """Leave what the session must keep on the request; `netbox_sso.sessions` stores it after login()."""
-        user = super().do_auth(access_token, *args, **kwargs)  # type: ignore[misc]
-        response = kwargs.get("response") or {}
-        request = getattr(self.strategy, "request", None)
-        if request is not None and getattr(user, "pk", None) and isinstance(self.id_token, dict):
-            setattr(request, SIGNIN_ATTRIBUTE, self.session_record(response, user))  # read by netbox_sso.sessions
-        return user
-
-    def session_record(self, response: dict[str, Any], user: Any) -> dict[str, Any]:
-        """The sign-in as the session keeps it (tokens still in clear; the caller seals them)."""
-        claims = self.id_token or {}
-        now = time.time()
-        client_id, _secret = self.get_key_and_secret()  # type: ignore[attr-defined]
-        try:
-            end_session = self.oidc_config().get("end_session_endpoint")
-            if isinstance(end_session, str) and end_session:
-                # The browser goes there with the ID token: same TLS rule as every other endpoint.
-                checks.validate_https(end_session, "end_session_endpoint",
-                                      allow_http=self.hardening.allow_insecure_http)
-        except Exception:  # discovery was fetched moments ago for this login; never fail the login here
-            logger.warning("netbox-sso: %s: no usable end_session_endpoint; logout stays local", self.name,
-                           exc_info=True)
-            end_session = None
-        return {
-            "backend": self.name, "user": user.pk, "client_id": client_id, "iss": claims.get("iss"),
-            "sub": claims.get("sub"), "sid": claims.get("sid"), "id_exp": claims.get("exp"),
-            "at_exp": session_rules.access_token_expiry(response, now),
-            "end_session": end_session if isinstance(end_session, str) and end_session else None,
-            "backchannel": self.backchannel_logout_enabled(),
-            "id_token": response.get("id_token"), "refresh_token": response.get("refresh_token"),
-        }
-
-    def refresh_session(self, refresh_token: str, previous_id_token: str | None) -> dict[str, Any]:
-        """Renew the tokens with the refresh token; return the token response merged with userinfo.
-
-        Raises `RefreshRefused` when the provider answers 4xx (invalid_grant: revoked, expired, user
-        disabled); `ProviderUnavailableError`/`AuthConnectionError` when it cannot be asked; other
-        `OIDCCheckError`s when what it sent fails validation. Sets `self.id_token` to the claims in force
-        (the refreshed ID token's, else those of the sign-in).
-        """
-        params: dict[str, Any] = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-        if not self.use_basic_auth():  # type: ignore[attr-defined]
-            client_id, client_secret = self.get_key_and_secret()  # type: ignore[attr-defined]
-            params.update(client_id=client_id, client_secret=client_secret)
-        try:
-            response = self.get_json(self.access_token_url(), method="POST", data=params,  # type: ignore[attr-defined]
-                                     headers=self.auth_headers(),  # type: ignore[attr-defined]
-                                     auth=self.auth_complete_credentials())  # type: ignore[attr-defined]
-        except checks.ProviderUnavailableError as error:
-            if error.reason.startswith("HTTP 4"):
-                raise session_rules.RefreshRefused("refresh_token", error.reason) from error
-            raise
-        access_token = response.get("access_token")
-        if not isinstance(access_token, str) or not access_token:
-            raise checks.MissingClaimError("access_token", "missing from the refresh response")
-        previous = _unverified_claims(previous_id_token)
-        if response.get("id_token"):
-            self.id_token = self.validate_refreshed_id_token(str(response["id_token"]), access_token, previous)
-        else:  # OIDC Core 12.2: a refresh response may omit the ID token; the sign-in's claims stay in force
-            self.id_token = previous
-        userinfo = self.user_data(access_token) or {}
-        return {**response, **userinfo}
-
-    def validate_refreshed_id_token(self, id_token: str, access_token: str,
-                                    previous: dict[str, Any]) -> dict[str, Any]:
-        cfg = self.hardening
-        claims, key = self._verify_signature(id_token)
-        client_id, _secret = self.get_key_and_secret()  # type: ignore[attr-defined]
-        self.validate_provider_claims(claims)
-        session_rules.validate_refreshed_id_token_claims(
-            claims, previous, issuer=self.issuer_for_claims(claims), client_id=client_id, now=time.time(),
-            leeway=cfg.clock_leeway,
-            max_age=float(self.setting("ID_TOKEN_MAX_AGE", cfg.id_token_max_age)),  # type: ignore[attr-defined]
-            max_claim_length=cfg.max_claim_length)
-        if "at_hash" in claims and not self.validate_at_hash(claims, access_token, key):  # type: ignore[attr-defined]
-            raise checks.InvalidClaimError("at_hash", "does not match the access token")
-        return claims
-
-    def validate_logout_token(self, logout_token: str) -> dict[str, Any]:
-        """OIDC Back-Channel Logout 1.0 section 2.6: signature with the provider's keys, then the claims."""
-        cfg = self.hardening
-        try:
-            header = jwt.get_unverified_header(logout_token)
-        except jwt.PyJWTError as error:
-            raise checks.InvalidSignatureError("logout_token", "not a well-formed JWT") from error
-        session_rules.validate_logout_token_header(header)
-        claims, _key = self._verify_signature(logout_token, "logout_token")
-        client_id, _secret = self.get_key_and_secret()  # type: ignore[attr-defined]
-        session_rules.validate_logout_token_claims(
-            claims, issuer=self.logout_token_issuer(claims), client_id=client_id, now=time.time(),
-            leeway=cfg.clock_leeway,
-            max_age=float(self.setting("ID_TOKEN_MAX_AGE", cfg.id_token_max_age)),  # type: ignore[attr-defined]
-            max_claim_length=cfg.max_claim_length)
-        return claims
-
-    def backchannel_logout_enabled(self) -> bool:
-        """Whether /oauth/backchannel-logout/<backend>/ accepts tokens for this backend (`backchannel_logout`).
-
-        Automatic (the default): only where the provider sends logout tokens, i.e. its discovery document
-        advertises `backchannel_logout_supported` and it is not one that never sends them. An endpoint that
-        no provider calls is only an attack surface: every forged token costs a signature check.
-        """
-        setting = self.hardening.backchannel_logout
-        if isinstance(setting, bool):
-            return setting
-        if isinstance(setting, frozenset):
-            return self.name in setting
-        if self.SENDS_BACKCHANNEL_LOGOUT is False:
-            return False
-        try:
-            return self.oidc_config().get("backchannel_logout_supported") is True
-        except Exception:  # discovery unavailable: off until it is known
-            logger.warning("netbox-sso: %s: discovery unavailable; back-channel logout off for now", self.name)
-            return False
-
-    def logout_token_issuer(self, claims: dict[str, Any]) -> str:
-        """The issuer a logout token must carry (the ID tokens' issuer)."""
-        return self.id_token_issuer()
-
     # ---- userinfo -------------------------------------------------------------------------------------
     def user_data(self, access_token: str, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         url = self.userinfo_endpoint()
@@ -635,12 +410,3 @@ def _key_ids(keys: list[dict[str, Any]]) -> set[str]:
                        sort_keys=True) for key in keys}
 
 
-def _unverified_claims(token: str | None) -> dict[str, Any]:
-    """Claims of an ID token this session verified at sign-in (kept sealed since): no second check."""
-    if not token:
-        return {}
-    try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        return {}
-    return claims if isinstance(claims, dict) else {}
