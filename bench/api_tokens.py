@@ -36,11 +36,16 @@ VARIANTS = ("netbox token", "provider token")
 
 def config(idp: Any) -> str:
     settings = {
-        "backends": {"oidc": {
-            "groups_claim": "groups", "group_map": {"bench-readers": "API Readers"}, "create_groups": True,
-            "permissions": {"API Readers": [{"name": "bench-view-sites", "actions": ["view"],
-                                             "object_types": ["dcim.site"]}]},
-        }},
+        "backends": {
+            "oidc": {
+                "groups_claim": "groups",
+                "group_map": {"bench-readers": "API Readers"},
+                "create_groups": True,
+                "permissions": {
+                    "API Readers": [{"name": "bench-view-sites", "actions": ["view"], "object_types": ["dcim.site"]}]
+                },
+            }
+        },
         "api_tokens": {"oidc": {"audiences": [AUDIENCE], "read_scopes": ["netbox.read"], "create_users": True}},
     }
     return scenario.stock_config(idp) + f"PLUGINS_CONFIG = {{'netbox_sso': {settings!r}}}\n"
@@ -50,13 +55,21 @@ def provider_token(idp: Any, username: str) -> str:
     """A person's access token through devidp's device flow (approved by script)."""
     verify = str(idp.ca_bundle)
     doc = requests.get(idp.discovery_url("generic"), timeout=10, verify=verify).json()
-    started = requests.post(doc["device_authorization_endpoint"], timeout=10, verify=verify,
-                            data={"client_id": CLI, "scope": "openid netbox.read", "resource": AUDIENCE}).json()
+    started = requests.post(
+        doc["device_authorization_endpoint"],
+        timeout=10,
+        verify=verify,
+        data={"client_id": CLI, "scope": "openid netbox.read", "resource": AUDIENCE},
+    ).json()
     problem = idp.approve_device(started["user_code"], username)
     if problem:
         raise RuntimeError(f"device approval failed: {problem}")
-    answer = requests.post(doc["token_endpoint"], timeout=10, verify=verify,
-                           data={"grant_type": DEVICE_GRANT, "device_code": started["device_code"], "client_id": CLI})
+    answer = requests.post(
+        doc["token_endpoint"],
+        timeout=10,
+        verify=verify,
+        data={"grant_type": DEVICE_GRANT, "device_code": started["device_code"], "client_id": CLI},
+    )
     answer.raise_for_status()
     return str(answer.json()["access_token"])
 
@@ -68,7 +81,8 @@ def netbox_token(instance: Any, group: str) -> str:
         "u = User.objects.create_user('bench-nb-token')\n"
         f"u.groups.add(Group.objects.get(name={group!r}))\n"
         "t = Token(user=u, version=2, write_enabled=False); t.save()\n"
-        "print('HEADER=' + t.get_auth_header_prefix() + t.token)\n")
+        "print('HEADER=' + t.get_auth_header_prefix() + t.token)\n"
+    )
     return next(line.split("=", 1)[1] for line in out.splitlines() if line.startswith("HEADER="))
 
 
@@ -78,8 +92,11 @@ def call(url: str, header: str) -> dict[str, float]:
     client = time.perf_counter() - start
     if response.status_code != 200:
         raise RuntimeError(f"GET {url}: HTTP {response.status_code}: {response.text[:200]}")
-    return {"client": client, "server": float(response.headers.get("X-Bench-Server-Ms", "nan")) / 1000,
-            "queries": float(response.headers.get("X-Bench-Queries", "nan"))}
+    return {
+        "client": client,
+        "server": float(response.headers.get("X-Bench-Server-Ms", "nan")) / 1000,
+        "queries": float(response.headers.get("X-Bench-Queries", "nan")),
+    }
 
 
 def render(samples: dict[str, list[dict[str, float]]], machine: dict[str, str]) -> str:
@@ -88,9 +105,17 @@ def render(samples: dict[str, list[dict[str, float]]], machine: dict[str, str]) 
         client = summarize([s["client"] for s in samples[variant]])
         server = summarize([s["server"] for s in samples[variant]])
         queries = sorted({int(s["queries"]) for s in samples[variant]})
-        rows.append([variant, client.n if client else 0, fmt_ms(client.median if client else None),
-                     fmt_ms(client.p95 if client else None), fmt_ms(server.median if server else None),
-                     fmt_ms(server.p95 if server else None), "/".join(map(str, queries))])
+        rows.append(
+            [
+                variant,
+                client.n if client else 0,
+                fmt_ms(client.median if client else None),
+                fmt_ms(client.p95 if client else None),
+                fmt_ms(server.median if server else None),
+                fmt_ms(server.p95 if server else None),
+                "/".join(map(str, queries)),
+            ]
+        )
     nb_server = summarize([s["server"] for s in samples[VARIANTS[0]]])
     ours_server = summarize([s["server"] for s in samples[VARIANTS[1]]])
     factor = ratio(ours_server.median if ours_server else None, nb_server.median if nb_server else None)
@@ -102,8 +127,18 @@ def render(samples: dict[str, list[dict[str, float]]], machine: dict[str, str]) 
         "both users in the same NetBox group (view dcim.site). Server = time inside Django (bench probe, all "
         "middleware included); statements = SQL statements per request.",
         "",
-        markdown_table(["token", "requests", "client median ms", "client p95 ms", "server median ms",
-                        "server p95 ms", "SQL statements"], rows),
+        markdown_table(
+            [
+                "token",
+                "requests",
+                "client median ms",
+                "client p95 ms",
+                "server median ms",
+                "server p95 ms",
+                "SQL statements",
+            ],
+            rows,
+        ),
         "",
         f"Provider token / NetBox token, server median: {fmt_ratio(factor)}.",
         "",
@@ -127,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         lab = Lab(stack, idp)
         idp.register_client(CLI, None)
         idp.device_interval = 0
-        idp.upsert_user("bench-api", scenario.claims("bench-api", 0) | {"groups": ["bench-readers"]},
-                        replace_claims=True)
+        idp.upsert_user(
+            "bench-api", scenario.claims("bench-api", 0) | {"groups": ["bench-readers"]}, replace_claims=True
+        )
         instance = lab.instance("apitokens", config(idp), PLUGINS)
         instance.extra_env["NBBENCH_PREFIXES"] = "/api/"
         progress(f"starting NetBox on {instance.url} (1 worker, 4 threads)")
@@ -145,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             if budget.expired(reserve=30):
                 progress(f"stopped after {index} rounds (time budget)")
                 break
-            for variant in (VARIANTS if index % 2 == 0 else VARIANTS[::-1]):
+            for variant in VARIANTS if index % 2 == 0 else VARIANTS[::-1]:
                 samples[variant].append(call(url, headers[variant]))
     machine["load"] += f", after {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
     report = render(samples, machine)

@@ -1,6 +1,6 @@
 """Sum the cProfile stats the bench probe wrote (NBBENCH_PROFILE=<dir>): where a callback's time goes.
 
-    python -m bench.profile /tmp/prof [--kind first|repeat] [--pid PID] [--top 40] [--sort cumulative]
+python -m bench.profile /tmp/prof [--kind first|repeat] [--pid PID] [--top 40] [--sort cumulative]
 """
 
 from __future__ import annotations

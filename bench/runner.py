@@ -65,8 +65,17 @@ class Plan:
     budget: float = 14 * 60  # seconds for the whole run
 
 
-QUICK = Plan(rounds=3, cold_starts=1, query_groups=(1, 200, 5000), query_repeats=2, decision_repeats=10,
-             cluster_workers=2, users=2, logins_per_user=3, budget=8 * 60)
+QUICK = Plan(
+    rounds=3,
+    cold_starts=1,
+    query_groups=(1, 200, 5000),
+    query_repeats=2,
+    decision_repeats=10,
+    cluster_workers=2,
+    users=2,
+    logins_per_user=3,
+    budget=8 * 60,
+)
 
 
 class Budget:
@@ -110,12 +119,14 @@ class Lab:
         self.redirects: set[str] = set()
         self.failures_shown = 0
 
-    def instance(self, name: str, config: str, plugins: tuple[str, ...], *,
-                 share_with: NetBoxInstance | None = None) -> NetBoxInstance:
+    def instance(
+        self, name: str, config: str, plugins: tuple[str, ...], *, share_with: NetBoxInstance | None = None
+    ) -> NetBoxInstance:
         instance = self.stack.new_instance(name, share_with=share_with)
         instance.extra_env["REQUESTS_CA_BUNDLE"] = str(self.idp.ca_bundle)
-        instance.extra_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PLUGIN_PATH), os.environ.get(
-            "PYTHONPATH", "")) if p)
+        instance.extra_env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(PLUGIN_PATH), os.environ.get("PYTHONPATH", "")) if p
+        )
         instance.write_config(config, plugins=plugins)
         self.redirects.add(f"{instance.url}/oauth/complete/{BACKEND}/")
         self.idp.register_client(scenario.CLIENT_ID, scenario.CLIENT_SECRET, redirect_uris=sorted(self.redirects))
@@ -132,7 +143,9 @@ class Lab:
             return self._failed(instance, username, _describe_failure(result), total)
         headers = result.complete_headers
         return Sample(
-            ok=True, client=result.timings.get("complete"), total=total,
+            ok=True,
+            client=result.timings.get("complete"),
+            total=total,
             server=float(headers["X-Bench-Server-Ms"]) / 1000 if "X-Bench-Server-Ms" in headers else None,
             queries=int(headers["X-Bench-Queries"]) if "X-Bench-Queries" in headers else None,
             pid=f"{instance.port}/{headers.get('X-Bench-Pid', '?')}",
@@ -227,8 +240,7 @@ def bench_callback(lab: Lab, nb: dict[str, NetBoxInstance], plan: Plan, budget: 
     return results
 
 
-def bench_cold(lab: Lab, nb: dict[str, NetBoxInstance], plan: Plan, budget: Budget,
-               results: CallbackResults) -> None:
+def bench_cold(lab: Lab, nb: dict[str, NetBoxInstance], plan: Plan, budget: Budget, results: CallbackResults) -> None:
     """Restart each variant's worker and time its first callback: the first login after a worker starts."""
     progress(f"item 1 (cold): {plan.cold_starts - 1} more restart(s) per variant, each followed by one first login")
     for index in range(1, plan.cold_starts):
@@ -257,8 +269,9 @@ def worker_rss_kib(pid: str | None) -> int | None:
 
 
 # ---- item 2: queries per login as groups grow ---------------------------------------------------------------
-def bench_queries(lab: Lab, nb: dict[str, NetBoxInstance], plan: Plan, budget: Budget
-                  ) -> dict[tuple[int, str, str], list[Sample]]:
+def bench_queries(
+    lab: Lab, nb: dict[str, NetBoxInstance], plan: Plan, budget: Budget
+) -> dict[tuple[int, str, str], list[Sample]]:
     """Per group count: one first login, then `query_repeats` repeat logins, each interleaved stock, ours."""
     results: dict[tuple[int, str, str], list[Sample]] = {}
     progress(f"item 2: queries per login with {', '.join(map(str, plan.query_groups))} groups")
@@ -302,8 +315,9 @@ def _decision_case(n: int, patterns: int, repeats: int) -> DecisionResult:
     group_map = {f"idp-{i:05d}": f"NetBox {i}" for i in range(n - patterns)}
     group_patterns = [{"match": f"idp-{i:04d}*", "groups": [f"Pattern {i}"]} for i in range(patterns)]
     start = time.perf_counter()
-    rules = parse_config({"backends": {BACKEND: {"group_map": group_map, "group_patterns": group_patterns}}}
-                         ).backends[BACKEND]
+    rules = parse_config({"backends": {BACKEND: {"group_map": group_map, "group_patterns": group_patterns}}}).backends[
+        BACKEND
+    ]
     parse_seconds = time.perf_counter() - start
     sources = {"id_token": {"groups": [f"idp-{i:05d}" for i in range(0, 2 * n, 2)]}}
     reading = read_groups(rules, sources)
@@ -314,9 +328,13 @@ def _decision_case(n: int, patterns: int, repeats: int) -> DecisionResult:
 
     label = f"{n:,} groups x {n:,} rules" + (f" ({patterns:,} of them patterns)" if patterns else " (exact)")
     decide_only = functools.partial(decide, rules, reading, user, break_glass=False)
-    return DecisionResult(label, summarize(timeit.repeat(decide_only, number=1, repeat=repeats)),
-                          summarize(timeit.repeat(read_and_decide, number=1, repeat=repeats)), parse_seconds,
-                          summarize(timeit.repeat(decide_only, number=1, repeat=repeats, timer=time.thread_time)))
+    return DecisionResult(
+        label,
+        summarize(timeit.repeat(decide_only, number=1, repeat=repeats)),
+        summarize(timeit.repeat(read_and_decide, number=1, repeat=repeats)),
+        parse_seconds,
+        summarize(timeit.repeat(decide_only, number=1, repeat=repeats, timer=time.thread_time)),
+    )
 
 
 # ---- item 3 (cluster) and 5: two instances, several workers, concurrent users --------------------------------
@@ -333,8 +351,14 @@ class ClusterResult:
     sequential_idp: Counter[str] = field(default_factory=Counter)
 
 
-def bench_clusters(lab: Lab, nb: dict[str, NetBoxInstance], configs: dict[str, str],
-                   plugins: dict[str, tuple[str, ...]], plan: Plan, budget: Budget) -> dict[str, ClusterResult]:
+def bench_clusters(
+    lab: Lab,
+    nb: dict[str, NetBoxInstance],
+    configs: dict[str, str],
+    plugins: dict[str, tuple[str, ...]],
+    plan: Plan,
+    budget: Budget,
+) -> dict[str, ClusterResult]:
     """Both clusters up at once; concurrent rounds interleaved stock, ours, stock, ours; then a refill."""
     if budget.expired(reserve=200):
         progress("item 3/5: skipped (time budget)")
@@ -365,8 +389,10 @@ def bench_clusters(lab: Lab, nb: dict[str, NetBoxInstance], configs: dict[str, s
                 if budget.expired(reserve=90):
                     progress(f"item 5 ({variant}): round {round_index + 1} skipped (time budget)")
                     continue
-                progress(f"item 5 ({variant}) round {round_index + 1}/{len(per_round)}: {plan.users} concurrent "
-                         f"users x {logins} logins")
+                progress(
+                    f"item 5 ({variant}) round {round_index + 1}/{len(per_round)}: {plan.users} concurrent "
+                    f"users x {logins} logins"
+                )
                 lab.idp.clear_log()
                 samples, wall = _concurrent_logins(lab, instances, plan.users, logins, budget)
                 results[variant].samples.extend(samples)
@@ -387,8 +413,9 @@ def bench_clusters(lab: Lab, nb: dict[str, NetBoxInstance], configs: dict[str, s
             primary.stop()
 
 
-def _concurrent_logins(lab: Lab, instances: tuple[NetBoxInstance, NetBoxInstance], users: int, logins: int,
-                       budget: Budget) -> tuple[list[Sample], float]:
+def _concurrent_logins(
+    lab: Lab, instances: tuple[NetBoxInstance, NetBoxInstance], users: int, logins: int, budget: Budget
+) -> tuple[list[Sample], float]:
     """`users` threads start together, each logging in `logins` times alternating instances."""
     samples: list[Sample] = []
     lock = threading.Lock()
@@ -434,8 +461,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small counts, for development (not for docs/)")
     parser.add_argument("--rounds", type=int, help="item 1 rounds (default 40)")
-    parser.add_argument("--output", type=Path, default=None,
-                        help=f"markdown file to write (default {OUTPUT.relative_to(REPO)}; --quick: none)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help=f"markdown file to write (default {OUTPUT.relative_to(REPO)}; --quick: none)",
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else Plan()
     if args.rounds:
@@ -450,8 +481,10 @@ def main(argv: list[str] | None = None) -> int:
     decisions = bench_decision(plan)  # pure CPU first, before any NetBox process exists
     with _services(budget) as (stack, idp):
         lab = Lab(stack, idp)
-        configs = {"stock": scenario.stock_config(idp), "ours": scenario.ours_config(idp, plan.rules,
-                                                                                   max(plan.query_groups))}
+        configs = {
+            "stock": scenario.stock_config(idp),
+            "ours": scenario.ours_config(idp, plan.rules, max(plan.query_groups)),
+        }
         plugins = {"stock": STOCK_PLUGINS, "ours": OURS_PLUGINS}
         nb = {variant: lab.instance(variant, configs[variant], plugins[variant]) for variant in VARIANTS}
         for variant in VARIANTS:
@@ -521,8 +554,10 @@ class LoadSampler(threading.Thread):
         if not self.samples:
             return "-"
         ordered = sorted(self.samples)
-        return (f"1-min load every {self.interval:g} s: min {ordered[0]:.2f}, median "
-                f"{ordered[len(ordered) // 2]:.2f}, max {ordered[-1]:.2f} ({len(ordered)} samples)")
+        return (
+            f"1-min load every {self.interval:g} s: min {ordered[0]:.2f}, median "
+            f"{ordered[len(ordered) // 2]:.2f}, max {ordered[-1]:.2f} ({len(ordered)} samples)"
+        )
 
 
 def _loadavg() -> str:

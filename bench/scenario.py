@@ -33,24 +33,33 @@ def group_name(index: int) -> str:
 
 def claims(username: str, groups: int) -> dict[str, Any]:
     """A devidp user's claims with `groups` groups g00000..; g00000 is the one every rule set requires."""
-    return {"sub": f"sub-{username}", "preferred_username": username, "email": f"{username}@example.com",
-            "email_verified": True, "given_name": username, "family_name": "Bench",
-            "groups": [group_name(i) for i in range(groups)]}
+    return {
+        "sub": f"sub-{username}",
+        "preferred_username": username,
+        "email": f"{username}@example.com",
+        "email_verified": True,
+        "given_name": username,
+        "family_name": "Bench",
+        "groups": [group_name(i) for i in range(groups)],
+    }
 
 
 def mapping_rules(rules: int) -> dict[str, Any]:
     """PLUGINS_CONFIG['netbox_sso'] with `rules` rules: exact group_map entries plus 10 patterns."""
     return {
         "break_glass_users": ["admin"],
-        "backends": {"oidc": {
-            "groups_claim": "groups",
-            "group_map": {group_name(i): f"NB-{i % NETBOX_GROUPS:02d}" for i in range(rules - PATTERN_RULES)},
-            "group_patterns": [{"match": f"site-{j:02d}-*", "groups": [f"Site {j:02d}"]}
-                               for j in range(PATTERN_RULES)],
-            "superuser_groups": ["netbox-admins"],
-            "required_groups": [group_name(0)],
-            "create_groups": True,
-        }},
+        "backends": {
+            "oidc": {
+                "groups_claim": "groups",
+                "group_map": {group_name(i): f"NB-{i % NETBOX_GROUPS:02d}" for i in range(rules - PATTERN_RULES)},
+                "group_patterns": [
+                    {"match": f"site-{j:02d}-*", "groups": [f"Site {j:02d}"]} for j in range(PATTERN_RULES)
+                ],
+                "superuser_groups": ["netbox-admins"],
+                "required_groups": [group_name(0)],
+                "create_groups": True,
+            }
+        },
     }
 
 
@@ -94,8 +103,9 @@ def limits_note(groups: int) -> str:
         f"token response about {(size * 4 // 3 + 8192) / 1024:.0f} KiB vs max_response_bytes "
         f"{int(HARDENING_DEFAULTS['max_response_bytes']) // 1024:,} KiB",
     ]
-    verdict = (f"raised max_response_bytes to {raised:,} in the bench configuration" if raised
-               else "no limit needed raising")
+    verdict = (
+        f"raised max_response_bytes to {raised:,} in the bench configuration" if raised else "no limit needed raising"
+    )
     return "; ".join(parts) + f": {verdict}."
 
 

@@ -60,8 +60,9 @@ def run_inside(users: int, groups: int) -> dict:
             if body is None:
                 response = getattr(client, method)(base + path, **kwargs)
             else:
-                response = getattr(client, method)(base + path, data=json.dumps(body),
-                                                   content_type="application/scim+json")
+                response = getattr(client, method)(
+                    base + path, data=json.dumps(body), content_type="application/scim+json"
+                )
         samples[kind].append((statements[0], (time.perf_counter() - started) * 1000))
         if response.status_code >= 400:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.content[:300]!r}")
@@ -73,18 +74,40 @@ def run_inside(users: int, groups: int) -> dict:
     for index in range(users):
         name = f"user{index:05d}@example.com"
         call("lookup", "get", "/Users", query=f'filter=userName eq "{name}"')
-        created = call("create user", "post", "/Users", {
-            "schemas": [USER], "userName": name, "externalId": f"sub-{index}", "active": True,
-            "name": {"givenName": "User", "familyName": str(index)},
-            "emails": [{"value": name, "type": "work", "primary": True}]})
+        created = call(
+            "create user",
+            "post",
+            "/Users",
+            {
+                "schemas": [USER],
+                "userName": name,
+                "externalId": f"sub-{index}",
+                "active": True,
+                "name": {"givenName": "User", "familyName": str(index)},
+                "emails": [{"value": name, "type": "work", "primary": True}],
+            },
+        )
         ids.append(created["id"])
     for group in range(groups):
-        created = call("create group", "post", "/Groups", {"schemas": [GROUP], "displayName": f"team-{group}",
-                                                            "externalId": f"g-{group}"})
-        members = ids[group * users // groups:(group + 1) * users // groups]
+        created = call(
+            "create group",
+            "post",
+            "/Groups",
+            {"schemas": [GROUP], "displayName": f"team-{group}", "externalId": f"g-{group}"},
+        )
+        members = ids[group * users // groups : (group + 1) * users // groups]
         for start in range(0, len(members), 10):
-            call("add members (10)", "patch", f"/Groups/{created['id']}", {"schemas": [PATCH], "Operations": [
-                {"op": "Add", "path": "members", "value": [{"value": m} for m in members[start:start + 10]]}]})
+            call(
+                "add members (10)",
+                "patch",
+                f"/Groups/{created['id']}",
+                {
+                    "schemas": [PATCH],
+                    "Operations": [
+                        {"op": "Add", "path": "members", "value": [{"value": m} for m in members[start : start + 10]]}
+                    ],
+                },
+            )
     call("list page (100)", "get", "/Users", query="startIndex=1&count=100")
     elapsed = time.perf_counter() - started
     report = {"users": users, "groups": groups, "seconds": round(elapsed, 1), "kinds": {}}
@@ -92,10 +115,14 @@ def run_inside(users: int, groups: int) -> dict:
         counts = [q for q, _ in values]
         tenth = max(1, len(counts) // 10)
         report["kinds"][kind] = {
-            "requests": len(values), "queries_median": statistics.median(counts), "queries_max": max(counts),
-            "queries_first_tenth_max": max(counts[:tenth]), "queries_last_tenth_max": max(counts[-tenth:]),
+            "requests": len(values),
+            "queries_median": statistics.median(counts),
+            "queries_max": max(counts),
+            "queries_first_tenth_max": max(counts[:tenth]),
+            "queries_last_tenth_max": max(counts[-tenth:]),
             "ms_median": round(statistics.median(ms for _, ms in values), 1),
-            "ms_p95": round(sorted(ms for _, ms in values)[int(len(values) * 0.95) - 1 if len(values) > 1 else 0], 1)}
+            "ms_p95": round(sorted(ms for _, ms in values)[int(len(values) * 0.95) - 1 if len(values) > 1 else 0], 1),
+        }
     return report
 
 
@@ -115,22 +142,41 @@ def main() -> None:
     try:
         instance.write_config(CONFIG)
         instance.manage("migrate")
-        result = subprocess.run([sys.executable, "-m", "bench.scim_sync", "--inside", "--users", str(args.users),
-                                 "--groups", str(args.groups)], env={**instance.env(), "PYTHONPATH": os.pathsep.join(
-                                     [str(Path.cwd()), os.environ.get("PYTHONPATH", "")])},
-                                capture_output=True, text=True, timeout=3600, check=False)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.scim_sync",
+                "--inside",
+                "--users",
+                str(args.users),
+                "--groups",
+                str(args.groups),
+            ],
+            env={**instance.env(), "PYTHONPATH": os.pathsep.join([str(Path.cwd()), os.environ.get("PYTHONPATH", "")])},
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            check=False,
+        )
         line = next((raw for raw in result.stdout.splitlines() if raw.startswith("REPORT ")), None)
         if line is None:
             raise SystemExit(f"bench failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
         report = json.loads(line[7:])
-        print(f"SCIM first sync: {report['users']} users, {report['groups']} groups, {report['seconds']} s "
-              "(one process, no HTTP)")
-        print(f"{'request':18} {'count':>6} {'SQL med':>8} {'SQL max':>8} {'1st 10% max':>12} {'last 10% max':>13} "
-              f"{'ms med':>7} {'ms p95':>7}")
+        print(
+            f"SCIM first sync: {report['users']} users, {report['groups']} groups, {report['seconds']} s "
+            "(one process, no HTTP)"
+        )
+        print(
+            f"{'request':18} {'count':>6} {'SQL med':>8} {'SQL max':>8} {'1st 10% max':>12} {'last 10% max':>13} "
+            f"{'ms med':>7} {'ms p95':>7}"
+        )
         for kind, row in report["kinds"].items():
-            print(f"{kind:18} {row['requests']:>6} {row['queries_median']:>8} {row['queries_max']:>8} "
-                  f"{row['queries_first_tenth_max']:>12} {row['queries_last_tenth_max']:>13} {row['ms_median']:>7} "
-                  f"{row['ms_p95']:>7}")
+            print(
+                f"{kind:18} {row['requests']:>6} {row['queries_median']:>8} {row['queries_max']:>8} "
+                f"{row['queries_first_tenth_max']:>12} {row['queries_last_tenth_max']:>13} {row['ms_median']:>7} "
+                f"{row['ms_p95']:>7}"
+            )
     finally:
         stack.release(instance)
         stack.close()

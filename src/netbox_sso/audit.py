@@ -32,10 +32,25 @@ logger = logging.getLogger("netbox_sso.audit")
 _internal = logging.getLogger("netbox_sso")
 
 #: Keys whose values are secrets wherever they appear (compared lower-case).
-SECRET_KEYS = frozenset({
-    "access_token", "refresh_token", "id_token", "client_secret", "code", "code_verifier", "password",
-    "secret", "token", "assertion", "client_assertion", "authorization", "cookie", "sessionid", "api_key",
-})
+SECRET_KEYS = frozenset(
+    {
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "client_secret",
+        "code",
+        "code_verifier",
+        "password",
+        "secret",
+        "token",
+        "assertion",
+        "client_assertion",
+        "authorization",
+        "cookie",
+        "sessionid",
+        "api_key",
+    }
+)
 _SECRET_SUFFIXES = ("_token", "_secret", "password")
 #: A JWT/JWS (header.payload.signature, base64url JSON header) anywhere in a string.
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
@@ -121,8 +136,10 @@ def _capped_details(details: Mapping[str, Any] | None) -> dict[str, Any] | None:
     clean = redact(details)
     size = len(json.dumps(clean, default=str))
     if size > MAX_DETAILS_BYTES:
-        return {"truncated": f"details of {size} bytes exceed the {MAX_DETAILS_BYTES}-byte cap",
-                "keys": sorted(clean)[:50]}
+        return {
+            "truncated": f"details of {size} bytes exceed the {MAX_DETAILS_BYTES}-byte cap",
+            "keys": sorted(clean)[:50],
+        }
     return clean
 
 
@@ -179,7 +196,7 @@ def _ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An address from a header entry ('192.0.2.1', '192.0.2.1:4711', '[2001:db8::1]:443'), else None."""
     text = str(value or "").strip()
     if text.startswith("[") and "]" in text:
-        text = text[1:text.index("]")]
+        text = text[1 : text.index("]")]
     elif text.count(":") == 1:
         text = text.split(":", 1)[0]
     try:
@@ -201,9 +218,18 @@ def _trusted_proxies() -> tuple[Any, ...]:
         return ()
 
 
-def record(event: str, *, request: Any = None, backend: str | None = None, user: Any = None,
-           username: str | None = None, outcome: str, reason: str | None = None,
-           details: Mapping[str, Any] | None = None, message: str | None = None) -> dict[str, Any]:
+def record(
+    event: str,
+    *,
+    request: Any = None,
+    backend: str | None = None,
+    user: Any = None,
+    username: str | None = None,
+    outcome: str,
+    reason: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    message: str | None = None,
+) -> dict[str, Any]:
     """Record one SSO event: the audit log line, the SSOEvent row and the login metrics.
 
     `event` is an SSOEvent type (login_success, login_failure, refused, user_created, groups_changed,
@@ -214,10 +240,14 @@ def record(event: str, *, request: Any = None, backend: str | None = None, user:
         user = None  # unsaved or anonymous: keep the name only
     name = username or (user.get_username() if user is not None else "")
     payload: dict[str, Any] = {
-        "event": LOG_NAMES[kind], "type": kind, "outcome": outcome, "reason": reason or "",
+        "event": LOG_NAMES[kind],
+        "type": kind,
+        "outcome": outcome,
+        "reason": reason or "",
         "backend": redact_text(backend or "", MAX_BACKEND, fit=True),
         "user": redact_text(str(name), MAX_USERNAME, fit=True),
-        "client": client_address(request) or "", "path": redact_text(request.path, 200) if request else "",
+        "client": client_address(request) or "",
+        "path": redact_text(request.path, 200) if request else "",
     }
     if user is None and (kind in THROTTLED_EVENTS or (kind, payload["backend"]) in THROTTLED_BACKEND_EVENTS):
         from netbox_sso import throttle
@@ -240,10 +270,14 @@ def record(event: str, *, request: Any = None, backend: str | None = None, user:
 
 def _emit(kind: str, payload: dict[str, Any], user: Any, details: dict[str, Any] | None, message: str) -> None:
     """The log line, the metrics and the row of one event, when the caller's transaction commits."""
+
     def write() -> None:
         warning = payload["outcome"] in _WARNING_OUTCOMES or payload["reason"] in _WARNING_REASONS
-        logger.log(logging.WARNING if warning else logging.INFO,
-                   json.dumps(payload, sort_keys=True, default=str), extra={"sso_event": payload})
+        logger.log(
+            logging.WARNING if warning else logging.INFO,
+            json.dumps(payload, sort_keys=True, default=str),
+            extra={"sso_event": payload},
+        )
         _count(kind, payload["backend"], payload["outcome"])
         _store(kind, payload, user, details, message)
 
@@ -256,14 +290,17 @@ def _aggregate(payload: Mapping[str, Any], count: int) -> tuple[dict[str, Any], 
 
     window, burst = throttle.limits()
     details = {"throttled": count, "window_seconds": window, "recorded_per_window": burst}
-    message = (f"{count} more {payload['event']} events ({payload['reason'] or 'no reason'}) from this client "
-               f"were counted, not recorded: at most {burst} per {window} s are recorded")
+    message = (
+        f"{count} more {payload['event']} events ({payload['reason'] or 'no reason'}) from this client "
+        f"were counted, not recorded: at most {burst} per {window} s are recorded"
+    )
     aggregated = {**payload, "user": "", "path": "", "details": details, "message": message}
     return aggregated, None, details, message
 
 
-def record_failure(request: Any, exception: BaseException, *, backend: str, code: str, subject: str = "",
-                   stage: str = "") -> dict[str, Any]:
+def record_failure(
+    request: Any, exception: BaseException, *, backend: str, code: str, subject: str = "", stage: str = ""
+) -> dict[str, Any]:
     """Record a failed SSO request: a refusal (policy) or a login failure (fault), from the exception.
 
     Refusals are social-core's AuthForbidden and its subclasses (our pipeline's refusals) and the policy
@@ -276,10 +313,16 @@ def record_failure(request: Any, exception: BaseException, *, backend: str, code
     extra = getattr(exception, "audit_details", None)
     if isinstance(extra, Mapping):
         details.update(extra)
-    return record("refused" if refused else "login_failure", request=request, backend=backend,
-                  username=getattr(exception, "username", None) or None,
-                  outcome="refused" if refused else "failure", reason=code, details=details,
-                  message=str(exception))
+    return record(
+        "refused" if refused else "login_failure",
+        request=request,
+        backend=backend,
+        username=getattr(exception, "username", None) or None,
+        outcome="refused" if refused else "failure",
+        reason=code,
+        details=details,
+        message=str(exception),
+    )
 
 
 def _on_commit(write: Any) -> None:
@@ -318,9 +361,16 @@ def _store(kind: str, payload: Mapping[str, Any], user: Any, details: dict[str, 
         from netbox_sso.models import SSOEvent
 
         event = SSOEvent(
-            event=kind, outcome=payload["outcome"], reason=str(payload["reason"])[:MAX_REASON],
-            backend=str(payload["backend"])[:MAX_BACKEND], user=user, username=str(payload["user"])[:MAX_USERNAME],
-            client=_ip_or_none(payload["client"]), message=message, details=details)
+            event=kind,
+            outcome=payload["outcome"],
+            reason=str(payload["reason"])[:MAX_REASON],
+            backend=str(payload["backend"])[:MAX_BACKEND],
+            user=user,
+            username=str(payload["user"])[:MAX_USERNAME],
+            client=_ip_or_none(payload["client"]),
+            message=message,
+            details=details,
+        )
     except Exception:
         _internal.exception("netbox-sso: could not store the SSO audit event %s", payload.get("event"))
         return
@@ -404,7 +454,8 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         document: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname, "logger": record.name,
+            "level": record.levelname,
+            "logger": record.name,
         }
         event = getattr(record, "sso_event", None)
         if isinstance(event, Mapping):

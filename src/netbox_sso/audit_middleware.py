@@ -79,11 +79,17 @@ class SSOAuditMiddleware:
         if not captured:
             return
         user = getattr(request, "user", None)
-        audit.record("claims_captured", request=request, backend=captured.get("backend"),
-                     user=user if getattr(user, "is_authenticated", False) else None,
-                     username=captured.get("username") or None, outcome="info", reason="debug_claims",
-                     details=captured.get("sources"),
-                     message="Claims received at sign-in (debug_claims is on); tokens and secrets redacted")
+        audit.record(
+            "claims_captured",
+            request=request,
+            backend=captured.get("backend"),
+            user=user if getattr(user, "is_authenticated", False) else None,
+            username=captured.get("username") or None,
+            outcome="info",
+            reason="debug_claims",
+            details=captured.get("sources"),
+            message="Claims received at sign-in (debug_claims is on); tokens and secrets redacted",
+        )
 
     @staticmethod
     def _permission_denied(request: HttpRequest) -> None:
@@ -104,8 +110,13 @@ class SSOAuditMiddleware:
         if request.path in denied:  # once per path: a reloading browser must not flood the trail
             return
         session[SESSION_DENIED] = [*denied, request.path][-_MAX_DENIED_PATHS:]
-        audit.record("permission_denied", request=request, backend=str(login.get("backend", "")), user=user,
-                     outcome="denied", reason="http_403",
-                     details={"method": request.method, "path": request.path,
-                              "seconds_since_login": round(since, 1)},
-                     message="HTTP 403 shortly after an SSO login: the user's groups grant no permission here")
+        audit.record(
+            "permission_denied",
+            request=request,
+            backend=str(login.get("backend", "")),
+            user=user,
+            outcome="denied",
+            reason="http_403",
+            details={"method": request.method, "path": request.path, "seconds_since_login": round(since, 1)},
+            message="HTTP 403 shortly after an SSO login: the user's groups grant no permission here",
+        )

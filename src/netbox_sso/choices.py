@@ -58,7 +58,6 @@ class SSOOutcomeChoices(ChoiceSet):
     )
 
 
-
 class MappingEffectChoices(ChoiceSet):
     """What a mapping rule does when its IdP value is present (see netbox_sso.core.rule_sources)."""
 

@@ -19,11 +19,16 @@ class SSOEventFilterSet(BaseFilterSet):
     time = django_filters.DateTimeFromToRangeFilter()
     event = django_filters.MultipleChoiceFilter(choices=SSOEventTypeChoices)
     outcome = django_filters.MultipleChoiceFilter(choices=SSOOutcomeChoices)
-    user_id = django_filters.ModelMultipleChoiceFilter(queryset=User.objects.all(), distinct=False,
-                                                       label=_("User (ID)"))
-    user = django_filters.ModelMultipleChoiceFilter(field_name="user__username", queryset=User.objects.all(),
-                                                    distinct=False, to_field_name="username",
-                                                    label=_("User name"))
+    user_id = django_filters.ModelMultipleChoiceFilter(
+        queryset=User.objects.all(), distinct=False, label=_("User (ID)")
+    )
+    user = django_filters.ModelMultipleChoiceFilter(
+        field_name="user__username",
+        queryset=User.objects.all(),
+        distinct=False,
+        to_field_name="username",
+        label=_("User name"),
+    )
 
     class Meta:
         model = SSOEvent
@@ -32,17 +37,23 @@ class SSOEventFilterSet(BaseFilterSet):
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if not value.strip():
             return queryset
-        return queryset.filter(Q(username__icontains=value) | Q(reason__icontains=value)
-                               | Q(message__icontains=value) | Q(backend__icontains=value))
+        return queryset.filter(
+            Q(username__icontains=value)
+            | Q(reason__icontains=value)
+            | Q(message__icontains=value)
+            | Q(backend__icontains=value)
+        )
 
 
 class MappingRuleFilterSet(PrimaryModelFilterSet):
     effect = django_filters.MultipleChoiceFilter(choices=MappingEffectChoices)
     match_type = django_filters.MultipleChoiceFilter(choices=MappingMatchChoices)
-    group_id = django_filters.ModelMultipleChoiceFilter(field_name="groups", queryset=Group.objects.all(),
-                                                        label=_("NetBox group (ID)"))
-    group = django_filters.ModelMultipleChoiceFilter(field_name="groups__name", queryset=Group.objects.all(),
-                                                     to_field_name="name", label=_("NetBox group (name)"))
+    group_id = django_filters.ModelMultipleChoiceFilter(
+        field_name="groups", queryset=Group.objects.all(), label=_("NetBox group (ID)")
+    )
+    group = django_filters.ModelMultipleChoiceFilter(
+        field_name="groups__name", queryset=Group.objects.all(), to_field_name="name", label=_("NetBox group (name)")
+    )
 
     class Meta:
         model = MappingRule
@@ -51,8 +62,12 @@ class MappingRuleFilterSet(PrimaryModelFilterSet):
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if not value.strip():
             return queryset
-        return queryset.filter(Q(backend__icontains=value) | Q(value__icontains=value)
-                               | Q(description__icontains=value) | Q(groups__name__icontains=value)).distinct()
+        return queryset.filter(
+            Q(backend__icontains=value)
+            | Q(value__icontains=value)
+            | Q(description__icontains=value)
+            | Q(groups__name__icontains=value)
+        ).distinct()
 
 
 class BackendSettingsFilterSet(PrimaryModelFilterSet):
@@ -63,5 +78,6 @@ class BackendSettingsFilterSet(PrimaryModelFilterSet):
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if not value.strip():
             return queryset
-        return queryset.filter(Q(backend__icontains=value) | Q(groups_claim__icontains=value)
-                               | Q(description__icontains=value))
+        return queryset.filter(
+            Q(backend__icontains=value) | Q(groups_claim__icontains=value) | Q(description__icontains=value)
+        )

@@ -25,8 +25,16 @@ from netbox_sso.core.rule_sources import RuleRecord
 from netbox_sso.models import BackendSettings, MappingRule, SSOEvent
 from netbox_sso.rule_validation import check_change
 
-__all__ = ("BackendSettingsFilterForm", "BackendSettingsForm", "BackendSettingsImportForm",
-           "MappingRuleFilterForm", "MappingRuleForm", "MappingRuleImportForm", "SSOEventFilterForm", "TryRulesForm")
+__all__ = (
+    "BackendSettingsFilterForm",
+    "BackendSettingsForm",
+    "BackendSettingsImportForm",
+    "MappingRuleFilterForm",
+    "MappingRuleForm",
+    "MappingRuleImportForm",
+    "SSOEventFilterForm",
+    "TryRulesForm",
+)
 
 
 class SSOEventFilterForm(SavedFiltersMixin, FilterForm):
@@ -46,6 +54,7 @@ class SSOEventFilterForm(SavedFiltersMixin, FilterForm):
 
 
 # ---- mapping rules ------------------------------------------------------------------------------------------
+
 
 def backend_choices(current: str = "") -> list[tuple[str, str]]:
     """Enabled social-auth backends, configured ones and those with saved rules (the current value kept)."""
@@ -87,8 +96,12 @@ class RuleCheckMixin:
         for field_name, message in check.errors:
             self.add_error(field_name if field_name in self.fields else None, message)  # type: ignore[attr-defined]
         if check.ok and check.superuser_risk and not self.cleaned_data.get("confirm_superuser_change"):  # type: ignore[attr-defined]
-            self.add_error(None if "confirm_superuser_change" not in self.fields  # type: ignore[attr-defined]
-                           else "confirm_superuser_change", check.superuser_risk + " Tick the confirmation to save.")
+            self.add_error(  # type: ignore[attr-defined]
+                None
+                if "confirm_superuser_change" not in self.fields  # type: ignore[attr-defined]
+                else "confirm_superuser_change",
+                check.superuser_risk + " Tick the confirmation to save.",
+            )
         self.rule_warnings = check.warnings
 
     def report_warnings(self) -> None:
@@ -103,17 +116,29 @@ class RuleCheckMixin:
 
 
 class MappingRuleForm(RuleCheckMixin, PrimaryModelForm):
-    backend = forms.ChoiceField(label=_("Backend"), choices=(),
-                                help_text=_("The social-auth backend whose logins this rule maps"))
-    value = forms.CharField(label=_("IdP value"), required=False, max_length=512,
-                            help_text=_("Exact group name or object ID, a glob (team-*) or a regex (^site-[a-z]+$), "
-                                        "as the provider sends it; empty for default groups"))
+    backend = forms.ChoiceField(
+        label=_("Backend"), choices=(), help_text=_("The social-auth backend whose logins this rule maps")
+    )
+    value = forms.CharField(
+        label=_("IdP value"),
+        required=False,
+        max_length=512,
+        help_text=_(
+            "Exact group name or object ID, a glob (team-*) or a regex (^site-[a-z]+$), "
+            "as the provider sends it; empty for default groups"
+        ),
+    )
     groups = DynamicModelMultipleChoiceField(queryset=Group.objects.all(), required=False, label=_("NetBox groups"))
-    new_groups = forms.CharField(label=_("Create groups"), required=False,
-                                 help_text=_("Names of NetBox groups to create and assign (comma-separated)"))
+    new_groups = forms.CharField(
+        label=_("Create groups"),
+        required=False,
+        help_text=_("Names of NetBox groups to create and assign (comma-separated)"),
+    )
     confirm_superuser_change = forms.BooleanField(
-        label=_("Confirm superuser change"), required=False,
-        help_text=_("Required when this change takes superuser away from every SSO account that has it today"))
+        label=_("Confirm superuser change"),
+        required=False,
+        help_text=_("Required when this change takes superuser away from every SSO account that has it today"),
+    )
     comments = CommentField()
 
     fieldsets = (
@@ -139,9 +164,16 @@ class MappingRuleForm(RuleCheckMixin, PrimaryModelForm):
         new = split_names(data.get("new_groups"))
         names = {group.name for group in data.get("groups") or ()} | set(new)
         self.new_group_names = [name for name in new if not Group.objects.filter(name=name).exists()]
-        self.check_rule(RuleRecord(str(data.get("backend") or ""), str(data.get("effect") or ""),
-                                   str(data.get("match_type") or ""), str(data.get("value") or ""),
-                                   tuple(sorted(names)), self.instance.pk))
+        self.check_rule(
+            RuleRecord(
+                str(data.get("backend") or ""),
+                str(data.get("effect") or ""),
+                str(data.get("match_type") or ""),
+                str(data.get("value") or ""),
+                tuple(sorted(names)),
+                self.instance.pk,
+            )
+        )
         return data
 
     def save(self, *args: Any, **kwargs: Any) -> MappingRule:
@@ -163,14 +195,28 @@ class GroupNamesField(forms.Field):
 
 class MappingRuleImportForm(RuleCheckMixin, PrimaryModelImportForm):
     backend = forms.CharField(label=_("Backend"), max_length=64, help_text=_("social-auth backend name, e.g. oidc"))
-    effect = CSVChoiceField(label=_("Effect"), choices=MappingEffectChoices, required=False,
-                            help_text=_("groups (default), superuser, required or default"))
-    match_type = CSVChoiceField(label=_("Match type"), choices=MappingMatchChoices, required=False,
-                                help_text=_("exact (default), glob or regex"))
-    groups = GroupNamesField(label=_("NetBox groups"), required=False,
-                             help_text=_("NetBox group names (comma-separated in CSV, a list in YAML/JSON)"))
-    create_groups = forms.BooleanField(label=_("Create groups"), required=False,
-                                       help_text=_("Create NetBox groups named in this row that do not exist"))
+    effect = CSVChoiceField(
+        label=_("Effect"),
+        choices=MappingEffectChoices,
+        required=False,
+        help_text=_("groups (default), superuser, required or default"),
+    )
+    match_type = CSVChoiceField(
+        label=_("Match type"),
+        choices=MappingMatchChoices,
+        required=False,
+        help_text=_("exact (default), glob or regex"),
+    )
+    groups = GroupNamesField(
+        label=_("NetBox groups"),
+        required=False,
+        help_text=_("NetBox group names (comma-separated in CSV, a list in YAML/JSON)"),
+    )
+    create_groups = forms.BooleanField(
+        label=_("Create groups"),
+        required=False,
+        help_text=_("Create NetBox groups named in this row that do not exist"),
+    )
     confirm_superuser_change = forms.BooleanField(label=_("Confirm superuser change"), required=False)
 
     class Meta:
@@ -189,11 +235,22 @@ class MappingRuleImportForm(RuleCheckMixin, PrimaryModelImportForm):
         existing = set(Group.objects.filter(name__in=names).values_list("name", flat=True))
         missing = [name for name in names if name not in existing]
         if missing and not data.get("create_groups"):
-            self.add_error("groups", f"NetBox group(s) {', '.join(map(repr, missing))} do not exist: create them "
-                                     "first, or set create_groups to true in this row to create them")
+            self.add_error(
+                "groups",
+                f"NetBox group(s) {', '.join(map(repr, missing))} do not exist: create them "
+                "first, or set create_groups to true in this row to create them",
+            )
             return data
-        self.check_rule(RuleRecord(str(data.get("backend") or ""), data["effect"], data["match_type"],
-                                   str(data.get("value") or ""), tuple(sorted(set(names))), self.instance.pk))
+        self.check_rule(
+            RuleRecord(
+                str(data.get("backend") or ""),
+                data["effect"],
+                data["match_type"],
+                str(data.get("value") or ""),
+                tuple(sorted(set(names))),
+                self.instance.pk,
+            )
+        )
         return data
 
     def _post_clean(self) -> None:
@@ -228,32 +285,47 @@ class TryRulesForm(forms.Form):
     """Claims (pasted, or a captured login), the user as they are now, and an optional unsaved edit."""
 
     backend = forms.ChoiceField(label=_("Backend"), choices=())
-    claims = forms.CharField(label=_("Claims JSON"), required=False, widget=forms.Textarea(attrs={"rows": 8}),
-                             help_text=_('{"id_token": {...}, "userinfo": {...}} or the flat ID-token claims'))
-    event = forms.ModelChoiceField(queryset=SSOEvent.objects.none(), required=False, label=_("Captured login"),
-                                   help_text=_("A login captured with debug_claims (used when no claims are pasted)"))
+    claims = forms.CharField(
+        label=_("Claims JSON"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_('{"id_token": {...}, "userinfo": {...}} or the flat ID-token claims'),
+    )
+    event = forms.ModelChoiceField(
+        queryset=SSOEvent.objects.none(),
+        required=False,
+        label=_("Captured login"),
+        help_text=_("A login captured with debug_claims (used when no claims are pasted)"),
+    )
     username = forms.CharField(label=_("Username"), required=False, initial="sso-user")
-    user_groups = forms.CharField(label=_("NetBox groups now"), required=False,
-                                  help_text=_("The user's current NetBox groups (comma-separated)"))
+    user_groups = forms.CharField(
+        label=_("NetBox groups now"), required=False, help_text=_("The user's current NetBox groups (comma-separated)")
+    )
     is_superuser = forms.BooleanField(label=_("Superuser now"), required=False)
     is_new = forms.BooleanField(label=_("First login"), required=False)
-    edit_effect = forms.ChoiceField(label=_("Effect"), required=False,
-                                    choices=(("", "---------"), *MappingEffectChoices))
+    edit_effect = forms.ChoiceField(
+        label=_("Effect"), required=False, choices=(("", "---------"), *MappingEffectChoices)
+    )
     edit_match_type = forms.ChoiceField(label=_("Match type"), required=False, choices=MappingMatchChoices)
     edit_value = forms.CharField(label=_("IdP value"), required=False, max_length=512)
     edit_groups = forms.CharField(label=_("NetBox groups"), required=False, help_text=_("comma-separated"))
-    replaces = forms.IntegerField(label=_("In place of rule (ID)"), required=False, min_value=1,
-                                  help_text=_("Empty: the edit is a new rule"))
+    replaces = forms.IntegerField(
+        label=_("In place of rule (ID)"), required=False, min_value=1, help_text=_("Empty: the edit is a new rule")
+    )
 
     def __init__(self, user: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["backend"].choices = backend_choices()
-        captured = (SSOEvent.objects.restrict(user, "view").filter(event=SSOEventTypeChoices.CLAIMS_CAPTURED)
-                    .order_by("-time", "-pk"))
+        captured = (
+            SSOEvent.objects.restrict(user, "view")
+            .filter(event=SSOEventTypeChoices.CLAIMS_CAPTURED)
+            .order_by("-time", "-pk")
+        )
         field = self.fields["event"]
         field.queryset = captured  # validation looks the chosen one up here (unsliced)
-        latest = [(event.pk, f"{event.time:%Y-%m-%d %H:%M:%S} {event.username} ({event.backend})")
-                  for event in captured[:50]]
+        latest = [
+            (event.pk, f"{event.time:%Y-%m-%d %H:%M:%S} {event.username} ({event.backend})") for event in captured[:50]
+        ]
         field.choices = [("", "---------"), *latest]
         self.sources: dict[str, Any] = {}
         self.edit: RuleRecord | None = None
@@ -274,19 +346,28 @@ class TryRulesForm(forms.Form):
                 self.add_error("claims", _("Paste claims, or choose a captured login"))
         except ValueError as error:
             self.add_error("claims" if data.get("claims") else "event", str(error))
-        self.current_user = CurrentUser(str(data.get("username") or "sso-user"),
-                                        frozenset(split_names(data.get("user_groups"))),
-                                        bool(data.get("is_superuser")), bool(data.get("is_new")))
+        self.current_user = CurrentUser(
+            str(data.get("username") or "sso-user"),
+            frozenset(split_names(data.get("user_groups"))),
+            bool(data.get("is_superuser")),
+            bool(data.get("is_new")),
+        )
         if data.get("edit_effect"):
-            self.edit = RuleRecord(str(data.get("backend") or ""), data["edit_effect"],
-                                   data.get("edit_match_type") or "exact", str(data.get("edit_value") or ""),
-                                   tuple(split_names(data.get("edit_groups"))), data.get("replaces"))
+            self.edit = RuleRecord(
+                str(data.get("backend") or ""),
+                data["edit_effect"],
+                data.get("edit_match_type") or "exact",
+                str(data.get("edit_value") or ""),
+                tuple(split_names(data.get("edit_groups"))),
+                data.get("replaces"),
+            )
             for field_name, message in shape_problems(self.edit):
                 self.add_error(f"edit_{field_name}" if f"edit_{field_name}" in self.fields else None, message)
         return data
 
 
 # ---- backend settings -----------------------------------------------------------------------------------------
+
 
 class BackendSettingsCheckMixin:
     rule_warnings: tuple[str, ...] = ()
@@ -296,12 +377,16 @@ class BackendSettingsCheckMixin:
         from netbox_sso.rule_validation import check_settings
 
         data = self.cleaned_data  # type: ignore[attr-defined]
-        record = BackendSettingsRecord(str(data.get("backend") or "").strip(), str(data.get("groups_claim") or ""),
-                                       split_list(str(data.get("groups_sources") or "")),
-                                       str(data.get("case") or "preserve"),
-                                       split_list(str(data.get("strip_prefixes") or "")),
-                                       str(data.get("missing_claim") or "keep"), bool(data.get("create_groups")),
-                                       self.instance.pk)  # type: ignore[attr-defined]
+        record = BackendSettingsRecord(
+            str(data.get("backend") or "").strip(),
+            str(data.get("groups_claim") or ""),
+            split_list(str(data.get("groups_sources") or "")),
+            str(data.get("case") or "preserve"),
+            split_list(str(data.get("strip_prefixes") or "")),
+            str(data.get("missing_claim") or "keep"),
+            bool(data.get("create_groups")),
+            self.instance.pk,  # type: ignore[attr-defined]
+        )
         check = check_settings(record, replaces=record.pk)
         for field_name, message in check.errors:
             self.add_error(field_name if field_name in self.fields else None, message)  # type: ignore[attr-defined]
@@ -320,8 +405,19 @@ class BackendSettingsForm(BackendSettingsCheckMixin, PrimaryModelForm):
 
     class Meta:
         model = BackendSettings
-        fields = ("backend", "groups_claim", "groups_sources", "case", "strip_prefixes", "missing_claim",
-                  "create_groups", "description", "owner", "comments", "tags")
+        fields = (
+            "backend",
+            "groups_claim",
+            "groups_sources",
+            "case",
+            "strip_prefixes",
+            "missing_claim",
+            "create_groups",
+            "description",
+            "owner",
+            "comments",
+            "tags",
+        )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -341,15 +437,34 @@ class BackendSettingsForm(BackendSettingsCheckMixin, PrimaryModelForm):
 
 
 class BackendSettingsImportForm(BackendSettingsCheckMixin, PrimaryModelImportForm):
-    case = CSVChoiceField(label=_("Case"), choices=(("preserve", "preserve"), ("lower", "lower")), required=False,
-                          help_text=_("preserve (default) or lower"))
-    missing_claim = CSVChoiceField(label=_("Missing claim"), choices=(("keep", "keep"), ("refuse", "refuse")),
-                                   required=False, help_text=_("keep (default) or refuse"))
+    case = CSVChoiceField(
+        label=_("Case"),
+        choices=(("preserve", "preserve"), ("lower", "lower")),
+        required=False,
+        help_text=_("preserve (default) or lower"),
+    )
+    missing_claim = CSVChoiceField(
+        label=_("Missing claim"),
+        choices=(("keep", "keep"), ("refuse", "refuse")),
+        required=False,
+        help_text=_("keep (default) or refuse"),
+    )
 
     class Meta:
         model = BackendSettings
-        fields = ("backend", "groups_claim", "groups_sources", "case", "strip_prefixes", "missing_claim",
-                  "create_groups", "description", "owner", "comments", "tags")
+        fields = (
+            "backend",
+            "groups_claim",
+            "groups_sources",
+            "case",
+            "strip_prefixes",
+            "missing_claim",
+            "create_groups",
+            "description",
+            "owner",
+            "comments",
+            "tags",
+        )
 
     def clean(self) -> dict[str, Any]:
         super().clean()

@@ -37,8 +37,9 @@ LOCAL_BACKEND = "local"
 PASSWORD_GUARD = "netbox_sso.local_login.PasswordSignInGuard"
 #: Request attribute: a password sign-in refused by `local_login` (the refusal is already audited).
 REFUSED_ATTRIBUTE = "netbox_sso_local_refused"
-RESTRICTED_MESSAGE = ("Password sign-in is limited to break-glass accounts on this NetBox. "
-                      "Please sign in with single sign-on.")
+RESTRICTED_MESSAGE = (
+    "Password sign-in is limited to break-glass accounts on this NetBox. Please sign in with single sign-on."
+)
 
 
 class PasswordSignInGuard:
@@ -46,8 +47,9 @@ class PasswordSignInGuard:
     anyone but `break_glass_users`, whichever backend would check the password (NetBox's local accounts,
     LDAP); authenticates no one itself. SSO and header-based sign-ins carry no username and password."""
 
-    def authenticate(self, request: HttpRequest | None, username: str | None = None, password: str | None = None,
-                     **kwargs: Any) -> None:
+    def authenticate(
+        self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> None:
         if username is None or password is None or is_break_glass(str(username)):
             return None
         # Refused before any password is checked, so the answer never tells whether it was right.
@@ -56,9 +58,16 @@ class PasswordSignInGuard:
 
 def _refuse(request: HttpRequest | None, username: str) -> PermissionDenied:
     """Audit the refusal and mark the request; Django's authenticate() stops at PermissionDenied."""
-    audit.record("refused", request=request, backend=LOCAL_BACKEND, username=username, outcome="refused",
-                 reason="local_login_restricted", message=RESTRICTED_MESSAGE,
-                 details={"setting": "local_login", "value": "break_glass_only"})
+    audit.record(
+        "refused",
+        request=request,
+        backend=LOCAL_BACKEND,
+        username=username,
+        outcome="refused",
+        reason="local_login_restricted",
+        message=RESTRICTED_MESSAGE,
+        details={"setting": "local_login", "value": "break_glass_only"},
+    )
     if request is not None:
         setattr(request, REFUSED_ATTRIBUTE, True)
     return PermissionDenied(RESTRICTED_MESSAGE)
@@ -72,10 +81,13 @@ def restrict_password_backend() -> None:
     if PASSWORD_GUARD not in settings.AUTHENTICATION_BACKENDS:
         settings.AUTHENTICATION_BACKENDS = [PASSWORD_GUARD, *settings.AUTHENTICATION_BACKENDS]
     if not cfg.break_glass_users:
-        logger.warning("netbox-sso: local_login is 'break_glass_only' and break_glass_users is empty: no account "
-                       "can sign in with a password")
-    logger.info("netbox-sso: password sign-in limited to break_glass_users (%s)",
-                ", ".join(cfg.break_glass_users) or "none")
+        logger.warning(
+            "netbox-sso: local_login is 'break_glass_only' and break_glass_users is empty: no account "
+            "can sign in with a password"
+        )
+    logger.info(
+        "netbox-sso: password sign-in limited to break_glass_users (%s)", ", ".join(cfg.break_glass_users) or "none"
+    )
 
 
 def clear_pending_sso(request: Any) -> None:
@@ -91,10 +103,19 @@ def on_local_login(request: Any, user: Any) -> None:
     """user_logged_in for a sign-in that is not SSO: pending SSO states cleared, one audit event."""
     clear_pending_sso(request)
     break_glass = is_break_glass(user.get_username())
-    audit.record("login_success", request=request, backend=LOCAL_BACKEND, user=user, outcome="success",
-                 reason="break_glass" if break_glass else "password",
-                 details={"break_glass": break_glass, "superuser": bool(user.is_superuser),
-                          "auth_backend": str(getattr(user, "backend", "") or "")})
+    audit.record(
+        "login_success",
+        request=request,
+        backend=LOCAL_BACKEND,
+        user=user,
+        outcome="success",
+        reason="break_glass" if break_glass else "password",
+        details={
+            "break_glass": break_glass,
+            "superuser": bool(user.is_superuser),
+            "auth_backend": str(getattr(user, "backend", "") or ""),
+        },
+    )
 
 
 def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
@@ -102,8 +123,15 @@ def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = Non
     if request is not None and getattr(request, REFUSED_ATTRIBUTE, False):
         return
     username = str(credentials.get("username") or "")
-    audit.record("login_failure", request=request, backend=LOCAL_BACKEND, username=username, outcome="failure",
-                 reason="invalid_credentials", details={"break_glass": bool(username) and is_break_glass(username)})
+    audit.record(
+        "login_failure",
+        request=request,
+        backend=LOCAL_BACKEND,
+        username=username,
+        outcome="failure",
+        reason="invalid_credentials",
+        details={"break_glass": bool(username) and is_break_glass(username)},
+    )
 
 
 class LocalLoginMiddleware:

@@ -50,20 +50,31 @@ _ERROR_MAX = 40
 LOGINS = Counter("netbox_sso_logins", "SSO logins by backend and outcome", ["backend", "outcome"])
 EVENTS = Counter("netbox_sso_events", "SSO audit events by type and outcome", ["event", "outcome"])
 CALLBACK_SECONDS = Histogram(
-    "netbox_sso_callback_seconds", "Server time of the SSO callback (/oauth/complete/<backend>/)", ["backend"],
-    buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))
+    "netbox_sso_callback_seconds",
+    "Server time of the SSO callback (/oauth/complete/<backend>/)",
+    ["backend"],
+    buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
 IDP_SECONDS = Histogram(
-    "netbox_sso_idp_request_seconds", "Duration of calls to the identity provider", ["backend", "endpoint"],
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
-API_TOKENS = Counter("netbox_sso_api_tokens", "API requests with identity-provider access tokens by outcome "
-                     "(accepted: person/service; refused: the reason code)", ["backend", "outcome", "reason"])
-THROTTLED = Counter("netbox_sso_events_throttled",
-                    "Audit events of unauthenticated requests counted instead of recorded (netbox_sso.throttle)",
-                    ["event", "reason"])
-BACKCHANNEL_REJECTED = Counter("netbox_sso_backchannel_rejected", "Rejected back-channel logout requests",
-                               ["backend", "reason"])
-IDP_ERRORS = Counter("netbox_sso_idp_errors", "Failed calls to the identity provider",
-                     ["backend", "endpoint", "error"])
+    "netbox_sso_idp_request_seconds",
+    "Duration of calls to the identity provider",
+    ["backend", "endpoint"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+API_TOKENS = Counter(
+    "netbox_sso_api_tokens",
+    "API requests with identity-provider access tokens by outcome (accepted: person/service; refused: the reason code)",
+    ["backend", "outcome", "reason"],
+)
+THROTTLED = Counter(
+    "netbox_sso_events_throttled",
+    "Audit events of unauthenticated requests counted instead of recorded (netbox_sso.throttle)",
+    ["event", "reason"],
+)
+BACKCHANNEL_REJECTED = Counter(
+    "netbox_sso_backchannel_rejected", "Rejected back-channel logout requests", ["backend", "reason"]
+)
+IDP_ERRORS = Counter("netbox_sso_idp_errors", "Failed calls to the identity provider", ["backend", "endpoint", "error"])
 
 
 @cache
@@ -128,15 +139,26 @@ def idp_endpoint(url: str, discovery: Mapping[str, Any] | None = None) -> str:
         return "discovery"
     if "graph.microsoft" in base:
         return "graph"
-    for key, label in (("token_endpoint", "token"), ("userinfo_endpoint", "userinfo"), ("jwks_uri", "jwks"),
-                       ("authorization_endpoint", "authorization")):
+    for key, label in (
+        ("token_endpoint", "token"),
+        ("userinfo_endpoint", "userinfo"),
+        ("jwks_uri", "jwks"),
+        ("authorization_endpoint", "authorization"),
+    ):
         known = (discovery or {}).get(key)
         if isinstance(known, str) and known.split("?", 1)[0].rstrip("/") == base:
             return label
     # Without the discovery document at hand: the providers' usual path endings.
     last = base.rsplit("/", 1)[-1].lower()
-    return {"token": "token", "userinfo": "userinfo", "jwks": "jwks", "keys": "jwks", "certs": "jwks",
-            "authorize": "authorization", "auth": "authorization"}.get(last, "other")
+    return {
+        "token": "token",
+        "userinfo": "userinfo",
+        "jwks": "jwks",
+        "keys": "jwks",
+        "certs": "jwks",
+        "authorize": "authorization",
+        "auth": "authorization",
+    }.get(last, "other")
 
 
 @contextmanager
@@ -153,12 +175,14 @@ def idp_call(backend: str, endpoint: str) -> Iterator[None]:
         observe_idp_call(backend, endpoint, time.perf_counter() - started, error)
 
 
-SCIM_REQUESTS = Counter("netbox_sso_scim_requests", "SCIM requests by connection, method and status",
-                        ["connection", "method", "status"])
+SCIM_REQUESTS = Counter(
+    "netbox_sso_scim_requests", "SCIM requests by connection, method and status", ["connection", "method", "status"]
+)
 _SCIM_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
 
 def count_scim_request(connection: str, method: str, status: int) -> None:
     """Connection names come from NetBox's database (administrators'), never from the request."""
-    SCIM_REQUESTS.labels(connection=connection[:64], method=method if method in _SCIM_METHODS else "other",
-                         status=str(status)).inc()
+    SCIM_REQUESTS.labels(
+        connection=connection[:64], method=method if method in _SCIM_METHODS else "other", status=str(status)
+    ).inc()

@@ -38,20 +38,37 @@ GENERIC_MESSAGE = "Single sign-on failed. Please try again or contact your admin
 # social-core exception -> (code, message shown on the login page).
 _SOCIAL_MESSAGES: tuple[tuple[type[Exception], str, str], ...] = (
     (social.AuthCanceled, "cancelled", "Single sign-on was cancelled at the identity provider."),
-    (social.AuthStateMissing, "invalid_authorization_response",
-     "Single sign-on failed: this sign-in link is unknown, expired or was already used; please start again."),
-    (social.AuthStateForbidden, "invalid_authorization_response",
-     "Single sign-on failed: this sign-in link is unknown, expired or was already used; please start again."),
-    (social.AuthAlreadyAssociated, "already_associated",
-     "Single sign-on failed: this identity is already linked to another NetBox account."),
-    (social.AuthConnectionError, "provider_unavailable",
-     "Single sign-on failed: the identity provider could not be reached."),
-    (social.AuthUnreachableProvider, "provider_unavailable",
-     "Single sign-on failed: the identity provider is unavailable."),
-    (social.AuthTokenError, "invalid_token",
-     "Single sign-on failed: the identity provider's token was rejected."),
-    (social.AuthMissingParameter, "missing_parameter",
-     "Single sign-on failed: the identity provider's response is incomplete."),
+    (
+        social.AuthStateMissing,
+        "invalid_authorization_response",
+        "Single sign-on failed: this sign-in link is unknown, expired or was already used; please start again.",
+    ),
+    (
+        social.AuthStateForbidden,
+        "invalid_authorization_response",
+        "Single sign-on failed: this sign-in link is unknown, expired or was already used; please start again.",
+    ),
+    (
+        social.AuthAlreadyAssociated,
+        "already_associated",
+        "Single sign-on failed: this identity is already linked to another NetBox account.",
+    ),
+    (
+        social.AuthConnectionError,
+        "provider_unavailable",
+        "Single sign-on failed: the identity provider could not be reached.",
+    ),
+    (
+        social.AuthUnreachableProvider,
+        "provider_unavailable",
+        "Single sign-on failed: the identity provider is unavailable.",
+    ),
+    (social.AuthTokenError, "invalid_token", "Single sign-on failed: the identity provider's token was rejected."),
+    (
+        social.AuthMissingParameter,
+        "missing_parameter",
+        "Single sign-on failed: the identity provider's response is incomplete.",
+    ),
     (social.AuthForbidden, "forbidden", "Single sign-on failed: your account is not allowed to sign in."),
     (social.AuthFailed, "failed", "Single sign-on failed at the identity provider."),
 )
@@ -71,8 +88,11 @@ def describe(exception: BaseException) -> tuple[str, str, str]:
     if isinstance(exception, requests.Timeout):
         return "provider_timeout", "", "Single sign-on failed: the identity provider did not answer in time."
     if isinstance(exception, requests.RequestException):
-        return ("provider_unavailable", "",
-                "Single sign-on failed: the identity provider is unavailable or answered with an error.")
+        return (
+            "provider_unavailable",
+            "",
+            "Single sign-on failed: the identity provider is unavailable or answered with an error.",
+        )
     if isinstance(exception, ValueError | KeyError | TypeError) and "json" in type(exception).__module__.lower():
         return "malformed_response", "", "Single sign-on failed: the identity provider sent a malformed response."
     return "unexpected", type(exception).__name__, GENERIC_MESSAGE
@@ -111,8 +131,11 @@ class SSOFailureMiddleware:
             drop_broken_connections()
         code, subject, message = describe(exception)
         backend = _backend_name(request)
-        stage = "begin" if (request.resolver_match and request.resolver_match.url_name == "social_auth_begin") \
+        stage = (
+            "begin"
+            if (request.resolver_match and request.resolver_match.url_name == "social_auth_begin")
             else "complete"
+        )
         sso_audit.record_failure(request, exception, backend=backend, code=code, subject=subject, stage=stage)
         if code == "unexpected":
             logger.error("netbox-sso: unexpected failure during SSO (%s)", backend, exc_info=exception)

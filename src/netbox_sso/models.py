@@ -26,11 +26,16 @@ class SSOEvent(models.Model):
     time = models.DateTimeField(verbose_name=_("time"), auto_now_add=True, editable=False, db_index=True)
     event = models.CharField(verbose_name=_("event"), max_length=32, choices=SSOEventTypeChoices, db_index=True)
     outcome = models.CharField(verbose_name=_("outcome"), max_length=16, choices=SSOOutcomeChoices)
-    reason = models.CharField(verbose_name=_("reason"), max_length=64, blank=True,
-                              help_text=_("Stable reason code (e.g. required_groups, invalid_token)"))
+    reason = models.CharField(
+        verbose_name=_("reason"),
+        max_length=64,
+        blank=True,
+        help_text=_("Stable reason code (e.g. required_groups, invalid_token)"),
+    )
     backend = models.CharField(verbose_name=_("backend"), max_length=64, blank=True, db_index=True)
-    user = models.ForeignKey(to=settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, related_name="+",
-                             blank=True, null=True)
+    user = models.ForeignKey(
+        to=settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, related_name="+", blank=True, null=True
+    )
     # Kept as text: refused identities have no user row, and deleted users keep their history.
     username = models.CharField(verbose_name=_("username"), max_length=150, blank=True, db_index=True)
     client = models.GenericIPAddressField(verbose_name=_("client address"), blank=True, null=True)
@@ -67,28 +72,45 @@ class MappingRule(PrimaryModel):
     restart (`netbox_sso.rule_set`).
     """
 
-    backend = models.CharField(verbose_name=_("backend"), max_length=64, db_index=True,
-                               help_text=_("social-core backend name, e.g. oidc, azuread-oauth2, okta-openidconnect"))
-    effect = models.CharField(verbose_name=_("effect"), max_length=16, choices=MappingEffectChoices,
-                              default=MappingEffectChoices.GROUPS)
-    match_type = models.CharField(verbose_name=_("match type"), max_length=16, choices=MappingMatchChoices,
-                                  default=MappingMatchChoices.EXACT)
+    backend = models.CharField(
+        verbose_name=_("backend"),
+        max_length=64,
+        db_index=True,
+        help_text=_("social-core backend name, e.g. oidc, azuread-oauth2, okta-openidconnect"),
+    )
+    effect = models.CharField(
+        verbose_name=_("effect"), max_length=16, choices=MappingEffectChoices, default=MappingEffectChoices.GROUPS
+    )
+    match_type = models.CharField(
+        verbose_name=_("match type"), max_length=16, choices=MappingMatchChoices, default=MappingMatchChoices.EXACT
+    )
     # 512 characters (at most 2 KiB of UTF-8) stays under PostgreSQL's limit for a unique-index entry.
-    value = models.CharField(verbose_name=_("IdP value"), max_length=512, blank=True,
-                             help_text=_("Group name, object ID, glob or regex as the provider sends it in the "
-                                         "groups claim (empty for default groups)"))
-    groups = models.ManyToManyField(to="users.Group", related_name="sso_mapping_rules", blank=True,
-                                    verbose_name=_("NetBox groups"))
+    value = models.CharField(
+        verbose_name=_("IdP value"),
+        max_length=512,
+        blank=True,
+        help_text=_(
+            "Group name, object ID, glob or regex as the provider sends it in the "
+            "groups claim (empty for default groups)"
+        ),
+    )
+    groups = models.ManyToManyField(
+        to="users.Group", related_name="sso_mapping_rules", blank=True, verbose_name=_("NetBox groups")
+    )
 
     clone_fields = ("backend", "effect", "match_type", "description")
 
     class Meta:
         ordering = ("backend", "effect", "match_type", "value", "pk")
         constraints = (
-            models.UniqueConstraint(fields=("backend", "effect", "match_type", "value"),
-                                    name="netbox_sso_mappingrule_unique_rule",
-                                    violation_error_message=_("This backend already has a rule with this effect, "
-                                                              "match type and IdP value; edit that rule instead.")),
+            models.UniqueConstraint(
+                fields=("backend", "effect", "match_type", "value"),
+                name="netbox_sso_mappingrule_unique_rule",
+                violation_error_message=_(
+                    "This backend already has a rule with this effect, "
+                    "match type and IdP value; edit that rule instead."
+                ),
+            ),
         )
         verbose_name = _("mapping rule")
         verbose_name_plural = _("mapping rules")
@@ -111,31 +133,56 @@ class MappingRule(PrimaryModel):
         """This rule as the pure core sees it (`group_names` for unsaved groups, else the saved ones)."""
         if group_names is None:
             group_names = tuple(self.groups.values_list("name", flat=True)) if self.pk else ()
-        return RuleRecord(self.backend.strip(), self.effect, self.match_type, self.value, tuple(sorted(group_names)),
-                          self.pk)
+        return RuleRecord(
+            self.backend.strip(), self.effect, self.match_type, self.value, tuple(sorted(group_names)), self.pk
+        )
 
 
 class BackendSettings(PrimaryModel):
     """How one backend's groups are read and matched (where configuration.py does not say): the claim and
     its sources, normalization, the missing-claim policy and group creation. One row per backend."""
 
-    backend = models.CharField(verbose_name=_("backend"), max_length=64, unique=True,
-                               help_text=_("social-core backend name, e.g. oidc, azuread-oauth2, okta-openidconnect"))
-    groups_claim = models.CharField(verbose_name=_("groups claim"), max_length=256, blank=True,
-                                    help_text=_("Claim name or dotted path (empty: 'groups')"))
-    groups_sources = models.CharField(verbose_name=_("groups sources"), max_length=64, blank=True,
-                                      help_text=_("In order, comma-separated: id_token, userinfo, graph (Entra ID); "
-                                                  "empty: the backend's default"))
-    case = models.CharField(verbose_name=_("case"), max_length=16, choices=(("preserve", _("Preserve")),
-                                                                           ("lower", _("Lower case"))),
-                            default="preserve")
-    strip_prefixes = models.CharField(verbose_name=_("strip prefixes"), max_length=256, blank=True,
-                                      help_text=_("Comma-separated prefixes removed from values, e.g. /"))
-    missing_claim = models.CharField(verbose_name=_("missing claim"), max_length=16,
-                                     choices=(("keep", _("Keep groups, warn")), ("refuse", _("Refuse sign-in"))),
-                                     default="keep")
-    create_groups = models.BooleanField(verbose_name=_("create groups"), default=False,
-                                        help_text=_("Create mapped NetBox groups that do not exist at login"))
+    backend = models.CharField(
+        verbose_name=_("backend"),
+        max_length=64,
+        unique=True,
+        help_text=_("social-core backend name, e.g. oidc, azuread-oauth2, okta-openidconnect"),
+    )
+    groups_claim = models.CharField(
+        verbose_name=_("groups claim"),
+        max_length=256,
+        blank=True,
+        help_text=_("Claim name or dotted path (empty: 'groups')"),
+    )
+    groups_sources = models.CharField(
+        verbose_name=_("groups sources"),
+        max_length=64,
+        blank=True,
+        help_text=_("In order, comma-separated: id_token, userinfo, graph (Entra ID); empty: the backend's default"),
+    )
+    case = models.CharField(
+        verbose_name=_("case"),
+        max_length=16,
+        choices=(("preserve", _("Preserve")), ("lower", _("Lower case"))),
+        default="preserve",
+    )
+    strip_prefixes = models.CharField(
+        verbose_name=_("strip prefixes"),
+        max_length=256,
+        blank=True,
+        help_text=_("Comma-separated prefixes removed from values, e.g. /"),
+    )
+    missing_claim = models.CharField(
+        verbose_name=_("missing claim"),
+        max_length=16,
+        choices=(("keep", _("Keep groups, warn")), ("refuse", _("Refuse sign-in"))),
+        default="keep",
+    )
+    create_groups = models.BooleanField(
+        verbose_name=_("create groups"),
+        default=False,
+        help_text=_("Create mapped NetBox groups that do not exist at login"),
+    )
 
     class Meta:
         ordering = ("backend",)
@@ -149,9 +196,16 @@ class BackendSettings(PrimaryModel):
         return reverse("plugins:netbox_sso:backendsettings", args=[self.pk])
 
     def record(self) -> BackendSettingsRecord:
-        return BackendSettingsRecord(self.backend.strip(), self.groups_claim, split_list(self.groups_sources),
-                                     self.case, split_list(self.strip_prefixes), self.missing_claim,
-                                     self.create_groups, self.pk)
+        return BackendSettingsRecord(
+            self.backend.strip(),
+            self.groups_claim,
+            split_list(self.groups_sources),
+            self.case,
+            split_list(self.strip_prefixes),
+            self.missing_claim,
+            self.create_groups,
+            self.pk,
+        )
 
 
 # SCIM provisioning (netbox_sso.scim): defined there, registered with this app through this import.

@@ -47,8 +47,10 @@ class MappingRulesInvalid(SSOError):
         self.error = error
 
     def user_message(self) -> str:
-        return ("Single sign-on is unavailable: the group mapping rules are invalid. An administrator must fix "
-                "them (Single sign-on > Mapping rules).")
+        return (
+            "Single sign-on is unavailable: the group mapping rules are invalid. An administrator must fix "
+            "them (Single sign-on > Mapping rules)."
+        )
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,11 @@ def read_version() -> str | None:
             cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
             version = cache.get(VERSION_KEY)
     except Exception:  # any cache failure means "unknown version", never a failed login
-        logger.warning("netbox-sso: the rule-set version could not be read from the cache; reading the "
-                       "mapping rules from the database", exc_info=True)
+        logger.warning(
+            "netbox-sso: the rule-set version could not be read from the cache; reading the "
+            "mapping rules from the database",
+            exc_info=True,
+        )
         return None
     return str(version) if version is not None else None
 
@@ -88,8 +93,11 @@ def bump_version() -> None:
         try:
             cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
         except Exception:
-            logger.error("netbox-sso: could not publish the new mapping-rule version to the cache; other "
-                         "workers keep their rules until the cache is reachable again", exc_info=True)
+            logger.error(
+                "netbox-sso: could not publish the new mapping-rule version to the cache; other "
+                "workers keep their rules until the cache is reachable again",
+                exc_info=True,
+            )
 
     transaction.on_commit(write, robust=True)
 
@@ -98,16 +106,21 @@ def database_records(queryset: Any = None) -> tuple[RuleRecord, ...]:
     """Every database rule with its NetBox group names, in one query."""
     from netbox_sso.models import MappingRule
 
-    rows = (queryset if queryset is not None else MappingRule.objects.all()).values_list(
-        "pk", "backend", "effect", "match_type", "value", "groups__name").order_by("pk")
+    rows = (
+        (queryset if queryset is not None else MappingRule.objects.all())
+        .values_list("pk", "backend", "effect", "match_type", "value", "groups__name")
+        .order_by("pk")
+    )
     by_pk: dict[int, tuple[Any, ...]] = {}
     groups: dict[int, list[str]] = {}
     for pk, backend, effect, match_type, value, group in rows:
         by_pk.setdefault(pk, (backend, effect, match_type, value))
         if group is not None:
             groups.setdefault(pk, []).append(group)
-    return tuple(RuleRecord(backend, effect, match_type, value, tuple(sorted(groups.get(pk, ()))), pk)
-                 for pk, (backend, effect, match_type, value) in by_pk.items())
+    return tuple(
+        RuleRecord(backend, effect, match_type, value, tuple(sorted(groups.get(pk, ()))), pk)
+        for pk, (backend, effect, match_type, value) in by_pk.items()
+    )
 
 
 def database_settings(exclude_pk: int | None = None) -> tuple[BackendSettingsRecord, ...]:
@@ -136,14 +149,20 @@ def _build(version: str | None) -> _Compiled:
     except ProgrammingError:  # not migrated yet (plugin just upgraded): configuration.py's rules only
         # (any other database error propagates: a login without the database's required-groups rules would
         # admit those they refuse)
-        logger.error("netbox-sso: the mapping-rule table could not be read (run `netbox migrate`); using the "
-                     "rules from configuration.py only", exc_info=True)
+        logger.error(
+            "netbox-sso: the mapping-rule table could not be read (run `netbox migrate`); using the "
+            "rules from configuration.py only",
+            exc_info=True,
+        )
         return _Compiled(None, file_config())
     try:
         return _Compiled(version, compile_config(records, backend_settings))
     except ConfigError as error:
-        logger.error("netbox-sso: the mapping rules (configuration.py merged with the database) are invalid; "
-                     "SSO logins are refused until they are fixed: %s", error)
+        logger.error(
+            "netbox-sso: the mapping rules (configuration.py merged with the database) are invalid; "
+            "SSO logins are refused until they are fixed: %s",
+            error,
+        )
         return _Compiled(version, None, error)
 
 

@@ -27,16 +27,28 @@ def _describe(rule: Any) -> dict[str, Any]:
 
     if isinstance(rule, BackendSettings):
         return {"backend_settings": rule.pk, "backend": rule.backend, **rule.record().entry()}
-    return {"rule": rule.pk, "backend": rule.backend, "effect": rule.effect, "match_type": rule.match_type,
-            "value": rule.value}
+    return {
+        "rule": rule.pk,
+        "backend": rule.backend,
+        "effect": rule.effect,
+        "match_type": rule.match_type,
+        "value": rule.value,
+    }
 
 
 def _record(action: str, rule: Any, **details: Any) -> None:
     request = _request()
     user = getattr(request, "user", None)
-    audit.record("rules_changed", request=request, backend=rule.backend,
-                 user=user if getattr(user, "is_authenticated", False) else None, outcome="info", reason=action,
-                 details={**_describe(rule), **details}, message=f"{rule._meta.verbose_name} {action}: {rule}")
+    audit.record(
+        "rules_changed",
+        request=request,
+        backend=rule.backend,
+        user=user if getattr(user, "is_authenticated", False) else None,
+        outcome="info",
+        reason=action,
+        details={**_describe(rule), **details},
+        message=f"{rule._meta.verbose_name} {action}: {rule}",
+    )
 
 
 def on_rule_saved(sender: Any, instance: Any, created: bool = False, raw: bool = False, **kwargs: Any) -> None:
@@ -86,7 +98,8 @@ def connect() -> None:
     post_save.connect(on_rule_saved, sender=MappingRule, dispatch_uid="netbox_sso.rules.saved")
     pre_delete.connect(on_rule_deleting, sender=MappingRule, dispatch_uid="netbox_sso.rules.deleting")
     post_delete.connect(on_rule_deleted, sender=MappingRule, dispatch_uid="netbox_sso.rules.deleted")
-    m2m_changed.connect(on_rule_groups_changed, sender=MappingRule.groups.through,
-                        dispatch_uid="netbox_sso.rules.groups")
+    m2m_changed.connect(
+        on_rule_groups_changed, sender=MappingRule.groups.through, dispatch_uid="netbox_sso.rules.groups"
+    )
     post_save.connect(on_group_changed, sender=Group, dispatch_uid="netbox_sso.rules.group_saved")
     post_delete.connect(on_group_changed, sender=Group, dispatch_uid="netbox_sso.rules.group_deleted")

@@ -43,14 +43,17 @@ def problem_field(problem: ConfigProblem) -> str | None:
     path = problem.path
     if path.endswith(("['groups']", "['default_groups']")) or "['groups'][" in path or "['default_groups'][" in path:
         return "groups"
-    if any(key in path for key in ("['group_map']", "['regex']", "['match']", "['superuser_groups']",
-                                   "['required_groups']")):
+    if any(
+        key in path
+        for key in ("['group_map']", "['regex']", "['match']", "['superuser_groups']", "['required_groups']")
+    ):
         return "value"
     return None
 
 
-def compile_problems(records: Iterable[RuleRecord], backend_settings: Iterable[BackendSettingsRecord] | None = None
-                     ) -> tuple[SSOConfig | None, list[ConfigProblem]]:
+def compile_problems(
+    records: Iterable[RuleRecord], backend_settings: Iterable[BackendSettingsRecord] | None = None
+) -> tuple[SSOConfig | None, list[ConfigProblem]]:
     """(merged config, []) or (None, the parser's problems); backend settings default to the saved ones."""
     from netbox_sso.conf import compile_config
     from netbox_sso.rule_set import database_settings
@@ -62,16 +65,22 @@ def compile_problems(records: Iterable[RuleRecord], backend_settings: Iterable[B
         return None, list(error.problems)
 
 
-def compile_records(records: Iterable[RuleRecord], backend_settings: Iterable[BackendSettingsRecord] | None = None
-                    ) -> tuple[SSOConfig | None, list[str]]:
+def compile_records(
+    records: Iterable[RuleRecord], backend_settings: Iterable[BackendSettingsRecord] | None = None
+) -> tuple[SSOConfig | None, list[str]]:
     """(merged config, []) or (None, the parser's problems as text)."""
     config, problems = compile_problems(records, backend_settings)
     return config, [_problem_text(problem) for problem in problems]
 
 
 #: Backend-settings fields by the configuration key a parser problem names.
-_SETTINGS_FIELDS = {"groups_claim": "groups_claim", "groups_sources": "groups_sources", "case": "case",
-                    "strip_prefixes": "strip_prefixes", "missing_claim": "missing_claim"}
+_SETTINGS_FIELDS = {
+    "groups_claim": "groups_claim",
+    "groups_sources": "groups_sources",
+    "case": "case",
+    "strip_prefixes": "strip_prefixes",
+    "missing_claim": "missing_claim",
+}
 
 
 def check_settings(candidate: BackendSettingsRecord, *, replaces: int | None = None) -> RuleCheck:
@@ -115,11 +124,22 @@ def check_change(candidate: RuleRecord | None, *, replaces: int | None = None) -
     others = other_records(replaces)
     before_records = other_records(None)
     if candidate is not None:
-        same = [r.pk for r in others if (r.backend, r.effect, r.match_type, r.value)
-                == (candidate.backend, candidate.effect, candidate.match_type, candidate.value)]
+        same = [
+            r.pk
+            for r in others
+            if (r.backend, r.effect, r.match_type, r.value)
+            == (candidate.backend, candidate.effect, candidate.match_type, candidate.value)
+        ]
         if same:
-            return RuleCheck(errors=((None, f"duplicate rule: rule #{same[0]} already has this backend, effect, "
-                                            "match type and IdP value; edit that rule instead"),))
+            return RuleCheck(
+                errors=(
+                    (
+                        None,
+                        f"duplicate rule: rule #{same[0]} already has this backend, effect, "
+                        "match type and IdP value; edit that rule instead",
+                    ),
+                )
+            )
     after_records = [*others, *([candidate] if candidate is not None else [])]
     after, problems = compile_problems(after_records)
     if after is None:
@@ -144,10 +164,12 @@ def superuser_risk(before: SSOConfig | None, after: SSOConfig, backends: Iterabl
         if not holders:
             continue
         granted = "no superuser rule" if old is None else f"superuser granted for {_values(old)}"
-        return (f"Backend {backend!r} has {granted} today; after this change only {_values(new)} grants it, so "
-                f"the next SSO login of each of its {len(holders)} superuser account(s) "
-                f"({', '.join(holders[:5])}{' ...' if len(holders) > 5 else ''}) removes superuser unless the "
-                "provider sends that value.")
+        return (
+            f"Backend {backend!r} has {granted} today; after this change only {_values(new)} grants it, so "
+            f"the next SSO login of each of its {len(holders)} superuser account(s) "
+            f"({', '.join(holders[:5])}{' ...' if len(holders) > 5 else ''}) removes superuser unless the "
+            "provider sends that value."
+        )
     return ""
 
 

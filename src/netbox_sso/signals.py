@@ -36,8 +36,14 @@ def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     backend = str(getattr(social, "provider", "") or "")
     if hasattr(request, "session"):
         request.session[SESSION_LOGIN] = {"backend": backend, "at": time.time()}
-    audit.record("login_success", request=request, backend=backend, user=user, outcome="success",
-                 details={"new_user": bool(getattr(user, "is_new", False)), "superuser": bool(user.is_superuser)})
+    audit.record(
+        "login_success",
+        request=request,
+        backend=backend,
+        user=user,
+        outcome="success",
+        details={"new_user": bool(getattr(user, "is_new", False)), "superuser": bool(user.is_superuser)},
+    )
 
 
 def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
@@ -49,10 +55,15 @@ def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if not backend:
         return
     # Code that ends a session itself (netbox_sso.sessions) may say why on the request before logout().
-    audit.record("logout", request=request, backend=str(backend), user=user,
-                 outcome=str(getattr(request, LOGOUT_OUTCOME_ATTRIBUTE, "") or "success"),
-                 reason=str(getattr(request, LOGOUT_REASON_ATTRIBUTE, "") or "user"),
-                 details=getattr(request, LOGOUT_DETAILS_ATTRIBUTE, None))
+    audit.record(
+        "logout",
+        request=request,
+        backend=str(backend),
+        user=user,
+        outcome=str(getattr(request, LOGOUT_OUTCOME_ATTRIBUTE, "") or "success"),
+        reason=str(getattr(request, LOGOUT_REASON_ATTRIBUTE, "") or "user"),
+        details=getattr(request, LOGOUT_DETAILS_ATTRIBUTE, None),
+    )
 
 
 def on_user_saved(sender: Any, instance: Any, created: bool = False, raw: bool = False, **kwargs: Any) -> None:
@@ -61,8 +72,14 @@ def on_user_saved(sender: Any, instance: Any, created: bool = False, raw: bool =
     request = current_sso_request()
     if request is None:
         return
-    audit.record("user_created", request=request, backend=sso_backend_name(request), user=instance,
-                 outcome="success", details={"email": instance.email or ""})
+    audit.record(
+        "user_created",
+        request=request,
+        backend=sso_backend_name(request),
+        user=instance,
+        outcome="success",
+        details={"email": instance.email or ""},
+    )
 
 
 def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:

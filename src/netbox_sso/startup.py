@@ -23,7 +23,6 @@ from netbox_sso.unavailable import MIDDLEWARE_PATH as UNAVAILABLE_MIDDLEWARE
 logger = logging.getLogger("netbox_sso")
 
 
-
 def harden_settings() -> None:
     """Swap stock backends, validate every setting and apply the assembled pipeline (pipeline.assemble)."""
     backends = list(settings.AUTHENTICATION_BACKENDS)
@@ -57,16 +56,22 @@ def harden_settings() -> None:
 
     debug_claims = bool(plugin_values()["debug_claims"])
     try:
-        assembly = assemble(settings.SOCIAL_AUTH_PIPELINE, mapping_enabled=bool(config.backends),
-                            database_rules=True, capture_claims=debug_claims)
+        assembly = assemble(
+            settings.SOCIAL_AUTH_PIPELINE,
+            mapping_enabled=bool(config.backends),
+            database_rules=True,
+            capture_claims=debug_claims,
+        )
     except ValueError as error:
         raise ImproperlyConfigured(f"netbox-sso: {error}") from error
     settings.SOCIAL_AUTH_PIPELINE = assembly.steps
     for notice in assembly.notices:
         logger.info("netbox-sso: %s", notice)
     if debug_claims:
-        logger.warning("netbox-sso: debug_claims is on: the claims of every SSO login (names, identifiers, groups) "
-                       "are stored as claims_captured events, tokens and secrets redacted; turn it off when done")
+        logger.warning(
+            "netbox-sso: debug_claims is on: the claims of every SSO login (names, identifiers, groups) "
+            "are stored as claims_captured events, tokens and secrets redacted; turn it off when done"
+        )
 
     request_groups_scope(config.backends)
     from netbox_sso.sessions import configure_sessions
@@ -109,8 +114,12 @@ def use_renaming_session_store() -> None:
 
     if getattr(settings, "SESSION_ENGINE", DJANGO_DB_ENGINE) == DJANGO_DB_ENGINE:
         settings.SESSION_ENGINE = ENGINE
-        logger.info("netbox-sso: SESSION_ENGINE %s -> %s (the same database sessions; a login's new session key "
-                    "is written in one UPDATE instead of four statements)", DJANGO_DB_ENGINE, ENGINE)
+        logger.info(
+            "netbox-sso: SESSION_ENGINE %s -> %s (the same database sessions; a login's new session key "
+            "is written in one UPDATE instead of four statements)",
+            DJANGO_DB_ENGINE,
+            ENGINE,
+        )
 
 
 def install_api_tokens() -> None:
@@ -128,7 +137,8 @@ def install_api_tokens() -> None:
         if name not in known:
             raise ImproperlyConfigured(
                 f"netbox-sso: PLUGINS_CONFIG['netbox_sso']['api_tokens'][{name!r}]: no such authentication backend "
-                f"is configured. Fix: use one of {', '.join(sorted(known)) or '(none: set REMOTE_AUTH_BACKEND)'}")
+                f"is configured. Fix: use one of {', '.join(sorted(known)) or '(none: set REMOTE_AUTH_BACKEND)'}"
+            )
     install()
 
 
@@ -153,8 +163,10 @@ def protect_audit_trail() -> None:
     if AUDIT_MODEL not in excluded:
         settings.EXEMPT_EXCLUDE_MODELS = (*excluded, AUDIT_MODEL)
     if ".".join(AUDIT_MODEL) in getattr(settings, "EXEMPT_VIEW_PERMISSIONS", ()):
-        logger.warning("netbox-sso: EXEMPT_VIEW_PERMISSIONS names netbox_sso.ssoevent: everyone who can reach "
-                       "NetBox can read the SSO audit trail")
+        logger.warning(
+            "netbox-sso: EXEMPT_VIEW_PERMISSIONS names netbox_sso.ssoevent: everyone who can reach "
+            "NetBox can read the SSO audit trail"
+        )
 
 
 #: Backends whose provider sends groups only when a `groups` scope is requested -> their SCOPE setting.
@@ -173,8 +185,7 @@ def request_groups_scope(mapped_backends: Collection[str]) -> None:
         scope = list(getattr(settings, setting, None) or [])
         if "groups" not in scope:
             setattr(settings, setting, [*scope, "groups"])
-            logger.info("netbox-sso: %s: added the 'groups' scope, because groups are mapped for %s", setting,
-                        backend)
+            logger.info("netbox-sso: %s: added the 'groups' scope, because groups are mapped for %s", setting, backend)
 
 
 def warn_weakened() -> None:
@@ -183,17 +194,23 @@ def warn_weakened() -> None:
 
     cfg = hardening()
     if cfg.allow_insecure_http:
-        logger.warning("netbox-sso: allow_insecure_http is on: identity-provider URLs may use plain http "
-                       "off loopback (tokens and the client secret can be intercepted)")
+        logger.warning(
+            "netbox-sso: allow_insecure_http is on: identity-provider URLs may use plain http "
+            "off loopback (tokens and the client secret can be intercepted)"
+        )
     if not cfg.verify_discovery_issuer:
-        logger.warning("netbox-sso: verify_discovery_issuer is off: a discovery document naming another "
-                       "issuer is trusted")
+        logger.warning(
+            "netbox-sso: verify_discovery_issuer is off: a discovery document naming another issuer is trusted"
+        )
     entra = [path for path in settings.AUTHENTICATION_BACKENDS if path.startswith("netbox_sso.backends.entra.")]
     tenant = str(getattr(settings, "SOCIAL_AUTH_AZUREAD_OAUTH2_TENANT_ID", "") or "common").lower()
     if entra and tenant in ("common", "organizations") and not cfg.entra_allowed_tenants:
-        logger.warning("netbox-sso: SOCIAL_AUTH_AZUREAD_OAUTH2_TENANT_ID is %r and "
-                       "PLUGINS_CONFIG['netbox_sso']['entra_allowed_tenants'] is empty: every Entra ID sign-in "
-                       "will be refused; set TENANT_ID to your tenant ID, or list the allowed tenants", tenant)
+        logger.warning(
+            "netbox-sso: SOCIAL_AUTH_AZUREAD_OAUTH2_TENANT_ID is %r and "
+            "PLUGINS_CONFIG['netbox_sso']['entra_allowed_tenants'] is empty: every Entra ID sign-in "
+            "will be refused; set TENANT_ID to your tenant ID, or list the allowed tenants",
+            tenant,
+        )
     from django.utils.module_loading import import_string
 
     from netbox_sso.core.weakening import find_weakenings

@@ -69,8 +69,9 @@ def describe_rules(rules: BackendRules) -> dict[str, Any]:
         "groups_sources": list(rules.groups_sources),
         "normalize": {"case": rules.normalize.case, "strip_prefixes": list(rules.normalize.strip_prefixes)},
         "group_map": {key: sorted(targets) for key, targets in sorted(rules.group_map.items())},
-        "group_patterns": [{"kind": p.kind, "pattern": p.pattern, "groups": sorted(p.groups)}
-                           for p in rules.group_patterns],
+        "group_patterns": [
+            {"kind": p.kind, "pattern": p.pattern, "groups": sorted(p.groups)} for p in rules.group_patterns
+        ],
         "superuser_groups": None if rules.superuser_groups is None else sorted(rules.superuser_groups),
         "required_groups": sorted(rules.required_groups),
         "default_groups": sorted(rules.default_groups),
@@ -91,8 +92,11 @@ def mapping() -> dict[str, Any]:
         problem = []
     except MappingRulesInvalid as error:  # shown on the page; SSO logins are refused until fixed
         config, problem = file_config(), [f"database mapping rules are invalid, SSO logins are refused: {error}"]
-    return {"backends": [describe_rules(rules) for _, rules in sorted(config.backends.items())],
-            "break_glass_users": sorted(config.break_glass_users), "warnings": [*problem, *config.warnings]}
+    return {
+        "backends": [describe_rules(rules) for _, rules in sorted(config.backends.items())],
+        "break_glass_users": sorted(config.break_glass_users),
+        "warnings": [*problem, *config.warnings],
+    }
 
 
 def changed_settings() -> list[dict[str, Any]]:
@@ -107,8 +111,15 @@ def changed_settings() -> list[dict[str, Any]]:
             continue
         value, default = values[key], setting.convert(None)
         if value != default:
-            changed.append({"key": key, "value": value, "default": setting.default_doc or repr(setting.default),
-                            "doc": setting.doc, "weakens": setting.weakens})
+            changed.append(
+                {
+                    "key": key,
+                    "value": value,
+                    "default": setting.default_doc or repr(setting.default),
+                    "doc": setting.doc,
+                    "weakens": setting.weakens,
+                }
+            )
     return changed
 
 
@@ -137,20 +148,53 @@ def configured_rules() -> dict[str, Any]:
         names = rules.names
         assert names is not None  # BackendRules always fills it in
         for key, targets in sorted(rules.group_map.items()):
-            rows.append({"backend": backend, "effect": "groups", "match_type": "exact",
-                         "value": rules.map_keys.get(key, key), "groups": sorted(targets), "setting": names.group_map})
+            rows.append(
+                {
+                    "backend": backend,
+                    "effect": "groups",
+                    "match_type": "exact",
+                    "value": rules.map_keys.get(key, key),
+                    "groups": sorted(targets),
+                    "setting": names.group_map,
+                }
+            )
         for pattern in rules.group_patterns:
-            rows.append({"backend": backend, "effect": "groups",
-                         "match_type": "glob" if pattern.kind == "match" else "regex", "value": pattern.pattern,
-                         "groups": sorted(pattern.groups), "setting": pattern.label or rules.setting})
-        for key, values, setting in (("superuser", rules.superuser_groups, names.superuser_groups),
-                                     ("required", rules.required_groups, names.required_groups)):
+            rows.append(
+                {
+                    "backend": backend,
+                    "effect": "groups",
+                    "match_type": "glob" if pattern.kind == "match" else "regex",
+                    "value": pattern.pattern,
+                    "groups": sorted(pattern.groups),
+                    "setting": pattern.label or rules.setting,
+                }
+            )
+        for key, values, setting in (
+            ("superuser", rules.superuser_groups, names.superuser_groups),
+            ("required", rules.required_groups, names.required_groups),
+        ):
             for value in sorted(values or ()):
-                rows.append({"backend": backend, "effect": key, "match_type": "exact", "value": value,
-                             "groups": [], "setting": setting})
+                rows.append(
+                    {
+                        "backend": backend,
+                        "effect": key,
+                        "match_type": "exact",
+                        "value": value,
+                        "groups": [],
+                        "setting": setting,
+                    }
+                )
         if rules.default_groups:
-            rows.append({"backend": backend, "effect": "default", "match_type": "", "value": "",
-                         "groups": sorted(rules.default_groups), "setting": names.default_groups})
+            rows.append(
+                {
+                    "backend": backend,
+                    "effect": "default",
+                    "match_type": "",
+                    "value": "",
+                    "groups": sorted(rules.default_groups),
+                    "setting": names.default_groups,
+                }
+            )
     # A configured rule may name a NetBox group that does not exist: say so (created at login only with
     # create_groups; otherwise the rule assigns nothing and each login logs a warning).
     from users.models import Group
@@ -160,8 +204,16 @@ def configured_rules() -> dict[str, Any]:
     for row in rows:
         row["missing"] = [group for group in row["groups"] if group not in existing]
         row["created_at_login"] = config.backends[row["backend"]].create_groups
-    backend_settings = [{"backend": backend, "groups_claim": rules.groups_claim.display,
-                 "groups_sources": ", ".join(rules.groups_sources), "case": rules.normalize.case,
-                 "strip_prefixes": ", ".join(rules.normalize.strip_prefixes), "missing_claim": rules.missing_claim,
-                 "create_groups": rules.create_groups} for backend, rules in sorted(config.backends.items())]
+    backend_settings = [
+        {
+            "backend": backend,
+            "groups_claim": rules.groups_claim.display,
+            "groups_sources": ", ".join(rules.groups_sources),
+            "case": rules.normalize.case,
+            "strip_prefixes": ", ".join(rules.normalize.strip_prefixes),
+            "missing_claim": rules.missing_claim,
+            "create_groups": rules.create_groups,
+        }
+        for backend, rules in sorted(config.backends.items())
+    ]
     return {"rows": rows, "settings": backend_settings}

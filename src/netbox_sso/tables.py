@@ -26,8 +26,20 @@ class SSOEventTable(NetBoxTable):
 
     class Meta(NetBoxTable.Meta):
         model = SSOEvent
-        fields = ("pk", "id", "time", "event", "outcome", "reason", "backend", "username", "user", "client",
-                  "message", "actions")
+        fields = (
+            "pk",
+            "id",
+            "time",
+            "event",
+            "outcome",
+            "reason",
+            "backend",
+            "username",
+            "user",
+            "client",
+            "message",
+            "actions",
+        )
         default_columns = ("time", "event", "outcome", "reason", "backend", "username", "client")
 
 
@@ -41,8 +53,21 @@ class MappingRuleTable(PrimaryModelTable):
 
     class Meta(PrimaryModelTable.Meta):
         model = MappingRule
-        fields = ("pk", "id", "backend", "effect", "match_type", "value", "groups", "description", "comments", "tags",
-                  "created", "last_updated", "actions")
+        fields = (
+            "pk",
+            "id",
+            "backend",
+            "effect",
+            "match_type",
+            "value",
+            "groups",
+            "description",
+            "comments",
+            "tags",
+            "created",
+            "last_updated",
+            "actions",
+        )
         default_columns = ("pk", "backend", "effect", "match_type", "value", "groups", "description")
 
 
@@ -58,7 +83,30 @@ class BackendSettingsTable(PrimaryModelTable):
 
     class Meta(PrimaryModelTable.Meta):
         model = BackendSettings
-        fields = ("pk", "id", "backend", "groups_claim", "groups_sources", "case", "strip_prefixes", "missing_claim",
-                  "create_groups", "description", "comments", "tags", "created", "last_updated", "actions")
-        default_columns = ("pk", "backend", "groups_claim", "groups_sources", "case", "strip_prefixes",
-                           "missing_claim", "create_groups")
+        fields = (
+            "pk",
+            "id",
+            "backend",
+            "groups_claim",
+            "groups_sources",
+            "case",
+            "strip_prefixes",
+            "missing_claim",
+            "create_groups",
+            "description",
+            "comments",
+            "tags",
+            "created",
+            "last_updated",
+            "actions",
+        )
+        default_columns = (
+            "pk",
+            "backend",
+            "groups_claim",
+            "groups_sources",
+            "case",
+            "strip_prefixes",
+            "missing_claim",
+            "create_groups",
+        )

@@ -55,8 +55,14 @@ def event_claims(details: Any) -> dict[str, Mapping[str, Any] | None]:
     return split_sources(sources)
 
 
-def explain_with(label: str, config: SSOConfig | None, problems: list[str], backend: str,
-                 sources: Mapping[str, Mapping[str, Any] | None], user: CurrentUser) -> TryResult:
+def explain_with(
+    label: str,
+    config: SSOConfig | None,
+    problems: list[str],
+    backend: str,
+    sources: Mapping[str, Mapping[str, Any] | None],
+    user: CurrentUser,
+) -> TryResult:
     if config is None:
         return TryResult(label, error="The rules would not compile: " + "; ".join(problems))
     try:
@@ -65,8 +71,13 @@ def explain_with(label: str, config: SSOConfig | None, problems: list[str], back
         return TryResult(label, error="; ".join(f"{p.problem} ({p.fix})" for p in error.problems))
 
 
-def try_login(backend: str, sources: Mapping[str, Mapping[str, Any] | None], user: CurrentUser,
-              edit: RuleRecord | None, replaces: int | None) -> list[TryResult]:
+def try_login(
+    backend: str,
+    sources: Mapping[str, Mapping[str, Any] | None],
+    user: CurrentUser,
+    edit: RuleRecord | None,
+    replaces: int | None,
+) -> list[TryResult]:
     """The decision with the rules as saved, and (with an edit) as they would be after saving it."""
     from netbox_sso.rule_set import current_config
     from netbox_sso.rule_validation import compile_records, other_records

@@ -147,6 +147,9 @@ class ServiceUnavailableMiddleware:
         if cause is None:
             return response
         service, setting = cause
-        return HttpResponse(PAGE.format(service=escape(service), setting=escape(setting)), status=503,
-                            content_type="text/html; charset=utf-8",
-                            headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"})
+        return HttpResponse(
+            PAGE.format(service=escape(service), setting=escape(setting)),
+            status=503,
+            content_type="text/html; charset=utf-8",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
+        )

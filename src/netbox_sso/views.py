@@ -88,6 +88,7 @@ class StatusView(UserPassesTestMixin, View):
 
 # ---- mapping rules ------------------------------------------------------------------------------------------
 
+
 class MappingRulePanel(panels.ObjectAttributesPanel):
     title = _("Mapping rule")
     backend = attrs.TextAttr("backend", style="font-monospace")
@@ -217,8 +218,13 @@ class TryRulesView(PermissionRequiredMixin, View):
         if form.is_valid():
             from netbox_sso.try_rules import try_login
 
-            results = try_login(form.cleaned_data["backend"], form.sources, form.current_user, form.edit,
-                                form.cleaned_data.get("replaces"))
+            results = try_login(
+                form.cleaned_data["backend"],
+                form.sources,
+                form.current_user,
+                form.edit,
+                form.cleaned_data.get("replaces"),
+            )
         return render(request, "netbox_sso/try_rules.html", {"form": form, "results": results})
 
 
@@ -235,8 +241,11 @@ class SCIMConnectionsView(UserPassesTestMixin, View):
         from netbox_sso.scim.models import SCIMConnection
 
         endpoint = request.build_absolute_uri("/api/plugins/sso/scim/v2/")
-        return render(request, "netbox_sso/scim_connections.html",
-                      {"connections": SCIMConnection.objects.order_by("name"), "endpoint": endpoint, **extra})
+        return render(
+            request,
+            "netbox_sso/scim_connections.html",
+            {"connections": SCIMConnection.objects.order_by("name"), "endpoint": endpoint, **extra},
+        )
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return self._render(request)
@@ -250,6 +259,13 @@ class SCIMConnectionsView(UserPassesTestMixin, View):
         if connection is None:
             return redirect("plugins:netbox_sso:scim_connections")
         token = tokens.rotate(connection)
-        audit.record("scim_provisioned", request=request, backend=connection.backend, user=request.user,
-                     outcome="info", reason="token_rotated", details={"connection": connection.name})
+        audit.record(
+            "scim_provisioned",
+            request=request,
+            backend=connection.backend,
+            user=request.user,
+            outcome="info",
+            reason="token_rotated",
+            details={"connection": connection.name},
+        )
         return self._render(request, new_token=token, rotated=connection)

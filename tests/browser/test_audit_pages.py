@@ -24,12 +24,22 @@ PLUGINS_CONFIG = {'netbox_sso': {'debug_claims': True, 'backends': {'oidc': {
 
 @pytest.fixture(scope="module")
 def netbox(netbox_factory, idp):
-    block = reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                            provider_domain=idp_domain(idp))
+    block = reference_block(
+        "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp)
+    )
     instance = netbox_factory(block + CONFIG)
     for name, groups in (("pages-amy", ["netbox-users", "netbox-admins"]), ("pages-bo", ["contractors"])):
-        idp.upsert_user(name, {"sub": f"sub-{name}", "preferred_username": name, "email": f"{name}@example.com",
-                               "email_verified": True, "groups": groups}, replace_claims=True)
+        idp.upsert_user(
+            name,
+            {
+                "sub": f"sub-{name}",
+                "preferred_username": name,
+                "email": f"{name}@example.com",
+                "email_verified": True,
+                "groups": groups,
+            },
+            replace_claims=True,
+        )
         sso_login(instance.url, "oidc", name, verify=str(idp.ca_bundle))
     return instance
 

@@ -12,8 +12,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 @pytest.fixture(scope="module")
 def netbox(netbox_factory, idp):
-    return netbox_factory(reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                                          provider_domain=idp_domain(idp)))
+    return netbox_factory(
+        reference_block(
+            "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp)
+        )
+    )
 
 
 def test_sso_button_leads_to_signed_in_user(netbox, page, artifacts_dir):

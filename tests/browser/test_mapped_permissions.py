@@ -22,16 +22,25 @@ PLUGINS_CONFIG = {'netbox_sso': {'backends': {'oidc': {
 
 @pytest.fixture(scope="module")
 def netbox(netbox_factory, idp):
-    block = reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                            provider_domain=idp_domain(idp))
+    block = reference_block(
+        "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp)
+    )
     instance = netbox_factory(block + MAPPING)
     instance.shell("from dcim.models import Site\nSite.objects.create(name='Alpha DC', slug='alpha-dc')")
     return instance
 
 
 def test_mapped_group_grants_exactly_its_permission(netbox, idp, page, artifacts_dir):
-    idp.upsert_user("viewer-vic", {"preferred_username": "viewer-vic", "email": "vic@example.com",
-                                   "email_verified": True, "groups": ["site-viewers"]}, replace_claims=True)
+    idp.upsert_user(
+        "viewer-vic",
+        {
+            "preferred_username": "viewer-vic",
+            "email": "vic@example.com",
+            "email_verified": True,
+            "groups": ["site-viewers"],
+        },
+        replace_claims=True,
+    )
     sso_sign_in(page, netbox.url, "viewer-vic")
 
     sites = page.goto(f"{netbox.url}/dcim/sites/")
@@ -45,7 +54,15 @@ def test_mapped_group_grants_exactly_its_permission(netbox, idp, page, artifacts
 
 
 def test_unmapped_user_sees_nothing(netbox, idp, page):
-    idp.upsert_user("nobody-ned", {"preferred_username": "nobody-ned", "email": "ned@example.com",
-                                   "email_verified": True, "groups": ["unrelated"]}, replace_claims=True)
+    idp.upsert_user(
+        "nobody-ned",
+        {
+            "preferred_username": "nobody-ned",
+            "email": "ned@example.com",
+            "email_verified": True,
+            "groups": ["unrelated"],
+        },
+        replace_claims=True,
+    )
     sso_sign_in(page, netbox.url, "nobody-ned")
     assert page.goto(f"{netbox.url}/dcim/sites/").status == 403

@@ -26,16 +26,20 @@ PLUGINS_CONFIG = {'netbox_sso': {'backends': {'oidc': {
 
 @pytest.fixture(scope="module")
 def pair(netbox_factory, idp):
-    block = reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                            provider_domain=idp_domain(idp))
+    block = reference_block(
+        "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp)
+    )
     first = netbox_factory(block + CONFIG)
     return first, netbox_factory(block + CONFIG, share_with=first)
 
 
 def groups_of(netbox, username: str) -> set[str]:
     with netbox.db() as conn:
-        rows = conn.execute("SELECT g.name FROM users_user u JOIN users_user_groups ug ON ug.user_id = u.id "
-                            "JOIN users_group g ON g.id = ug.group_id WHERE u.username = %s", (username,))
+        rows = conn.execute(
+            "SELECT g.name FROM users_user u JOIN users_user_groups ug ON ug.user_id = u.id "
+            "JOIN users_group g ON g.id = ug.group_id WHERE u.username = %s",
+            (username,),
+        )
         return {row[0] for row in rows.fetchall()}
 
 
@@ -49,11 +53,20 @@ def sign_in_as_person(browser, netbox_url: str, username: str) -> None:
 
 
 def test_a_rule_added_in_the_ui_applies_on_the_other_instance_and_is_in_the_change_log_and_api(
-        pair, idp, browser, page, artifacts_dir):
+    pair, idp, browser, page, artifacts_dir
+):
     first, second = pair
-    idp.upsert_user("audit-ann", {"sub": "sub-audit-ann", "preferred_username": "audit-ann",
-                                  "email": "ann@example.com", "email_verified": True,
-                                  "groups": ["netbox-users", "auditors"]}, replace_claims=True)
+    idp.upsert_user(
+        "audit-ann",
+        {
+            "sub": "sub-audit-ann",
+            "preferred_username": "audit-ann",
+            "email": "ann@example.com",
+            "email_verified": True,
+            "groups": ["netbox-users", "auditors"],
+        },
+        replace_claims=True,
+    )
     sign_in_as_person(browser, second.url, "audit-ann")
     assert groups_of(second, "audit-ann") == {"Users"}
 
@@ -87,10 +100,17 @@ def test_a_rule_added_in_the_ui_applies_on_the_other_instance_and_is_in_the_chan
     headers = {"X-CSRFToken": csrf, "Referer": f"{first.url}/", "Accept": "application/json"}
     rule = api.get(f"{first.url}/api/plugins/sso/rules/{rule_id}/", headers=headers).json()
     assert (rule["backend"], rule["effect"]["value"], rule["match_type"]["value"], rule["value"]) == (
-        "oidc", "groups", "exact", "auditors")
+        "oidc",
+        "groups",
+        "exact",
+        "auditors",
+    )
     assert [group["name"] for group in rule["groups"]] == ["Auditors"]
-    patched = api.patch(f"{first.url}/api/plugins/sso/rules/{rule_id}/", headers=headers,
-                        data={"description": "auditors, read-only (via API)"})
+    patched = api.patch(
+        f"{first.url}/api/plugins/sso/rules/{rule_id}/",
+        headers=headers,
+        data={"description": "auditors, read-only (via API)"},
+    )
     assert patched.status == 200, patched.text()
     page.goto(f"{first.url}/plugins/sso/rules/{rule_id}/")
     assert page.get_by_text("auditors, read-only (via API)").count() == 1
@@ -104,8 +124,10 @@ def test_a_bad_regex_is_shown_on_the_form(pair, page, artifacts_dir):
     page.fill("input[name=value]", "^site-[")
     page.fill("input[name=new_groups]", "Site staff")
     response_status = []
-    page.on("response", lambda response: response_status.append(response.status)
-            if response.request.method == "POST" else None)
+    page.on(
+        "response",
+        lambda response: response_status.append(response.status) if response.request.method == "POST" else None,
+    )
     page.click("button[name=_create]")
     page.wait_for_load_state()
     assert page.get_by_text("invalid regular expression").count() >= 1

@@ -16,8 +16,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 @pytest.fixture(scope="module")
 def netbox(netbox_factory, idp):
-    return netbox_factory(reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                                          provider_domain=idp_domain(idp)))
+    return netbox_factory(
+        reference_block(
+            "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp)
+        )
+    )
 
 
 def sign_in(page, netbox, username: str) -> None:

@@ -42,8 +42,14 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevIdP]:
-    server = DevIdP(users=load_users_file(DATA / "users.yaml"), profiles=PROFILES, host="127.0.0.1",
-                    port=0, tls=True, state_dir=STATE / "devidp")
+    server = DevIdP(
+        users=load_users_file(DATA / "users.yaml"),
+        profiles=PROFILES,
+        host="127.0.0.1",
+        port=0,
+        tls=True,
+        state_dir=STATE / "devidp",
+    )
     server.start()
     yield server
     server.stop()
@@ -64,16 +70,27 @@ class NetBoxFactory:
         self.name = name
         self.instances: list[NetBoxInstance] = []
 
-    def __call__(self, config: str, *, plugins: tuple[str, ...] = ("netbox_sso",), workers: int = 1,
-                 share_with: NetBoxInstance | None = None, env: dict[str, str] | None = None) -> NetBoxInstance:
+    def __call__(
+        self,
+        config: str,
+        *,
+        plugins: tuple[str, ...] = ("netbox_sso",),
+        workers: int = 1,
+        share_with: NetBoxInstance | None = None,
+        env: dict[str, str] | None = None,
+    ) -> NetBoxInstance:
         instance = self.stack.new_instance(self.name, share_with=share_with)
         instance.extra_env.update(env or {})
         instance.extra_env["REQUESTS_CA_BUNDLE"] = str(self.idp.ca_bundle)
         instance.write_config(config, plugins=plugins)
         _REDIRECT_URIS.update(f"{instance.url}/oauth/complete/{backend}/" for backend in SSO_BACKENDS)
         _LOGOUT_URIS.add(f"{instance.url}/")
-        self.idp.register_client(CLIENT_ID, CLIENT_SECRET, redirect_uris=sorted(_REDIRECT_URIS),
-                                 post_logout_redirect_uris=sorted(_LOGOUT_URIS))
+        self.idp.register_client(
+            CLIENT_ID,
+            CLIENT_SECRET,
+            redirect_uris=sorted(_REDIRECT_URIS),
+            post_logout_redirect_uris=sorted(_LOGOUT_URIS),
+        )
         instance.start(workers=workers)
         self.instances.append(instance)
         return instance

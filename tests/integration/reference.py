@@ -32,6 +32,5 @@ def reference_pipeline(*, without: tuple[str, ...] = ()) -> str:
     match = re.search(r"^SOCIAL_AUTH_PIPELINE = \(\n.*?^\)\n", text, re.S | re.M)
     if match is None:
         raise ValueError("the reference block has no SOCIAL_AUTH_PIPELINE")
-    lines = [line for line in match.group(0).splitlines(keepends=True)
-             if line.strip().strip("',") not in without]
+    lines = [line for line in match.group(0).splitlines(keepends=True) if line.strip().strip("',") not in without]
     return "".join(lines)

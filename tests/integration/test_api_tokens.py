@@ -28,52 +28,77 @@ CLI = "netbox-cli"  # a public client, as a terminal tool is
 BOT, BOT_SECRET = "inventory-bot", "inventory-bot-secret"
 PERMISSIONS = {
     "API Readers": [{"name": "api-readers-sites", "actions": ["view"], "object_types": ["dcim.site"]}],
-    "API Writers": [{"name": "api-writers-sites", "actions": ["view", "add", "change", "delete"],
-                     "object_types": ["dcim.site"]}],
+    "API Writers": [
+        {"name": "api-writers-sites", "actions": ["view", "add", "change", "delete"], "object_types": ["dcim.site"]}
+    ],
 }
 
 
 def config(idp) -> str:
     entra = idp.profile("entra")
-    generic = reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                              provider_domain=idp_domain(idp))
+    generic = reference_block(
+        "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp)
+    )
     plugin = {
         "backends": {
-            "oidc": {"groups_claim": "groups", "create_groups": True, "permissions": PERMISSIONS,
-                     "group_map": {"api-readers": "API Readers", "api-writers": "API Writers"}},
-            "okta-openidconnect": {"create_groups": True, "permissions": PERMISSIONS,
-                                   "group_map": {"api-readers": "API Readers", "api-writers": "API Writers"}},
+            "oidc": {
+                "groups_claim": "groups",
+                "create_groups": True,
+                "permissions": PERMISSIONS,
+                "group_map": {"api-readers": "API Readers", "api-writers": "API Writers"},
+            },
+            "okta-openidconnect": {
+                "create_groups": True,
+                "permissions": PERMISSIONS,
+                "group_map": {"api-readers": "API Readers", "api-writers": "API Writers"},
+            },
         },
         "api_tokens": {
             "oidc": {
-                "audiences": [AUDIENCE], "read_scopes": ["netbox.read"], "write_scopes": ["netbox.write"],
-                "create_users": True, "service_accounts": {BOT: "svc-inventory"},
-                "service_mapping": {"groups_claim": "roles", "create_groups": True, "permissions": PERMISSIONS,
-                                    "group_map": {"sites.read": "API Readers", "sites.write": "API Writers"}},
+                "audiences": [AUDIENCE],
+                "read_scopes": ["netbox.read"],
+                "write_scopes": ["netbox.write"],
+                "create_users": True,
+                "service_accounts": {BOT: "svc-inventory"},
+                "service_mapping": {
+                    "groups_claim": "roles",
+                    "create_groups": True,
+                    "permissions": PERMISSIONS,
+                    "group_map": {"sites.read": "API Readers", "sites.write": "API Writers"},
+                },
             },
             "azuread-oauth2": {
-                "read_scopes": ["NetBox.Read"], "write_scopes": ["NetBox.ReadWrite"],
+                "read_scopes": ["NetBox.Read"],
+                "write_scopes": ["NetBox.ReadWrite"],
                 "service_accounts": {BOT: "svc-entra-inventory"},
-                "service_mapping": {"groups_claim": "roles", "create_groups": True, "permissions": PERMISSIONS,
-                                    "group_map": {"NetBox.Read": "API Readers"}},
+                "service_mapping": {
+                    "groups_claim": "roles",
+                    "create_groups": True,
+                    "permissions": PERMISSIONS,
+                    "group_map": {"NetBox.Read": "API Readers"},
+                },
             },
             "okta-openidconnect": {
-                "audiences": ["api://default"], "read_scopes": ["netbox.read"], "write_scopes": ["netbox.write"],
+                "audiences": ["api://default"],
+                "read_scopes": ["netbox.read"],
+                "write_scopes": ["netbox.write"],
                 "create_users": True,
             },
         },
     }
     okta = idp.profile("okta")
-    return (generic + "\nREMOTE_AUTH_BACKEND = ['social_core.backends.open_id_connect.OpenIdConnectAuth', "
-            "'social_core.backends.azuread.AzureADOAuth2', "
-            "'social_core.backends.okta_openidconnect.OktaOpenIdConnect']\n"
-            f"SOCIAL_AUTH_OKTA_OPENIDCONNECT_KEY = {CLIENT_ID!r}\n"
-            f"SOCIAL_AUTH_OKTA_OPENIDCONNECT_SECRET = {CLIENT_SECRET!r}\n"
-            f"SOCIAL_AUTH_OKTA_OPENIDCONNECT_API_URL = {okta.api_url('default')!r}\n"
-            f"SOCIAL_AUTH_AZUREAD_OAUTH2_KEY = {CLIENT_ID!r}\nSOCIAL_AUTH_AZUREAD_OAUTH2_SECRET = {CLIENT_SECRET!r}\n"
-            f"SOCIAL_AUTH_AZUREAD_OAUTH2_TENANT_ID = {entra.home_tenant_id!r}\n"
-            f"SOCIAL_AUTH_AZUREAD_OAUTH2_AUTHORITY_HOST = {entra.authority_host!r}\n"
-            f"PLUGINS_CONFIG = {{'netbox_sso': {plugin!r}}}\n")
+    return (
+        generic + "\nREMOTE_AUTH_BACKEND = ['social_core.backends.open_id_connect.OpenIdConnectAuth', "
+        "'social_core.backends.azuread.AzureADOAuth2', "
+        "'social_core.backends.okta_openidconnect.OktaOpenIdConnect']\n"
+        f"SOCIAL_AUTH_OKTA_OPENIDCONNECT_KEY = {CLIENT_ID!r}\n"
+        f"SOCIAL_AUTH_OKTA_OPENIDCONNECT_SECRET = {CLIENT_SECRET!r}\n"
+        f"SOCIAL_AUTH_OKTA_OPENIDCONNECT_API_URL = {okta.api_url('default')!r}\n"
+        f"SOCIAL_AUTH_AZUREAD_OAUTH2_KEY = {CLIENT_ID!r}\nSOCIAL_AUTH_AZUREAD_OAUTH2_SECRET = {CLIENT_SECRET!r}\n"
+        f"SOCIAL_AUTH_AZUREAD_OAUTH2_TENANT_ID = {entra.home_tenant_id!r}\n"
+        f"SOCIAL_AUTH_AZUREAD_OAUTH2_AUTHORITY_HOST = {entra.authority_host!r}\n"
+        f"PLUGINS_CONFIG = {{'netbox_sso': {plugin!r}}}\n"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -89,15 +114,24 @@ def discovery(idp, profile: str, **ctx: str) -> dict:
     return requests.get(idp.discovery_url(profile, **ctx), timeout=10, verify=idp.ca_bundle).json()
 
 
-def device_flow(idp, username: str, scope: str, profile: str = "generic", extra: dict | None = None,
-                **ctx: str) -> dict:
+def device_flow(
+    idp, username: str, scope: str, profile: str = "generic", extra: dict | None = None, **ctx: str
+) -> dict:
     """A person's tokens through the device authorization grant, approved by `username`."""
     doc = discovery(idp, profile, **ctx)
-    started = requests.post(doc["device_authorization_endpoint"], timeout=10, verify=idp.ca_bundle,
-                            data={"client_id": CLI, "scope": scope, **(extra or {})}).json()
+    started = requests.post(
+        doc["device_authorization_endpoint"],
+        timeout=10,
+        verify=idp.ca_bundle,
+        data={"client_id": CLI, "scope": scope, **(extra or {})},
+    ).json()
     assert idp.approve_device(started["user_code"], username) is None
-    answer = requests.post(doc["token_endpoint"], timeout=10, verify=idp.ca_bundle,
-                           data={"grant_type": DEVICE_GRANT, "device_code": started["device_code"], "client_id": CLI})
+    answer = requests.post(
+        doc["token_endpoint"],
+        timeout=10,
+        verify=idp.ca_bundle,
+        data={"grant_type": DEVICE_GRANT, "device_code": started["device_code"], "client_id": CLI},
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -108,10 +142,16 @@ def person_token(idp, username: str, scope: str = "netbox.read", audience: str =
 
 
 def service_token(idp, scope: str = "netbox.read", profile: str = "generic", **form: str) -> str:
-    doc = discovery(idp, profile, **({"layout": "v2", "tenant": idp.profile("entra").home_tenant_id}
-                                     if profile == "entra" else {}))
-    answer = requests.post(doc["token_endpoint"], timeout=10, verify=idp.ca_bundle, auth=(BOT, BOT_SECRET),
-                           data={"grant_type": "client_credentials", "scope": scope, **form})
+    doc = discovery(
+        idp, profile, **({"layout": "v2", "tenant": idp.profile("entra").home_tenant_id} if profile == "entra" else {})
+    )
+    answer = requests.post(
+        doc["token_endpoint"],
+        timeout=10,
+        verify=idp.ca_bundle,
+        auth=(BOT, BOT_SECRET),
+        data={"grant_type": "client_credentials", "scope": scope, **form},
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()["access_token"]
 
@@ -122,22 +162,38 @@ def signed(idp, claims: dict, profile: str = "generic", typ: str = "at+jwt", mod
 
 def generic_claims(idp, username: str, **changes) -> dict:
     now = int(time.time())
-    claims = {"iss": idp.issuer("generic"), "sub": idp.users[username].sub, "aud": AUDIENCE, "client_id": CLI,
-              "scope": "netbox.read", "iat": now, "exp": now + 300, "jti": uuid.uuid4().hex}
+    claims = {
+        "iss": idp.issuer("generic"),
+        "sub": idp.users[username].sub,
+        "aud": AUDIENCE,
+        "client_id": CLI,
+        "scope": "netbox.read",
+        "iat": now,
+        "exp": now + 300,
+        "jti": uuid.uuid4().hex,
+    }
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
 
 
 # ---- calling NetBox ------------------------------------------------------------------------------------------
 def api(netbox, token: str, method: str = "GET", path: str = "/api/dcim/sites/", **kwargs) -> requests.Response:
-    return requests.request(method, f"{netbox.url}{path}", headers={"Authorization": f"Bearer {token}",
-                                                                     "Accept": "application/json"},
-                            timeout=30, **kwargs)
+    return requests.request(
+        method,
+        f"{netbox.url}{path}",
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        timeout=30,
+        **kwargs,
+    )
 
 
 def graphql(netbox, token: str, query: str = "{ site_list { name } }") -> requests.Response:
-    return requests.post(f"{netbox.url}/graphql/", json={"query": query}, timeout=30,
-                         headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+    return requests.post(
+        f"{netbox.url}/graphql/",
+        json={"query": query},
+        timeout=30,
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+    )
 
 
 def refusal(response: requests.Response) -> str:
@@ -152,9 +208,17 @@ def new_site(name: str) -> dict:
 
 
 def user_with_groups(idp, username: str, groups: list[str]) -> None:
-    idp.upsert_user(username, {"sub": f"sub-{username}", "preferred_username": username,
-                               "email": f"{username}@example.com", "email_verified": True, "groups": groups},
-                    replace_claims=True)
+    idp.upsert_user(
+        username,
+        {
+            "sub": f"sub-{username}",
+            "preferred_username": username,
+            "email": f"{username}@example.com",
+            "email_verified": True,
+            "groups": groups,
+        },
+        replace_claims=True,
+    )
 
 
 # ---- people ---------------------------------------------------------------------------------------------------
@@ -183,8 +247,9 @@ def test_a_write_scope_writes_only_where_the_groups_grant_it(netbox, idp):
     assert api(netbox, read_only, "POST", json=new_site("wes-site-2")).status_code == 403
     user_with_groups(idp, "api-rob", ["api-readers"])
     # A write scope does not give the reader group NetBox's add permission.
-    assert api(netbox, person_token(idp, "api-rob", "netbox.write"), "POST",
-               json=new_site("rob-site")).status_code == 403
+    assert (
+        api(netbox, person_token(idp, "api-rob", "netbox.write"), "POST", json=new_site("rob-site")).status_code == 403
+    )
 
 
 def test_a_token_acts_as_the_same_account_as_the_browser_sign_in(netbox, idp, login):
@@ -217,7 +282,8 @@ def test_graphql_answers_a_persons_token_with_their_permissions(netbox, idp):
         "maker = Manufacturer.objects.create(name='gql-maker', slug='gql-maker')\n"
         "kind = DeviceType.objects.create(manufacturer=maker, model='gql-type', slug='gql-type')\n"
         "role = DeviceRole.objects.create(name='gql-role', slug='gql-role')\n"
-        "Device.objects.create(name='gql-hidden-device', site=site, device_type=kind, role=role)\n")
+        "Device.objects.create(name='gql-hidden-device', site=site, device_type=kind, role=role)\n"
+    )
     sites = graphql(netbox, token)
     assert {"name": "gql-site"} in sites.json()["data"]["site_list"]  # API Readers may view sites
     devices = graphql(netbox, token, "{ device_list { name } }").json()
@@ -237,8 +303,7 @@ def test_a_service_token_acts_as_its_service_account_with_its_roles(netbox, idp)
     assert graphql(netbox, token).status_code == 200
     idp.register_client(BOT, BOT_SECRET, roles=["sites.read", "sites.write"])
     try:
-        written = api(netbox, service_token(idp, "netbox.write", resource=AUDIENCE), "POST",
-                      json=new_site("bot-site"))
+        written = api(netbox, service_token(idp, "netbox.write", resource=AUDIENCE), "POST", json=new_site("bot-site"))
         assert written.status_code == 201, written.text
         assert db.user_groups(netbox, "svc-inventory") == {"API Readers", "API Writers"}
     finally:
@@ -259,23 +324,29 @@ def test_an_entra_app_only_token_reaches_the_api_as_its_service_account(netbox, 
 def test_an_unconfigured_client_gets_401(netbox, idp):
     idp.register_client("stranger", "stranger-secret")
     doc = discovery(idp, "generic")
-    token = requests.post(doc["token_endpoint"], timeout=10, verify=idp.ca_bundle,
-                          auth=("stranger", "stranger-secret"),
-                          data={"grant_type": "client_credentials", "scope": "netbox.write",
-                                "resource": AUDIENCE}).json()["access_token"]
+    token = requests.post(
+        doc["token_endpoint"],
+        timeout=10,
+        verify=idp.ca_bundle,
+        auth=("stranger", "stranger-secret"),
+        data={"grant_type": "client_credentials", "scope": "netbox.write", "resource": AUDIENCE},
+    ).json()["access_token"]
     response = api(netbox, token)
     assert response.status_code == 401 and "no NetBox service account" in refusal(response)
 
 
 # ---- hostile tokens ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("name", "changes", "reason"), [
-    ("wrong audience", {"aud": "someone-else"}, "not for this NetBox"),
-    ("wrong issuer", {"iss": "https://evil.example"}, "issuer is not a provider"),
-    ("expired", {"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200}, "expired"),
-    ("not yet valid", {"nbf": int(time.time()) + 3600}, "not valid yet"),
-    ("ID token with nonce", {"nonce": "n-0S6_WzA2Mj"}, "ID token"),
-    ("no scope NetBox accepts", {"scope": "email"}, "grants none"),
-])
+@pytest.mark.parametrize(
+    ("name", "changes", "reason"),
+    [
+        ("wrong audience", {"aud": "someone-else"}, "not for this NetBox"),
+        ("wrong issuer", {"iss": "https://evil.example"}, "issuer is not a provider"),
+        ("expired", {"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200}, "expired"),
+        ("not yet valid", {"nbf": int(time.time()) + 3600}, "not valid yet"),
+        ("ID token with nonce", {"nonce": "n-0S6_WzA2Mj"}, "ID token"),
+        ("no scope NetBox accepts", {"scope": "email"}, "grants none"),
+    ],
+)
 def test_hostile_tokens_are_refused_with_the_reason(netbox, idp, name, changes, reason):
     user_with_groups(idp, "api-hal", ["api-readers"])
     response = api(netbox, signed(idp, generic_claims(idp, "api-hal", **changes)))
@@ -293,17 +364,27 @@ def test_an_id_token_presented_as_an_access_token_is_refused(netbox, idp):
     # Shaped like an ID token (typ JWT, azp, no scope, no nonce) but for NetBox's audience: only the
     # access-token rule can refuse it (the devidp ID token above may also fail on its audience).
     now = int(time.time())
-    id_token = {"iss": idp.issuer("generic"), "sub": idp.users["api-ida"].sub, "aud": AUDIENCE, "azp": CLI,
-                "iat": now, "exp": now + 300, "auth_time": now}
+    id_token = {
+        "iss": idp.issuer("generic"),
+        "sub": idp.users["api-ida"].sub,
+        "aud": AUDIENCE,
+        "azp": CLI,
+        "iat": now,
+        "exp": now + 300,
+        "auth_time": now,
+    }
     shaped = api(netbox, signed(idp, id_token, typ="JWT"))
     assert shaped.status_code == 401 and "not an access token" in refusal(shaped)
 
 
-@pytest.mark.parametrize(("mode", "reason"), [
-    ("none", "not an accepted algorithm"),
-    ("hs256_with_public_key", "not an accepted algorithm"),
-    ("wrong_key", "no published key"),
-])
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("none", "not an accepted algorithm"),
+        ("hs256_with_public_key", "not an accepted algorithm"),
+        ("wrong_key", "no published key"),
+    ],
+)
 def test_unsigned_and_forged_tokens_are_refused(netbox, idp, mode, reason):
     response = api(netbox, signed(idp, generic_claims(idp, "alice"), mode=mode))
     assert response.status_code == 401 and reason in refusal(response)
@@ -313,23 +394,40 @@ def test_a_token_from_a_foreign_entra_tenant_is_refused(netbox, idp):
     entra = idp.profile("entra")
     foreign = entra.foreign_tenant_id
     now = int(time.time())
-    claims = {"iss": f"https://login.microsoftonline.com/{foreign}/v2.0", "aud": f"api://{CLIENT_ID}",
-              "tid": foreign, "oid": str(uuid.uuid4()), "sub": "x", "azp": CLI, "scp": "NetBox.Read", "ver": "2.0",
-              "iat": now, "exp": now + 300}
+    claims = {
+        "iss": f"https://login.microsoftonline.com/{foreign}/v2.0",
+        "aud": f"api://{CLIENT_ID}",
+        "tid": foreign,
+        "oid": str(uuid.uuid4()),
+        "sub": "x",
+        "azp": CLI,
+        "scp": "NetBox.Read",
+        "ver": "2.0",
+        "iat": now,
+        "exp": now + 300,
+    }
     response = api(netbox, signed(idp, claims, "entra", typ="JWT"))
     assert response.status_code == 401 and "tenant not allowed" in refusal(response)
-    home = {**claims, "tid": entra.home_tenant_id, "iss": f"https://login.microsoftonline.com/"
-            f"{entra.home_tenant_id}/v2.0", "roles": ["NetBox.Read"], "scp": None}
+    home = {
+        **claims,
+        "tid": entra.home_tenant_id,
+        "iss": f"https://login.microsoftonline.com/{entra.home_tenant_id}/v2.0",
+        "roles": ["NetBox.Read"],
+        "scp": None,
+    }
     as_id_token = {k: v for k, v in home.items() if v is not None and k not in ("azp", "roles")}
     assert "not an Entra ID access token" in refusal(api(netbox, signed(idp, as_id_token, "entra", typ="JWT")))
 
 
-@pytest.mark.parametrize("garbage", [
-    "eyJub3QganNvbg.e30.c2ln",                                   # header is not JSON
-    "eyJhbGciOiJSUzI1NiJ9.bm90LWpzb24.c2ln",                      # claims are not JSON
-    "eyJhbGciOiJSUzI1NiJ9." + base64.urlsafe_b64encode(json.dumps([1, 2]).encode()).decode().rstrip("=") + ".",
-    "eyJhbGciOiJSUzI1NiIsImtpZCI6WzFdfQ.e30.c2ln",              # kid is not a string
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "eyJub3QganNvbg.e30.c2ln",  # header is not JSON
+        "eyJhbGciOiJSUzI1NiJ9.bm90LWpzb24.c2ln",  # claims are not JSON
+        "eyJhbGciOiJSUzI1NiJ9." + base64.urlsafe_b64encode(json.dumps([1, 2]).encode()).decode().rstrip("=") + ".",
+        "eyJhbGciOiJSUzI1NiIsImtpZCI6WzFdfQ.e30.c2ln",  # kid is not a string
+    ],
+)
 def test_garbage_jwts_get_401_never_500(netbox, garbage):
     response = api(netbox, garbage)
     assert response.status_code == 401 and 'error="invalid_token"' in refusal(response)
@@ -342,8 +440,9 @@ def test_refusals_are_audited_once_per_client_and_reason_per_window(netbox, idp)
     for _ in range(5):
         assert api(netbox, token).status_code == 401
     with netbox.db() as conn:
-        rows = conn.execute("SELECT reason, outcome, message FROM netbox_sso_ssoevent "
-                            "WHERE event = 'api_token_refused'").fetchall()
+        rows = conn.execute(
+            "SELECT reason, outcome, message FROM netbox_sso_ssoevent WHERE event = 'api_token_refused'"
+        ).fetchall()
     assert rows == [("wrong_token_type", "refused", "typ 'logout+jwt' is not an access token")]
 
 
@@ -355,21 +454,41 @@ def test_netbox_own_v1_and_v2_tokens_keep_working(netbox):
         "t2 = Token(user=u, version=2, write_enabled=True); t2.save()\n"
         "t1 = Token(user=u, version=1, write_enabled=False); t1.save()\n"
         "print('V2=' + t2.get_auth_header_prefix() + t2.token)\n"
-        "print('V1=' + t1.get_auth_header_prefix() + t1.token)\n")
+        "print('V1=' + t1.get_auth_header_prefix() + t1.token)\n"
+    )
     headers = dict(line.split("=", 1) for line in out.splitlines() if line[:3] in ("V1=", "V2="))
-    v2 = requests.post(f"{netbox.url}/api/dcim/sites/", json=new_site("nb-token-site"), timeout=30,
-                       headers={"Authorization": headers["V2"], "Accept": "application/json"})
+    v2 = requests.post(
+        f"{netbox.url}/api/dcim/sites/",
+        json=new_site("nb-token-site"),
+        timeout=30,
+        headers={"Authorization": headers["V2"], "Accept": "application/json"},
+    )
     assert v2.status_code == 201, v2.text
-    v1 = requests.get(f"{netbox.url}/api/dcim/sites/", timeout=30,
-                      headers={"Authorization": headers["V1"], "Accept": "application/json"})
+    v1 = requests.get(
+        f"{netbox.url}/api/dcim/sites/",
+        timeout=30,
+        headers={"Authorization": headers["V1"], "Accept": "application/json"},
+    )
     assert v1.status_code == 200
-    assert requests.post(f"{netbox.url}/api/dcim/sites/", json=new_site("nb-v1-site"), timeout=30,
-                         headers={"Authorization": headers["V1"]}).status_code == 403  # v1 read-only
-    gql = requests.post(f"{netbox.url}/graphql/", json={"query": "{ site_list { name } }"}, timeout=30,
-                        headers={"Authorization": headers["V2"]})
+    assert (
+        requests.post(
+            f"{netbox.url}/api/dcim/sites/",
+            json=new_site("nb-v1-site"),
+            timeout=30,
+            headers={"Authorization": headers["V1"]},
+        ).status_code
+        == 403
+    )  # v1 read-only
+    gql = requests.post(
+        f"{netbox.url}/graphql/",
+        json={"query": "{ site_list { name } }"},
+        timeout=30,
+        headers={"Authorization": headers["V2"]},
+    )
     assert gql.status_code == 200 and "nb-token-site" in gql.text
-    wrong = requests.get(f"{netbox.url}/api/dcim/sites/", timeout=30,
-                         headers={"Authorization": "Bearer nbt_nosuchkey.nosuchtoken"})
+    wrong = requests.get(
+        f"{netbox.url}/api/dcim/sites/", timeout=30, headers={"Authorization": "Bearer nbt_nosuchkey.nosuchtoken"}
+    )
     assert wrong.status_code == 403 and "Invalid v2 token" in wrong.text  # NetBox's own answer, unchanged
 
 
@@ -406,15 +525,29 @@ def test_an_okta_custom_server_token_maps_to_the_okta_sign_in_account(netbox, id
 def test_an_entra_persons_token_acts_as_their_entra_sign_in_account(netbox, idp, login):
     """Entra ID keys people on tenant + object ID, at sign-in and for access tokens alike."""
     entra = idp.profile("entra")
-    idp.upsert_user("api-erin", {"email": "api-erin@contoso.example", "email_verified": True,
-                                 "given_name": "Erin", "family_name": "Entra", "name": "Erin Entra"},
-                    replace_claims=True)
+    idp.upsert_user(
+        "api-erin",
+        {
+            "email": "api-erin@contoso.example",
+            "email_verified": True,
+            "given_name": "Erin",
+            "family_name": "Entra",
+            "name": "Erin Entra",
+        },
+        replace_claims=True,
+    )
     assert login(netbox, "api-erin", backend="azuread-oauth2").logged_in
     username = entra.upn(idp.users["api-erin"])  # v1 ID tokens name the user by upn
     erin = db.user(netbox, username)
     assert erin is not None
-    tokens = device_flow(idp, "api-erin", f"openid profile api://{CLIENT_ID}/NetBox.Read", profile="entra",
-                         layout="v2", tenant=entra.home_tenant_id)
+    tokens = device_flow(
+        idp,
+        "api-erin",
+        f"openid profile api://{CLIENT_ID}/NetBox.Read",
+        profile="entra",
+        layout="v2",
+        tenant=entra.home_tenant_id,
+    )
     me = api(netbox, tokens["access_token"], path="/api/authentication-check/")
     assert me.status_code == 200, me.text
     assert me.json()["username"] == username and me.json()["id"] == erin["id"]

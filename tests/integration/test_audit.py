@@ -44,14 +44,22 @@ LOGGING['loggers']['netbox_sso.audit'] = {'handlers': ['file', 'audit_json'], 'l
 
 
 def claims(username: str, groups: list[str]) -> dict:
-    return {"sub": f"sub-{username}", "preferred_username": username, "email": f"{username}@example.com",
-            "email_verified": True, "given_name": username.title(), "family_name": "Audited", "groups": groups}
+    return {
+        "sub": f"sub-{username}",
+        "preferred_username": username,
+        "email": f"{username}@example.com",
+        "email_verified": True,
+        "given_name": username.title(),
+        "family_name": "Audited",
+        "groups": groups,
+    }
 
 
 @pytest.fixture(scope="module")
 def netbox(netbox_factory, idp):
-    block = reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                            provider_domain=idp_domain(idp))
+    block = reference_block(
+        "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp)
+    )
     return netbox_factory(block + CONFIG)
 
 
@@ -68,18 +76,23 @@ def admin(netbox) -> requests.Session:
     session = requests.Session()
     page = session.get(f"{netbox.url}/login/", timeout=30)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    answer = session.post(f"{netbox.url}/login/", timeout=30, headers={"Referer": f"{netbox.url}/login/"},
-                          data={"csrfmiddlewaretoken": token, "username": ADMIN_USERNAME,
-                                "password": ADMIN_PASSWORD, "next": "/"})
+    answer = session.post(
+        f"{netbox.url}/login/",
+        timeout=30,
+        headers={"Referer": f"{netbox.url}/login/"},
+        data={"csrfmiddlewaretoken": token, "username": ADMIN_USERNAME, "password": ADMIN_PASSWORD, "next": "/"},
+    )
     assert answer.ok and "/login/" not in answer.url, answer.url
     return session
 
 
 # ---- where an event is found ---------------------------------------------------------------------------------
 def rows(netbox, username: str, event: str | None = None) -> list[dict]:
-    query = ("SELECT e.id, e.event, e.outcome, e.reason, e.backend, e.username, u.username AS user_name, "
-             "e.client, e.details FROM netbox_sso_ssoevent e LEFT JOIN users_user u ON u.id = e.user_id "
-             "WHERE e.username = %s" + (" AND e.event = %s" if event else "") + " ORDER BY e.id")
+    query = (
+        "SELECT e.id, e.event, e.outcome, e.reason, e.backend, e.username, u.username AS user_name, "
+        "e.client, e.details FROM netbox_sso_ssoevent e LEFT JOIN users_user u ON u.id = e.user_id "
+        "WHERE e.username = %s" + (" AND e.event = %s" if event else "") + " ORDER BY e.id"
+    )
     with netbox.db() as conn:
         cursor = conn.execute(query, (username, event) if event else (username,))
         return [dict(zip([c.name for c in cursor.description], row, strict=True)) for row in cursor.fetchall()]
@@ -90,7 +103,7 @@ def log_events(netbox, username: str) -> list[dict]:
     found = []
     for line in netbox.log_file.read_text().splitlines():
         if " netbox_sso.audit " in line and "{" in line:
-            payload = json.loads(line[line.index("{"):])
+            payload = json.loads(line[line.index("{") :])
             if payload.get("user") == username:
                 found.append(payload)
     return found
@@ -102,8 +115,9 @@ def json_log_events(netbox, username: str) -> list[dict]:
 
 
 def api_events(netbox, admin, **params) -> list[dict]:
-    answer = admin.get(f"{netbox.url}/api/plugins/sso/events/", params=params, timeout=30,
-                       headers={"Accept": "application/json"})
+    answer = admin.get(
+        f"{netbox.url}/api/plugins/sso/events/", params=params, timeout=30, headers={"Accept": "application/json"}
+    )
     assert answer.status_code == 200, answer.text[:500]
     return answer.json()["results"]
 
@@ -142,8 +156,7 @@ def test_groups_changed_with_before_and_after(netbox, idp, login, admin):
     assert details["before"] == ["Admins", "Users"]
     assert details["after"] == ["Operators", "Users"]
     assert (details["added"], details["removed"]) == (["Operators"], ["Admins"])
-    assert rows(netbox, "aud-ann", "flags_changed")[-1]["details"]["is_superuser"] == {"before": True,
-                                                                                        "after": False}
+    assert rows(netbox, "aud-ann", "flags_changed")[-1]["details"]["is_superuser"] == {"before": True, "after": False}
     assert len(rows(netbox, "aud-ann", "user_created")) == 1  # a returning user is not created again
 
 
@@ -152,8 +165,10 @@ def test_login_failure_from_an_idp_fault(netbox, idp, login, admin):
     result = login(netbox, "alice")
     assert not result.logged_in
     with netbox.db() as conn:
-        row = conn.execute("SELECT id, outcome, reason, backend, message, details FROM netbox_sso_ssoevent "
-                           "WHERE event = 'login_failure' ORDER BY id DESC LIMIT 1").fetchone()
+        row = conn.execute(
+            "SELECT id, outcome, reason, backend, message, details FROM netbox_sso_ssoevent "
+            "WHERE event = 'login_failure' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
     assert row is not None
     event_id, outcome, reason, backend, message, details = row
     assert (outcome, reason, backend, details["stage"]) == ("failure", "provider_unavailable", "oidc", "complete")
@@ -181,8 +196,12 @@ def test_identity_refusals_are_refused_events(netbox, idp, login, admin):
     idp.upsert_user("aud-root", {**claims("root", ["netbox-users"]), "sub": "sub-aud-root"}, replace_claims=True)
     assert not login(netbox, "aud-root").logged_in
     with netbox.db() as conn:
-        reasons = [row[0] for row in conn.execute(
-            "SELECT reason FROM netbox_sso_ssoevent WHERE event = 'refused' AND outcome = 'refused' ORDER BY id")]
+        reasons = [
+            row[0]
+            for row in conn.execute(
+                "SELECT reason FROM netbox_sso_ssoevent WHERE event = 'refused' AND outcome = 'refused' ORDER BY id"
+            )
+        ]
     assert "username_taken" in reasons and "username_reserved" in reasons
     assert {e["reason"] for e in api_events(netbox, admin, event="refused")} >= {"username_taken", "username_reserved"}
 
@@ -224,8 +243,7 @@ def test_claims_captured_redacted_in_the_shape_explain_reads(netbox, idp, login,
 
 def test_no_token_or_secret_anywhere(netbox):
     with netbox.db() as conn:
-        dump = json.dumps([list(r) for r in conn.execute("SELECT * FROM netbox_sso_ssoevent").fetchall()],
-                          default=str)
+        dump = json.dumps([list(r) for r in conn.execute("SELECT * FROM netbox_sso_ssoevent").fetchall()], default=str)
     audit_text = "\n".join(line for line in netbox.log_file.read_text().splitlines() if "netbox_sso.audit" in line)
     for text in (dump, audit_text):
         assert "eyJ" not in text
@@ -244,15 +262,18 @@ def test_metrics_on_the_prometheus_endpoint(netbox):
     assert "# TYPE netbox_sso_idp_errors_total counter" in text
     # The backends' calls to the provider are timed by endpoint; the token endpoint's fault was counted.
     for endpoint in ("discovery", "jwks", "token"):
-        assert re.search(rf'netbox_sso_idp_request_seconds_count\{{backend="oidc",endpoint="{endpoint}"\}} [1-9]',
-                         text), endpoint
+        assert re.search(
+            rf'netbox_sso_idp_request_seconds_count\{{backend="oidc",endpoint="{endpoint}"\}} [1-9]', text
+        ), endpoint
     assert re.search(r'netbox_sso_idp_errors_total\{backend="oidc",endpoint="token",error="[^"]+"\} [1-9]', text)
 
 
 def test_housekeeping_deletes_events_past_the_retention(netbox):
     with netbox.db() as conn:
-        conn.execute("UPDATE netbox_sso_ssoevent SET time = now() - interval '40 days' "
-                     "WHERE username = 'aud-ben' AND event = 'refused'")
+        conn.execute(
+            "UPDATE netbox_sso_ssoevent SET time = now() - interval '40 days' "
+            "WHERE username = 'aud-ben' AND event = 'refused'"
+        )
         before = conn.execute("SELECT count(*) FROM netbox_sso_ssoevent").fetchone()[0]
     out = netbox.manage("sso_housekeeping")
     assert "Deleted 1 SSO event(s)." in out
@@ -280,8 +301,9 @@ def test_views_need_permission(netbox, idp, login):
     assert result.logged_in
     assert result.session.get(f"{netbox.url}/plugins/sso/events/", timeout=30).status_code == 403
     assert result.session.get(f"{netbox.url}/plugins/sso/status/", timeout=30).status_code == 403
-    api = result.session.get(f"{netbox.url}/api/plugins/sso/events/", timeout=30,
-                             headers={"Accept": "application/json"})
+    api = result.session.get(
+        f"{netbox.url}/api/plugins/sso/events/", timeout=30, headers={"Accept": "application/json"}
+    )
     assert api.status_code == 403
 
     # NetBox's object permissions: view on SSO events, limited to the user's own events.
@@ -290,10 +312,12 @@ def test_views_need_permission(netbox, idp, login):
         "p = ObjectPermission.objects.create(name='own-sso-events', actions=['view'], "
         "constraints={'user': '$user'})\n"
         "p.object_types.add(ObjectType.objects.get_by_natural_key('netbox_sso', 'ssoevent'))\n"
-        "p.users.add(User.objects.get(username='aud-dan'))")
+        "p.users.add(User.objects.get(username='aud-dan'))"
+    )
     listing = result.session.get(f"{netbox.url}/plugins/sso/events/", timeout=30)
     assert listing.status_code == 200 and "User created" in listing.text and "aud-ann" not in listing.text
-    api = result.session.get(f"{netbox.url}/api/plugins/sso/events/", timeout=30,
-                             headers={"Accept": "application/json"})
+    api = result.session.get(
+        f"{netbox.url}/api/plugins/sso/events/", timeout=30, headers={"Accept": "application/json"}
+    )
     assert api.status_code == 200 and {e["username"] for e in api.json()["results"]} == {"aud-dan"}
     assert result.session.get(f"{netbox.url}/plugins/sso/status/", timeout=30).status_code == 403

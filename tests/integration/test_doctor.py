@@ -41,22 +41,28 @@ def doctor_client(fresh_idp_state):
 
 
 def generic(issuer: str, key: str = CLIENT, secret: str = SECRET) -> str:
-    return (f"REMOTE_AUTH_BACKEND = {OIDC_CLASS!r}\nSOCIAL_AUTH_OIDC_KEY = {key!r}\n"
-            f"SOCIAL_AUTH_OIDC_SECRET = {secret!r}\nSOCIAL_AUTH_OIDC_OIDC_ENDPOINT = {issuer!r}\n")
+    return (
+        f"REMOTE_AUTH_BACKEND = {OIDC_CLASS!r}\nSOCIAL_AUTH_OIDC_KEY = {key!r}\n"
+        f"SOCIAL_AUTH_OIDC_SECRET = {secret!r}\nSOCIAL_AUTH_OIDC_OIDC_ENDPOINT = {issuer!r}\n"
+    )
 
 
 def okta(idp, server: str | None = None, key: str = CLIENT, secret: str = SECRET) -> str:
-    return ("REMOTE_AUTH_BACKEND = 'social_core.backends.okta_openidconnect.OktaOpenIdConnect'\n"
-            f"SOCIAL_AUTH_OKTA_OPENIDCONNECT_KEY = {key!r}\nSOCIAL_AUTH_OKTA_OPENIDCONNECT_SECRET = {secret!r}\n"
-            f"SOCIAL_AUTH_OKTA_OPENIDCONNECT_API_URL = {idp.profile('okta').api_url(server)!r}\n")
+    return (
+        "REMOTE_AUTH_BACKEND = 'social_core.backends.okta_openidconnect.OktaOpenIdConnect'\n"
+        f"SOCIAL_AUTH_OKTA_OPENIDCONNECT_KEY = {key!r}\nSOCIAL_AUTH_OKTA_OPENIDCONNECT_SECRET = {secret!r}\n"
+        f"SOCIAL_AUTH_OKTA_OPENIDCONNECT_API_URL = {idp.profile('okta').api_url(server)!r}\n"
+    )
 
 
 def entra(idp, cls: str = "AzureADOAuth2", tenant: str | None = None, key: str = CLIENT, secret: str = SECRET) -> str:
     prefix = "SOCIAL_AUTH_AZUREAD_OAUTH2_V2_" if cls.endswith("V2") else "SOCIAL_AUTH_AZUREAD_OAUTH2_"
     tenant = tenant or idp.profile("entra").home_tenant_id
-    return (f"REMOTE_AUTH_BACKEND = 'social_core.backends.azuread.{cls}'\n{prefix}KEY = {key!r}\n"
-            f"{prefix}SECRET = {secret!r}\n{prefix}TENANT_ID = {tenant!r}\n"
-            f"{prefix}AUTHORITY_HOST = {idp.profile('entra').authority_host!r}\n")
+    return (
+        f"REMOTE_AUTH_BACKEND = 'social_core.backends.azuread.{cls}'\n{prefix}KEY = {key!r}\n"
+        f"{prefix}SECRET = {secret!r}\n{prefix}TENANT_ID = {tenant!r}\n"
+        f"{prefix}AUTHORITY_HOST = {idp.profile('entra').authority_host!r}\n"
+    )
 
 
 def doctor(tmp_path: Path, text: str, idp, *args: str, ca: bool = True) -> tuple[int, dict]:
@@ -86,16 +92,19 @@ def finding(document: dict, code: str) -> dict:
 # --- green on every profile ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("config", [
-    pytest.param(lambda idp: generic(idp.issuer("generic")), id="generic"),
-    pytest.param(lambda idp: generic(idp.discovery_url("generic")), id="generic-discovery-url-form"),
-    pytest.param(lambda idp: generic(idp.issuer("keycloak")), id="keycloak"),
-    pytest.param(lambda idp: okta(idp), id="okta-org"),
-    pytest.param(lambda idp: okta(idp, "default"), id="okta-custom-default"),
-    pytest.param(lambda idp: okta(idp, "aus-netbox"), id="okta-custom-aus-netbox"),
-    pytest.param(lambda idp: entra(idp), id="entra-v1"),
-    pytest.param(lambda idp: entra(idp, "AzureADOAuth2V2"), id="entra-v2"),
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        pytest.param(lambda idp: generic(idp.issuer("generic")), id="generic"),
+        pytest.param(lambda idp: generic(idp.discovery_url("generic")), id="generic-discovery-url-form"),
+        pytest.param(lambda idp: generic(idp.issuer("keycloak")), id="keycloak"),
+        pytest.param(lambda idp: okta(idp), id="okta-org"),
+        pytest.param(lambda idp: okta(idp, "default"), id="okta-custom-default"),
+        pytest.param(lambda idp: okta(idp, "aus-netbox"), id="okta-custom-aus-netbox"),
+        pytest.param(lambda idp: entra(idp), id="entra-v1"),
+        pytest.param(lambda idp: entra(idp, "AzureADOAuth2V2"), id="entra-v2"),
+    ],
+)
 def test_green_against_every_profile(tmp_path, idp, config):
     status, document = doctor(tmp_path, config(idp), idp)
     assert status == 0, document["findings"]
@@ -108,8 +117,9 @@ def test_green_against_every_profile(tmp_path, idp, config):
 def test_human_output_lists_probes_and_redirect_uris(tmp_path, idp):
     path = tmp_path / "configuration.py"
     path.write_text("PLUGINS = ['netbox_sso']\nBASE_PATH = 'netbox/'\n" + generic(idp.issuer("generic")))
-    result = CliRunner().invoke(main, ["doctor", "--config", str(path), "--ca-bundle", idp.ca_bundle,
-                                       "--base-url", "https://nb.example.com"])
+    result = CliRunner().invoke(
+        main, ["doctor", "--config", str(path), "--ca-bundle", idp.ca_bundle, "--base-url", "https://nb.example.com"]
+    )
     assert "https://nb.example.com/netbox/oauth/complete/oidc/" in result.output
     assert "discovery ok" in result.output and "jwks ok" in result.output
     # nb.example.com is not registered at devidp: the mismatch is reported before any sign-in
@@ -124,11 +134,19 @@ FAULTS = [
     ("discovery-stall", "delay", {"endpoint": "discovery", "seconds": 3}, "net.timeout"),
     ("discovery-malformed-json", "malformed_json", {"endpoint": "discovery"}, "discovery.malformed"),
     ("discovery-dropped", "drop_connection", {"endpoint": "discovery"}, "net.unreachable"),
-    ("discovery-wrong-issuer", "discovery_overrides", {"values": {"issuer": "https://evil.example/"}},
-     "discovery.issuer_mismatch"),
+    (
+        "discovery-wrong-issuer",
+        "discovery_overrides",
+        {"values": {"issuer": "https://evil.example/"}},
+        "discovery.issuer_mismatch",
+    ),
     ("discovery-no-jwks-uri", "discovery_overrides", {"values": {"jwks_uri": None}}, "discovery.missing_field"),
-    ("discovery-http-token-endpoint", "discovery_overrides",
-     {"values": {"token_endpoint": "http://idp.example.com/token"}}, "discovery.insecure_endpoint"),
+    (
+        "discovery-http-token-endpoint",
+        "discovery_overrides",
+        {"values": {"token_endpoint": "http://idp.example.com/token"}},
+        "discovery.insecure_endpoint",
+    ),
     ("jwks-malformed", "jwks", {"mode": "malformed"}, "jwks.malformed"),
     ("jwks-empty", "jwks", {"mode": "empty"}, "jwks.empty"),
     ("jwks-no-keys-field", "jwks", {"mode": "no_keys_field"}, "jwks.no_keys_field"),
@@ -136,8 +154,12 @@ FAULTS = [
     ("token-down-503", "status", {"endpoint": "token", "code": 503}, "token.http_error"),
     ("token-dropped", "drop_connection", {"endpoint": "token"}, "net.unreachable"),
     ("token-stall", "delay", {"endpoint": "token", "seconds": 3}, "net.timeout"),
-    ("token-not-oauth", "status", {"endpoint": "token", "code": 200, "body": "<html>proxy login</html>"},
-     "token.unexpected"),
+    (
+        "token-not-oauth",
+        "status",
+        {"endpoint": "token", "code": 200, "body": "<html>proxy login</html>"},
+        "token.unexpected",
+    ),
     ("authorize-500", "status", {"endpoint": "authorize", "code": 500}, "authorize.http_error"),
 ]
 
@@ -187,8 +209,9 @@ def test_redirect_uri_not_registered_at_entra(tmp_path, idp):
 
 def test_http_redirect_uri_behind_proxy_is_a_mismatch(tmp_path, idp):
     # The proxy terminates TLS but NetBox thinks it is served over http: the URI NetBox sends is http://.
-    status, document = doctor(tmp_path, generic(idp.issuer("generic")), idp,
-                              "--base-url", BASE_URL.replace("https://", "http://"))
+    status, document = doctor(
+        tmp_path, generic(idp.issuer("generic")), idp, "--base-url", BASE_URL.replace("https://", "http://")
+    )
     assert status == 2 and {"redirect.mismatch", "redirect.insecure"} <= codes(document)
 
 
@@ -236,25 +259,47 @@ PROFILE_CONFIGS = {
 #: provider only refuse "the client or its credentials"; Okta has no expired state (a deactivated
 #: secret is refused like a wrong one).
 EXPECTED = {
-    "generic": ("credentials.rejected", "credentials.expired_secret", "credentials.rejected",
-                "credentials.rejected"),
+    "generic": ("credentials.rejected", "credentials.expired_secret", "credentials.rejected", "credentials.rejected"),
     "keycloak": ("credentials.rejected", "credentials.rejected", "credentials.rejected", "credentials.rejected"),
-    "okta-org": ("credentials.rejected", "credentials.rejected", "credentials.rejected",
-                 "credentials.unknown_client"),
-    "okta-custom": ("credentials.rejected", "credentials.rejected", "credentials.rejected",
-                    "credentials.unknown_client"),
-    "entra-v1": ("credentials.invalid_secret", "credentials.expired_secret", "credentials.invalid_secret",
-                 "credentials.unknown_client"),
-    "entra-v2": ("credentials.invalid_secret", "credentials.expired_secret", "credentials.invalid_secret",
-                 "credentials.unknown_client"),
+    "okta-org": ("credentials.rejected", "credentials.rejected", "credentials.rejected", "credentials.unknown_client"),
+    "okta-custom": (
+        "credentials.rejected",
+        "credentials.rejected",
+        "credentials.rejected",
+        "credentials.unknown_client",
+    ),
+    "entra-v1": (
+        "credentials.invalid_secret",
+        "credentials.expired_secret",
+        "credentials.invalid_secret",
+        "credentials.unknown_client",
+    ),
+    "entra-v2": (
+        "credentials.invalid_secret",
+        "credentials.expired_secret",
+        "credentials.invalid_secret",
+        "credentials.unknown_client",
+    ),
 }
 
 
 def doctor_run(tmp_path: Path, text: str, idp, *secrets: str) -> tuple[int, dict, str]:
     """doctor --json and the human output; neither may contain a configured secret."""
     status, document = doctor(tmp_path, text, idp)
-    human = CliRunner().invoke(main, ["doctor", "--config", str(tmp_path / "configuration.py"), "--timeout", "1.5",
-                                      "--ca-bundle", idp.ca_bundle, "--base-url", BASE_URL])
+    human = CliRunner().invoke(
+        main,
+        [
+            "doctor",
+            "--config",
+            str(tmp_path / "configuration.py"),
+            "--timeout",
+            "1.5",
+            "--ca-bundle",
+            idp.ca_bundle,
+            "--base-url",
+            BASE_URL,
+        ],
+    )
     assert human.exit_code == status
     for secret in secrets:
         assert secret not in json.dumps(document) and secret not in human.output
@@ -273,11 +318,16 @@ def test_right_client_id_and_secret_say_credentials_ok(tmp_path, idp, profile):
 
 
 @pytest.mark.parametrize("profile", PROFILE_CONFIGS)
-@pytest.mark.parametrize(("case", "index"), [("wrong-secret", 0), ("expired-secret", 1), ("secret-id", 2),
-                                             ("unknown-client", 3)])
+@pytest.mark.parametrize(
+    ("case", "index"), [("wrong-secret", 0), ("expired-secret", 1), ("secret-id", 2), ("unknown-client", 3)]
+)
 def test_bad_credentials_name_the_setting_and_fail(tmp_path, idp, profile, case, index):
-    key, secret = {"wrong-secret": (CLIENT, WRONG_SECRET), "expired-secret": (EXPIRED_CLIENT, SECRET),
-                   "secret-id": (CLIENT, SECRET_ID), "unknown-client": ("netbox-nobody", SECRET)}[case]
+    key, secret = {
+        "wrong-secret": (CLIENT, WRONG_SECRET),
+        "expired-secret": (EXPIRED_CLIENT, SECRET),
+        "secret-id": (CLIENT, SECRET_ID),
+        "unknown-client": ("netbox-nobody", SECRET),
+    }[case]
     status, document, human = doctor_run(tmp_path, PROFILE_CONFIGS[profile](idp, key, secret), idp, secret)
     assert status == 2
     [backend] = document["backends"]
@@ -304,8 +354,9 @@ def test_entra_answers_are_quoted_with_their_aadsts_codes(tmp_path, idp):
     assert "AADSTS700016" in finding(document, "credentials.unknown_client")["problem"]
 
 
-@pytest.mark.parametrize(("method", "sent"), [("client_secret_post", "client_secret_post"),
-                                              ("client_secret_basic", "client_secret_basic")])
+@pytest.mark.parametrize(
+    ("method", "sent"), [("client_secret_post", "client_secret_post"), ("client_secret_basic", "client_secret_basic")]
+)
 def test_configured_token_endpoint_auth_method_is_the_one_probed(tmp_path, idp, method, sent):
     text = generic(idp.issuer("generic")) + f"SOCIAL_AUTH_OIDC_TOKEN_ENDPOINT_AUTH_METHOD = {method!r}\n"
     status, document, _ = doctor_run(tmp_path, text, idp, SECRET)
@@ -339,20 +390,26 @@ def signed_in_admin(url: str) -> requests.Session:
     session = requests.Session()
     page = session.get(f"{url}/login/", timeout=30)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    answer = session.post(f"{url}/login/", timeout=30, headers={"Referer": f"{url}/login/"},
-                          data={"csrfmiddlewaretoken": token, "username": ADMIN_USERNAME,
-                                "password": ADMIN_PASSWORD, "next": "/"})
+    answer = session.post(
+        f"{url}/login/",
+        timeout=30,
+        headers={"Referer": f"{url}/login/"},
+        data={"csrfmiddlewaretoken": token, "username": ADMIN_USERNAME, "password": ADMIN_PASSWORD, "next": "/"},
+    )
     assert answer.ok and "/login/" not in answer.url, answer.url
     return session
 
 
 def test_run_doctor_now_on_the_status_page_shows_what_the_cli_shows(netbox_factory, idp):
     # Two backends as an administrator pastes them: generic OIDC with a wrong secret, Okta with the right one.
-    config = (reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=WRONG_SECRET,
-                              provider_domain=idp_domain(idp))
-              + okta_block(idp)
-              + "\nREMOTE_AUTH_BACKEND = ['social_core.backends.open_id_connect.OpenIdConnectAuth',\n"
-                "                       'social_core.backends.okta_openidconnect.OktaOpenIdConnect']\n")
+    config = (
+        reference_block(
+            "generic_oidc", client_id=CLIENT_ID, client_secret=WRONG_SECRET, provider_domain=idp_domain(idp)
+        )
+        + okta_block(idp)
+        + "\nREMOTE_AUTH_BACKEND = ['social_core.backends.open_id_connect.OpenIdConnectAuth',\n"
+        "                       'social_core.backends.okta_openidconnect.OktaOpenIdConnect']\n"
+    )
     netbox = netbox_factory(config)
     admin = signed_in_admin(netbox.url)
     status_url = f"{netbox.url}/plugins/sso/status/"
@@ -367,8 +424,21 @@ def test_run_doctor_now_on_the_status_page_shows_what_the_cli_shows(netbox_facto
     assert WRONG_SECRET not in page and CLIENT_SECRET not in page
 
     # The CLI on NetBox's own configuration.py, with the same public URL, says the same.
-    result = CliRunner().invoke(main, ["doctor", "--config", str(netbox.config_path), "--json", "--timeout", "5",
-                                       "--ca-bundle", idp.ca_bundle, "--base-url", netbox.url])
+    result = CliRunner().invoke(
+        main,
+        [
+            "doctor",
+            "--config",
+            str(netbox.config_path),
+            "--json",
+            "--timeout",
+            "5",
+            "--ca-bundle",
+            idp.ca_bundle,
+            "--base-url",
+            netbox.url,
+        ],
+    )
     document = json.loads(result.output)
     assert result.exit_code == 2
     assert {(f["backend"], f["code"]) for f in document["findings"] if f["code"].startswith("credentials.")} == shown

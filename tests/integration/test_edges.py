@@ -51,8 +51,9 @@ BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
 def generic_block(idp) -> str:
-    return reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                           provider_domain=idp_domain(idp))
+    return reference_block(
+        "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +74,15 @@ def _no_faults(idp):
 
 
 def claims(username: str) -> dict:
-    return {"sub": f"sub-{username}", "preferred_username": username, "email": f"{username}@example.com",
-            "email_verified": True, "given_name": username.title(), "family_name": "Edge", "groups": []}
+    return {
+        "sub": f"sub-{username}",
+        "preferred_username": username,
+        "email": f"{username}@example.com",
+        "email_verified": True,
+        "given_name": username.title(),
+        "family_name": "Edge",
+        "groups": [],
+    }
 
 
 def browser(idp) -> requests.Session:
@@ -88,8 +96,12 @@ def begin(netbox, idp) -> tuple[requests.Session, str]:
     session = browser(idp)
     page = session.get(f"{netbox.url}/login/")
     form = find_sso_form(page.text, "oidc")
-    answer = session.post(f"{netbox.url}{form.action}", data=form.fields, allow_redirects=False,
-                          headers={"Accept": "application/json", "Referer": page.url})
+    answer = session.post(
+        f"{netbox.url}{form.action}",
+        data=form.fields,
+        allow_redirects=False,
+        headers={"Accept": "application/json", "Referer": page.url},
+    )
     assert answer.status_code == 200, answer.text[:300]
     return session, parse_qs(urlsplit(answer.json()["url"]).query)["state"][0]
 
@@ -108,8 +120,11 @@ def forget(netbox, pattern: str) -> None:
 
 def events(netbox, where: str = "TRUE", params: tuple = ()) -> list[dict]:
     with netbox.db() as conn:
-        cursor = conn.execute("SELECT id, event, outcome, reason, backend, username, host(client) AS client, "
-                              f"message, details FROM netbox_sso_ssoevent WHERE {where} ORDER BY id", params)
+        cursor = conn.execute(
+            "SELECT id, event, outcome, reason, backend, username, host(client) AS client, "
+            f"message, details FROM netbox_sso_ssoevent WHERE {where} ORDER BY id",
+            params,
+        )
         return [dict(zip([c.name for c in cursor.description], row, strict=True)) for row in cursor.fetchall()]
 
 
@@ -127,8 +142,15 @@ def metric(netbox, name: str, **labels: str) -> float:
 
 def forged_logout_token(idp, key: RSAKey, kid: str | None) -> str:
     now = int(time.time())
-    claims = {"iss": idp.issuer("generic"), "aud": CLIENT_ID, "iat": now, "exp": now + 120, "sub": "sub-anyone",
-              "jti": uuid.uuid4().hex, "events": {BACKCHANNEL_EVENT: {}}}
+    claims = {
+        "iss": idp.issuer("generic"),
+        "aud": CLIENT_ID,
+        "iat": now,
+        "exp": now + 120,
+        "sub": "sub-anyone",
+        "jti": uuid.uuid4().hex,
+        "events": {BACKCHANNEL_EVENT: {}},
+    }
     header = {"alg": "RS256", "typ": "logout+jwt", **({"kid": kid} if kid else {})}
     return jwt.encode(header, claims, key)
 
@@ -141,20 +163,29 @@ def jwks_fetches(idp) -> int:
 def test_forged_error_callbacks_write_a_bounded_number_of_rows_without_their_text(netbox, idp):
     forget(netbox, "throttle:*")
     before = last_id(netbox)
-    throttled = metric(netbox, "netbox_sso_events_throttled_total", event="login_failure",
-                       reason="invalid_authorization_response")
+    throttled = metric(
+        netbox, "netbox_sso_events_throttled_total", event="login_failure", reason="invalid_authorization_response"
+    )
     for i in range(FLOOD):
-        answer = requests.get(f"{netbox.url}/oauth/complete/oidc/", allow_redirects=False, timeout=30,
-                              params={"error": "server_error", "error_description": f"FLOOD-{i} call +1-555-0100"},
-                              # A client rotating its claimed address must not open new throttle windows.
-                              headers={"X-Forwarded-For": f"198.51.100.{i}", "X-Real-IP": f"203.0.113.{i}"})
+        answer = requests.get(
+            f"{netbox.url}/oauth/complete/oidc/",
+            allow_redirects=False,
+            timeout=30,
+            params={"error": "server_error", "error_description": f"FLOOD-{i} call +1-555-0100"},
+            # A client rotating its claimed address must not open new throttle windows.
+            headers={"X-Forwarded-For": f"198.51.100.{i}", "X-Real-IP": f"203.0.113.{i}"},
+        )
         assert answer.status_code == 302 and urlsplit(answer.headers["Location"]).path == "/login/", answer.status_code
     rows = events(netbox, "id > %s", (before,))
     assert [(r["event"], r["reason"]) for r in rows] == [("login_failure", "invalid_authorization_response")] * BURST
     assert {r["client"] for r in rows} == {"127.0.0.1"}  # the peer, not a forwarded-for header
     assert "FLOOD" not in json.dumps(rows, default=str)  # nothing of the unvalidated response is stored
-    assert metric(netbox, "netbox_sso_events_throttled_total", event="login_failure",
-                  reason="invalid_authorization_response") == throttled + FLOOD - BURST
+    assert (
+        metric(
+            netbox, "netbox_sso_events_throttled_total", event="login_failure", reason="invalid_authorization_response"
+        )
+        == throttled + FLOOD - BURST
+    )
 
     forget(netbox, "throttle:*:n")  # the window is over: the next failure writes the count of the last one
     requests.get(f"{netbox.url}/oauth/complete/oidc/", params={"error": "x"}, allow_redirects=False, timeout=30)
@@ -168,12 +199,17 @@ def test_rejected_logout_tokens_are_counted_never_recorded(netbox, idp):
     rejected = metric(netbox, "netbox_sso_backchannel_rejected_total", backend="oidc", reason="invalid_signature")
     log_before = netbox.log_file.read_text().count("back-channel logout request for oidc")
     for i in range(20):
-        answer = requests.post(f"{netbox.url}/oauth/backchannel-logout/oidc/", timeout=30,
-                               data={"logout_token": f"eyJhbGciOiJSUzI1NiJ9.e30.forged-{i}"})
+        answer = requests.post(
+            f"{netbox.url}/oauth/backchannel-logout/oidc/",
+            timeout=30,
+            data={"logout_token": f"eyJhbGciOiJSUzI1NiJ9.e30.forged-{i}"},
+        )
         assert answer.status_code == 400
     assert events(netbox, "id > %s", (before,)) == []
-    assert metric(netbox, "netbox_sso_backchannel_rejected_total", backend="oidc",
-                  reason="invalid_signature") == rejected + 20
+    assert (
+        metric(netbox, "netbox_sso_backchannel_rejected_total", backend="oidc", reason="invalid_signature")
+        == rejected + 20
+    )
     logged = netbox.log_file.read_text().count("back-channel logout request for oidc") - log_before
     assert 1 <= logged <= BURST
 
@@ -185,14 +221,20 @@ def test_wrong_password_flood_writes_a_bounded_number_of_rows(netbox, idp):
     page = session.get(f"{netbox.url}/login/")
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     for i in range(12):  # a password-guessing run, a new username each time
-        answer = session.post(f"{netbox.url}/login/", headers={"Referer": f"{netbox.url}/login/"},
-                              data={"csrfmiddlewaretoken": token, "username": f"guess-{i}", "password": "x"})
+        answer = session.post(
+            f"{netbox.url}/login/",
+            headers={"Referer": f"{netbox.url}/login/"},
+            data={"csrfmiddlewaretoken": token, "username": f"guess-{i}", "password": "x"},
+        )
         assert answer.status_code == 200
     rows = events(netbox, "id > %s", (before,))
-    assert [(r["event"], r["backend"], r["reason"]) for r in rows] == [("login_failure", "local",
-                                                                        "invalid_credentials")] * BURST
-    assert metric(netbox, "netbox_sso_events_throttled_total", event="login_failure",
-                  reason="invalid_credentials") >= 12 - BURST
+    assert [(r["event"], r["backend"], r["reason"]) for r in rows] == [
+        ("login_failure", "local", "invalid_credentials")
+    ] * BURST
+    assert (
+        metric(netbox, "netbox_sso_events_throttled_total", event="login_failure", reason="invalid_credentials")
+        >= 12 - BURST
+    )
 
 
 def test_unknown_backend_in_the_callback_is_a_404_and_no_event(netbox):
@@ -205,8 +247,13 @@ def test_behind_a_trusted_proxy_the_client_is_what_the_proxy_saw(proxied, idp):
     forget(proxied, "throttle:*")
     before = last_id(proxied)
     for i in range(10):  # the client writes the leftmost entry; the proxy appended the address it saw
-        requests.get(f"{proxied.url}/oauth/complete/oidc/", params={"error": "x"}, allow_redirects=False,
-                     timeout=30, headers={"X-Forwarded-For": f"198.51.100.{i}, 203.0.113.9"})
+        requests.get(
+            f"{proxied.url}/oauth/complete/oidc/",
+            params={"error": "x"},
+            allow_redirects=False,
+            timeout=30,
+            headers={"X-Forwarded-For": f"198.51.100.{i}, 203.0.113.9"},
+        )
     rows = events(proxied, "id > %s", (before,))
     assert [r["client"] for r in rows] == ["203.0.113.9"] * BURST
 
@@ -220,8 +267,7 @@ def test_forged_logout_tokens_cost_at_most_one_jwks_refetch(netbox, idp, login):
     key = RSAKey.generate_key(2048, private=True)
     for i in range(20):
         token = forged_logout_token(idp, key, kid=f"forged-{i}" if i % 2 else None)
-        answer = requests.post(f"{netbox.url}/oauth/backchannel-logout/oidc/", data={"logout_token": token},
-                               timeout=30)
+        answer = requests.post(f"{netbox.url}/oauth/backchannel-logout/oidc/", data={"logout_token": token}, timeout=30)
         assert answer.status_code == 400, answer.text
     assert jwks_fetches(idp) == 1
     assert login(netbox, "edge-jwk").logged_in
@@ -233,20 +279,29 @@ def test_a_failed_jwks_refetch_keeps_the_cached_keys(netbox, idp, login):
     forget(netbox, "jwks:*:refetched")
     idp.set_fault("status", code=429, endpoint="jwks", profile="generic")
     forged = forged_logout_token(idp, RSAKey.generate_key(2048, private=True), kid="forged")
-    assert requests.post(f"{netbox.url}/oauth/backchannel-logout/oidc/", data={"logout_token": forged},
-                         timeout=30).status_code == 400
+    assert (
+        requests.post(
+            f"{netbox.url}/oauth/backchannel-logout/oidc/", data={"logout_token": forged}, timeout=30
+        ).status_code
+        == 400
+    )
     result = login(netbox, "edge-jwk")  # the provider still refuses JWKS requests: the cached keys serve
     assert result.logged_in, (result.messages, netbox.tail_logs())
 
 
 def test_backchannel_logout_is_off_for_providers_that_never_send_it(netbox, idp):
     forged = forged_logout_token(idp, RSAKey.generate_key(2048, private=True), kid="forged")
-    okta = requests.post(f"{netbox.url}/oauth/backchannel-logout/okta-openidconnect/", timeout=30,
-                         data={"logout_token": forged})
+    okta = requests.post(
+        f"{netbox.url}/oauth/backchannel-logout/okta-openidconnect/", timeout=30, data={"logout_token": forged}
+    )
     assert okta.status_code == 404
     # The generic provider advertises backchannel_logout_supported: on.
-    assert requests.post(f"{netbox.url}/oauth/backchannel-logout/oidc/", data={"logout_token": forged},
-                         timeout=30).status_code == 400
+    assert (
+        requests.post(
+            f"{netbox.url}/oauth/backchannel-logout/oidc/", data={"logout_token": forged}, timeout=30
+        ).status_code
+        == 400
+    )
 
 
 # ---- item 3: no event lost to its own length ----------------------------------------------------------------
@@ -254,9 +309,15 @@ def test_a_failure_longer_than_its_column_keeps_its_row(netbox, idp):
     session, state = begin(netbox, idp)
     before = last_id(netbox)
     description = "Graph refused: " + "insufficient privileges to complete the operation. " * 12
-    page = session.get(f"{netbox.url}/oauth/complete/oidc/",
-                       params={"error": "server_error", "error_description": description, "state": state,
-                               "iss": idp.issuer("generic")})
+    page = session.get(
+        f"{netbox.url}/oauth/complete/oidc/",
+        params={
+            "error": "server_error",
+            "error_description": description,
+            "state": state,
+            "iss": idp.issuer("generic"),
+        },
+    )
     assert urlsplit(page.url).path == "/login/"
     assert "failed at the identity provider" in " ".join(parse_login_page(page.text).messages)
     [row] = events(netbox, "id > %s", (before,))
@@ -272,8 +333,9 @@ def test_audit_trail_needs_view_permission_under_exempt_view_permissions(netbox,
     assert result.logged_in
     assert result.session.get(f"{netbox.url}/dcim/sites/", timeout=30).status_code == 200  # exempt: visible
     assert result.session.get(f"{netbox.url}/plugins/sso/events/", timeout=30).status_code == 403
-    api = result.session.get(f"{netbox.url}/api/plugins/sso/events/", timeout=30,
-                             headers={"Accept": "application/json"})
+    api = result.session.get(
+        f"{netbox.url}/api/plugins/sso/events/", timeout=30, headers={"Accept": "application/json"}
+    )
     assert api.status_code == 403, api.text[:300]
 
 
@@ -303,8 +365,10 @@ def cut_session_saves(netbox, session_key: str, cuts: int) -> None:
         conn.execute(CUT_TRIGGER)
         conn.execute("ALTER SEQUENCE nbsso_test_cuts RESTART")
         conn.execute("DROP TRIGGER IF EXISTS nbsso_test_cut ON django_session")
-        conn.execute("CREATE TRIGGER nbsso_test_cut BEFORE UPDATE ON django_session FOR EACH ROW "
-                     "EXECUTE FUNCTION nbsso_test_cut_session()")
+        conn.execute(
+            "CREATE TRIGGER nbsso_test_cut BEFORE UPDATE ON django_session FOR EACH ROW "
+            "EXECUTE FUNCTION nbsso_test_cut_session()"
+        )
 
 
 def stop_cutting(netbox) -> None:
@@ -319,8 +383,12 @@ def begin_again(netbox, idp, session: requests.Session, cuts: int) -> requests.R
     form = find_sso_form(page.text, "oidc")
     cut_session_saves(netbox, session.cookies["sessionid"], cuts=cuts)
     try:
-        return session.post(f"{netbox.url}{form.action}", data=form.fields, allow_redirects=False,
-                            headers={"Accept": "application/json", "Referer": page.url})
+        return session.post(
+            f"{netbox.url}{form.action}",
+            data=form.fields,
+            allow_redirects=False,
+            headers={"Accept": "application/json", "Referer": page.url},
+        )
     finally:
         stop_cutting(netbox)
 
@@ -347,8 +415,11 @@ def test_every_audit_line_has_its_row(netbox, idp, login):
     assert result.logged_in
     out = result.session.get(f"{netbox.url}/logout/", headers={"Sec-Fetch-Site": "same-origin"})
     assert any(r.url.startswith(idp.base_url) for r in out.history), "logout continued at the provider"
-    lines = [json.loads(line[line.index("{"):]) for line in netbox.log_file.read_text().splitlines()
-             if " netbox_sso.audit " in line and "{" in line]
+    lines = [
+        json.loads(line[line.index("{") :])
+        for line in netbox.log_file.read_text().splitlines()
+        if " netbox_sso.audit " in line and "{" in line
+    ]
     assert {line["event"] for line in lines} <= set(LOG_NAMES.values())
     logged: dict[str, int] = {}
     for line in lines:

@@ -40,11 +40,16 @@ def graph(idp) -> str:
 @pytest.fixture(scope="module")
 def mapping_netbox(netbox_factory, idp):
     block = reference_block(
-        "entra_id_group_mapping", application_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+        "entra_id_group_mapping",
+        application_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
         tenant_id=idp.profile("entra").home_tenant_id,
-        azure_group_id_for_superusers=group_id("netbox-admins"), azure_group_id_for_staff=group_id("staff"),
-        azure_group_id=group_id("netbox-users"), netbox_group_name="Users",
-        another_azure_group_id=group_id("ops"), another_netbox_group_name="Operators",
+        azure_group_id_for_superusers=group_id("netbox-admins"),
+        azure_group_id_for_staff=group_id("staff"),
+        azure_group_id=group_id("netbox-users"),
+        netbox_group_name="Users",
+        another_azure_group_id=group_id("ops"),
+        another_netbox_group_name="Operators",
     )
     netbox = netbox_factory(block + authority(idp) + graph(idp))
     with netbox.db() as conn:  # the reference: "NetBox groups must already exist before mapping"
@@ -53,12 +58,22 @@ def mapping_netbox(netbox_factory, idp):
 
 
 def test_reference_login_block_verbatim(netbox_factory, idp, login):
-    block = reference_block("entra_id", application_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                            tenant_id=idp.profile("entra").home_tenant_id)
+    block = reference_block(
+        "entra_id", application_id=CLIENT_ID, client_secret=CLIENT_SECRET, tenant_id=idp.profile("entra").home_tenant_id
+    )
     netbox = netbox_factory(block + authority(idp))
-    idp.upsert_user("entra-amy", {"email": "entra-amy@contoso.example", "email_verified": True,
-                                  "given_name": "Amy", "family_name": "Adams", "name": "Amy Adams",
-                                  "preferred_username": "entra-amy"}, replace_claims=True)
+    idp.upsert_user(
+        "entra-amy",
+        {
+            "email": "entra-amy@contoso.example",
+            "email_verified": True,
+            "given_name": "Amy",
+            "family_name": "Adams",
+            "name": "Amy Adams",
+            "preferred_username": "entra-amy",
+        },
+        replace_claims=True,
+    )
     result = login(netbox, "entra-amy", backend=BACKEND)
     assert result.logged_in, (result.messages, netbox.tail_logs())
     user = db.user(netbox, upn(idp, "entra-amy"))
@@ -71,9 +86,16 @@ def test_reference_login_block_verbatim(netbox_factory, idp, login):
 
 
 def test_reference_mapping_block_verbatim_maps_groups_and_superuser(mapping_netbox, idp, login):
-    idp.upsert_user("entra-ben", {"preferred_username": "entra-ben", "email": "entra-ben@contoso.example",
-                                  "email_verified": True, "groups": ["netbox-admins", "netbox-users", "ops"]},
-                    replace_claims=True)
+    idp.upsert_user(
+        "entra-ben",
+        {
+            "preferred_username": "entra-ben",
+            "email": "entra-ben@contoso.example",
+            "email_verified": True,
+            "groups": ["netbox-admins", "netbox-users", "ops"],
+        },
+        replace_claims=True,
+    )
     result = login(mapping_netbox, "entra-ben", backend=BACKEND)
     assert result.logged_in, (result.messages, mapping_netbox.tail_logs())
     assert db.user_groups(mapping_netbox, upn(idp, "entra-ben")) == {"Users", "Operators"}
@@ -84,9 +106,17 @@ def test_reference_mapping_block_verbatim_maps_groups_and_superuser(mapping_netb
 
 
 def test_overage_is_resolved_through_graph(mapping_netbox, idp, login):
-    idp.upsert_user("entra-cal", {"preferred_username": "entra-cal", "email": "entra-cal@contoso.example",
-                                  "email_verified": True, "groups": ["ops"]},
-                    replace_claims=True, extra_groups=250)
+    idp.upsert_user(
+        "entra-cal",
+        {
+            "preferred_username": "entra-cal",
+            "email": "entra-cal@contoso.example",
+            "email_verified": True,
+            "groups": ["ops"],
+        },
+        replace_claims=True,
+        extra_groups=250,
+    )
     idp.clear_log()
     result = login(mapping_netbox, "entra-cal", backend=BACKEND)
     assert result.logged_in, (result.messages, mapping_netbox.tail_logs())
@@ -95,9 +125,17 @@ def test_overage_is_resolved_through_graph(mapping_netbox, idp, login):
 
 
 def test_graph_refusal_fails_closed_with_a_clear_message(mapping_netbox, idp, login):
-    idp.upsert_user("entra-dee", {"preferred_username": "entra-dee", "email": "entra-dee@contoso.example",
-                                  "email_verified": True, "groups": ["netbox-users"]},
-                    replace_claims=True, extra_groups=250)
+    idp.upsert_user(
+        "entra-dee",
+        {
+            "preferred_username": "entra-dee",
+            "email": "entra-dee@contoso.example",
+            "email_verified": True,
+            "groups": ["netbox-users"],
+        },
+        replace_claims=True,
+        extra_groups=250,
+    )
     idp.set_fault("status", endpoint="graph", code=403)
     try:
         result = login(mapping_netbox, "entra-dee", backend=BACKEND)
@@ -111,11 +149,20 @@ def test_graph_refusal_fails_closed_with_a_clear_message(mapping_netbox, idp, lo
 def test_a_mapped_group_that_does_not_exist_is_reported_by_name_not_created(mapping_netbox, idp, login):
     """The reference's mapping never creates groups: a missing one is named in the log and the audit trail."""
     with mapping_netbox.db() as conn:
-        conn.execute("DELETE FROM users_user_groups WHERE group_id IN "
-                     "(SELECT id FROM users_group WHERE name = 'Operators')")
+        conn.execute(
+            "DELETE FROM users_user_groups WHERE group_id IN (SELECT id FROM users_group WHERE name = 'Operators')"
+        )
         conn.execute("DELETE FROM users_group WHERE name = 'Operators'")
-    idp.upsert_user("entra-eve", {"preferred_username": "entra-eve", "email": "entra-eve@contoso.example",
-                                  "email_verified": True, "groups": ["netbox-users", "ops"]}, replace_claims=True)
+    idp.upsert_user(
+        "entra-eve",
+        {
+            "preferred_username": "entra-eve",
+            "email": "entra-eve@contoso.example",
+            "email_verified": True,
+            "groups": ["netbox-users", "ops"],
+        },
+        replace_claims=True,
+    )
     result = login(mapping_netbox, "entra-eve", backend=BACKEND)
     assert result.logged_in, result.messages
     username = upn(idp, "entra-eve")
@@ -124,7 +171,8 @@ def test_a_mapped_group_that_does_not_exist_is_reported_by_name_not_created(mapp
         assert conn.execute("SELECT count(*) FROM users_group WHERE name = 'Operators'").fetchone()[0] == 0
         [(reason, details)] = conn.execute(
             "SELECT reason, details FROM netbox_sso_ssoevent WHERE event = 'mapping_warning' AND username = %s",
-            (username,)).fetchall()
+            (username,),
+        ).fetchall()
     assert reason == "missing_netbox_groups"
     assert any("Operators" in warning for warning in details["warnings"])
     assert "'Operators'" in mapping_netbox.log_file.read_text()

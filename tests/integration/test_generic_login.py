@@ -15,8 +15,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def generic_config(idp) -> str:
     # The manual's own form: the discovery document URL, which stock social-core turns into a 404.
-    return reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                           provider_domain=idp_domain(idp, "generic"))
+    return reference_block(
+        "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp, "generic")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,11 @@ def test_stock_netbox_fails_on_the_same_block(netbox_factory, generic_config):
     session = requests.Session()
     page = session.get(f"{stock.url}/login/", timeout=30)
     token = session.cookies["csrftoken"]
-    begin = session.post(f"{stock.url}/oauth/begin/oidc/", data={"csrfmiddlewaretoken": token},
-                         headers={"Accept": "application/json", "Referer": page.url}, timeout=30,
-                         allow_redirects=False)
+    begin = session.post(
+        f"{stock.url}/oauth/begin/oidc/",
+        data={"csrfmiddlewaretoken": token},
+        headers={"Accept": "application/json", "Referer": page.url},
+        timeout=30,
+        allow_redirects=False,
+    )
     assert begin.status_code == 500

@@ -23,8 +23,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def netbox(netbox_factory, idp):
-    config = reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                             provider_domain=idp_domain(idp, "generic"))
+    config = reference_block(
+        "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp, "generic")
+    )
     return netbox_factory(config)
 
 
@@ -69,8 +70,13 @@ def begin(netbox, idp, session: requests.Session | None = None) -> tuple[request
     session.verify = str(idp.ca_bundle)
     page = session.get(f"{netbox.url}/login/", timeout=30)
     form = find_sso_form(page.text, "oidc")
-    answer = session.post(f"{netbox.url}{form.action}", data=form.fields, timeout=30, allow_redirects=False,
-                          headers={"Accept": "application/json", "Referer": page.url})
+    answer = session.post(
+        f"{netbox.url}{form.action}",
+        data=form.fields,
+        timeout=30,
+        allow_redirects=False,
+        headers={"Accept": "application/json", "Referer": page.url},
+    )
     assert answer.status_code == 200, answer.text[:500]
     return session, answer.json()
 
@@ -95,8 +101,9 @@ def test_login_uses_pkce_s256_nonce_and_a_fresh_state(netbox, idp, login):
 def test_tokens_are_not_stored_at_rest(netbox, login):
     assert login(netbox, "bob").logged_in
     with netbox.db() as conn:
-        extra = conn.execute("SELECT extra_data FROM social_auth_usersocialauth WHERE uid = %s",
-                             ("7b2d4c1f-bob",)).fetchone()[0]
+        extra = conn.execute(
+            "SELECT extra_data FROM social_auth_usersocialauth WHERE uid = %s", ("7b2d4c1f-bob",)
+        ).fetchone()[0]
     assert not {"access_token", "refresh_token", "id_token"} & set(extra), extra
     assert "auth_time" in extra
 
@@ -154,8 +161,7 @@ def test_malformed_json_from_token_endpoint(netbox, idp, login):
 
 
 def test_malformed_jwks(netbox, idp, login):
-    for mode, fragment in (("malformed", "malformed response"), ("no_keys_field", "(keys)"),
-                           ("empty", "signing keys")):
+    for mode, fragment in (("malformed", "malformed response"), ("no_keys_field", "(keys)"), ("empty", "signing keys")):
         flush_metadata_cache(netbox)
         idp.set_fault("jwks", mode=mode)
         refused_login(netbox, login, "carol", fragment)
@@ -189,42 +195,54 @@ def test_discovered_endpoint_over_plain_http(netbox, idp):
 
 
 # ---- hostile tokens ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("mode", "fragment"), [
-    ("wrong_key", "signature"),
-    ("none", "(alg)"),
-    ("hs256_with_public_key", "(alg)"),
-])
+@pytest.mark.parametrize(
+    ("mode", "fragment"),
+    [
+        ("wrong_key", "signature"),
+        ("none", "(alg)"),
+        ("hs256_with_public_key", "(alg)"),
+    ],
+)
 def test_bad_signatures(netbox, idp, login, mode, fragment):
     idp.set_fault("sign", mode=mode)
     refused_login(netbox, login, "carol", fragment)
 
 
-@pytest.mark.parametrize(("claims", "fragment"), [
-    ({"iss": "https://evil.example/"}, "(iss)"),
-    ({"aud": "another-client"}, "(aud)"),
-    ({"aud": [CLIENT_ID, "another-client"], "azp": "another-client"}, "(azp)"),
-    ({"sub": None}, "(sub)"),
-    ({"nonce": "a-nonce-from-another-session"}, "(nonce)"),
-])
+@pytest.mark.parametrize(
+    ("claims", "fragment"),
+    [
+        ({"iss": "https://evil.example/"}, "(iss)"),
+        ({"aud": "another-client"}, "(aud)"),
+        ({"aud": [CLIENT_ID, "another-client"], "azp": "another-client"}, "(azp)"),
+        ({"sub": None}, "(sub)"),
+        ({"nonce": "a-nonce-from-another-session"}, "(nonce)"),
+    ],
+)
 def test_wrong_claims(netbox, idp, login, claims, fragment):
     idp.set_fault("id_token_claims", claims=claims)
     refused_login(netbox, login, "carol", fragment)
 
 
-@pytest.mark.parametrize(("claim", "offset", "fragment"), [
-    ("exp", -3600, "(exp)"),
-    ("iat", -3600, "(iat)"),
-    ("nbf", 3600, "(nbf)"),
-])
+@pytest.mark.parametrize(
+    ("claim", "offset", "fragment"),
+    [
+        ("exp", -3600, "(exp)"),
+        ("iat", -3600, "(iat)"),
+        ("nbf", 3600, "(nbf)"),
+    ],
+)
 def test_times_out_of_range(netbox, idp, login, claim, offset, fragment):
     idp.set_fault("id_token_claims", claims={claim: now() + offset})
     refused_login(netbox, login, "carol", fragment, "clocks")
 
 
-@pytest.mark.parametrize(("claims", "fragment"), [
-    ({"sub": "somebody-else"}, "(userinfo.sub)"),
-    ({"sub": None}, "(userinfo.sub)"),
-])
+@pytest.mark.parametrize(
+    ("claims", "fragment"),
+    [
+        ({"sub": "somebody-else"}, "(userinfo.sub)"),
+        ({"sub": None}, "(userinfo.sub)"),
+    ],
+)
 def test_userinfo_sub(netbox, idp, login, claims, fragment):
     idp.set_fault("userinfo_claims", claims=claims)
     refused_login(netbox, login, "carol", fragment)

@@ -20,9 +20,12 @@ from tests.integration.reference import reference_block, reference_pipeline
 pytestmark = pytest.mark.integration
 
 # The reference's pipeline minus its proprietary group-mapping step (another issue's subject).
-REFERENCE_PIPELINE = reference_pipeline(without=("nbc_auth_extensions.azure_authentication.azuread_map_groups",)) + """
+REFERENCE_PIPELINE = (
+    reference_pipeline(without=("nbc_auth_extensions.azure_authentication.azuread_map_groups",))
+    + """
 PLUGINS_CONFIG = {'netbox_sso': {'break_glass_users': ['ops-bg']}}
 """
+)
 
 LOCAL_USERS = """
 from users.models import User
@@ -46,8 +49,12 @@ IDP_USERS = {
     "squat-erin": {"preferred_username": "erin", "email": "erin@elsewhere.example", "email_verified": True},
     # Display name must never become the username; a Cyrillic look-alike must not be mangled into 'dmin'.
     "frank": {"preferred_username": "frank", "name": "admin", "email": "frank@corp.example"},
-    "grace": {"preferred_username": "\u0430dmin", "email": "grace@corp.example", "email_verified": True,
-              "name": "Grace"},
+    "grace": {
+        "preferred_username": "\u0430dmin",
+        "email": "grace@corp.example",
+        "email_verified": True,
+        "name": "Grace",
+    },
     # A second verified IdP identity for an account that is already linked to another one.
     "dave-twin": {"preferred_username": "dave.twin", "email": "dave@corp.example", "email_verified": True},
 }
@@ -55,8 +62,12 @@ IDP_USERS = {
 
 @pytest.fixture(scope="module")
 def netbox(netbox_factory, idp):
-    config = reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                             provider_domain=idp_domain(idp, "generic")) + REFERENCE_PIPELINE
+    config = (
+        reference_block(
+            "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp, "generic")
+        )
+        + REFERENCE_PIPELINE
+    )
     for username, claims in IDP_USERS.items():
         idp.upsert_user(username, claims)
     instance = netbox_factory(config)
@@ -81,8 +92,10 @@ def refused(netbox, login, username: str, *fragments: str) -> None:
 
 def test_pipeline_swap_is_logged(netbox):
     log = netbox.log_file.read_text()
-    assert "social_core.pipeline.social_auth.associate_by_email replaced by " \
-           "netbox_sso.pipeline.identity.associate_by_email" in log
+    assert (
+        "social_core.pipeline.social_auth.associate_by_email replaced by "
+        "netbox_sso.pipeline.identity.associate_by_email" in log
+    )
 
 
 def test_unverified_email_never_links(netbox, login):

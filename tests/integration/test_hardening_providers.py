@@ -20,11 +20,13 @@ from tests.integration.reference import reference_block
 
 pytestmark = pytest.mark.integration
 
-BOTH_BACKENDS = ("\nREMOTE_AUTH_BACKEND = ['social_core.backends.azuread.AzureADOAuth2', "
-                 "'social_core.backends.okta_openidconnect.OktaOpenIdConnect', "
-                 "'social_core.backends.azuread.AzureADOAuth2V2', "
-                 "'social_core.backends.azuread_tenant.AzureADTenantOAuth2', "
-                 "'social_core.backends.azuread_tenant.AzureADV2TenantOAuth2']\n")
+BOTH_BACKENDS = (
+    "\nREMOTE_AUTH_BACKEND = ['social_core.backends.azuread.AzureADOAuth2', "
+    "'social_core.backends.okta_openidconnect.OktaOpenIdConnect', "
+    "'social_core.backends.azuread.AzureADOAuth2V2', "
+    "'social_core.backends.azuread_tenant.AzureADTenantOAuth2', "
+    "'social_core.backends.azuread_tenant.AzureADV2TenantOAuth2']\n"
+)
 # social-core's v2 backend, configured as its documentation says (the reference has no v2 block).
 V2_SETTINGS = """
 SOCIAL_AUTH_AZUREAD_OAUTH2_V2_KEY = {key!r}
@@ -34,12 +36,15 @@ SOCIAL_AUTH_AZUREAD_OAUTH2_V2_AUTHORITY_HOST = {host!r}
 """
 # social-core's tenant backends, configured as its documentation says (they keyed users on sub and on
 # preferred_username).
-TENANT_SETTINGS = "".join(f"""
+TENANT_SETTINGS = "".join(
+    f"""
 SOCIAL_AUTH_{prefix}_KEY = {{key!r}}
 SOCIAL_AUTH_{prefix}_SECRET = {{secret!r}}
 SOCIAL_AUTH_{prefix}_TENANT_ID = {{tenant!r}}
 SOCIAL_AUTH_{prefix}_AUTHORITY_HOST = {{host!r}}
-""" for prefix in ("AZUREAD_TENANT_OAUTH2", "AZUREAD_V2_TENANT_OAUTH2"))
+"""
+    for prefix in ("AZUREAD_TENANT_OAUTH2", "AZUREAD_V2_TENANT_OAUTH2")
+)
 ENTRA_BACKENDS = ("azuread-oauth2", "azuread-oauth2-v2", "azuread-tenant-oauth2", "azuread-v2-tenant-oauth2")
 LEGACY_LINKS = """
 from users.models import User
@@ -53,8 +58,14 @@ for username, provider, uid, extra_data in {links!r}:
 @pytest.fixture(scope="module")
 def pidp(idp) -> Iterator[DevIdP]:
     """devidp with the entra and okta profiles, over TLS with the session's CA (same state directory)."""
-    server = DevIdP(users=load_users_file(DATA / "users.yaml"), profiles=("entra", "okta"), host="127.0.0.1",
-                    port=0, tls=True, state_dir=STATE / "devidp")
+    server = DevIdP(
+        users=load_users_file(DATA / "users.yaml"),
+        profiles=("entra", "okta"),
+        host="127.0.0.1",
+        port=0,
+        tls=True,
+        state_dir=STATE / "devidp",
+    )
     server.start()
     assert server.ca_bundle == idp.ca_bundle
     server.upsert_user("legacy-entra", {"name": "Legacy Entra", "email": "le@contoso.example"})
@@ -72,22 +83,35 @@ def entra(pidp: DevIdP):
 @pytest.fixture(scope="module")
 def netbox(netbox_factory, pidp):
     profile = entra(pidp)
-    config = "\n".join((
-        reference_block("entra_id", application_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                        tenant_id=profile.home_tenant_id),
-        f"SOCIAL_AUTH_AZUREAD_OAUTH2_AUTHORITY_HOST = {profile.authority_host!r}",
-        reference_block("okta", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                        okta_domain=pidp.profile("okta").api_url().split("://", 1)[1].removesuffix("/oauth2/")),
-        V2_SETTINGS.format(key=CLIENT_ID, secret=CLIENT_SECRET, tenant=profile.home_tenant_id,
-                           host=profile.authority_host),
-        TENANT_SETTINGS.format(key=CLIENT_ID, secret=CLIENT_SECRET, tenant=profile.home_tenant_id,
-                               host=profile.authority_host),
-        BOTH_BACKENDS,
-    ))
+    config = "\n".join(
+        (
+            reference_block(
+                "entra_id", application_id=CLIENT_ID, client_secret=CLIENT_SECRET, tenant_id=profile.home_tenant_id
+            ),
+            f"SOCIAL_AUTH_AZUREAD_OAUTH2_AUTHORITY_HOST = {profile.authority_host!r}",
+            reference_block(
+                "okta",
+                client_id=CLIENT_ID,
+                client_secret=CLIENT_SECRET,
+                okta_domain=pidp.profile("okta").api_url().split("://", 1)[1].removesuffix("/oauth2/"),
+            ),
+            V2_SETTINGS.format(
+                key=CLIENT_ID, secret=CLIENT_SECRET, tenant=profile.home_tenant_id, host=profile.authority_host
+            ),
+            TENANT_SETTINGS.format(
+                key=CLIENT_ID, secret=CLIENT_SECRET, tenant=profile.home_tenant_id, host=profile.authority_host
+            ),
+            BOTH_BACKENDS,
+        )
+    )
     instance = netbox_factory(config)
-    pidp.register_client(CLIENT_ID, CLIENT_SECRET, redirect_uris=[
-        f"{instance.url}/oauth/complete/{backend}/"
-        for backend in (*ENTRA_BACKENDS, "okta-openidconnect")])
+    pidp.register_client(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        redirect_uris=[
+            f"{instance.url}/oauth/complete/{backend}/" for backend in (*ENTRA_BACKENDS, "okta-openidconnect")
+        ],
+    )
     recycled, keeper = pidp.users["recycled"], pidp.users["keeper"]
     legacy = [
         ("legacy-entra", "azuread-oauth2", profile.upn(pidp.users["legacy-entra"]), {}),
@@ -96,10 +120,18 @@ def netbox(netbox_factory, pidp):
         ("legacy-v2t", "azuread-v2-tenant-oauth2", profile.upn(pidp.users["legacy-v2t"]), {}),
         # Stock links that stored the ID token: a former employee's, whose upn now names `recycled`, and
         # keeper's own.
-        ("former", "azuread-oauth2", profile.upn(recycled),
-         stock_entra_extra_data(profile.user_tid(recycled), "0b5e7d1c-former-employee-oid")),
-        ("keeper", "azuread-oauth2", profile.upn(keeper),
-         stock_entra_extra_data(profile.user_tid(keeper), profile.oid(keeper))),
+        (
+            "former",
+            "azuread-oauth2",
+            profile.upn(recycled),
+            stock_entra_extra_data(profile.user_tid(recycled), "0b5e7d1c-former-employee-oid"),
+        ),
+        (
+            "keeper",
+            "azuread-oauth2",
+            profile.upn(keeper),
+            stock_entra_extra_data(profile.user_tid(keeper), profile.oid(keeper)),
+        ),
     ]
     instance.shell(LEGACY_LINKS.format(links=legacy))
     return instance
@@ -122,6 +154,7 @@ def _no_faults(pidp):
 def plogin(pidp, login):
     def run(netbox, username, backend):
         return login(netbox, username, backend=backend)
+
     return run
 
 
@@ -140,8 +173,12 @@ def begin_url(netbox, pidp, backend: str) -> str:
     session.verify = str(pidp.ca_bundle)
     page = session.get(f"{netbox.url}/login/", timeout=30)
     form = find_sso_form(page.text, backend)
-    answer = session.post(f"{netbox.url}{form.action}", data=form.fields, timeout=30,
-                          headers={"Accept": "application/json", "Referer": page.url})
+    answer = session.post(
+        f"{netbox.url}{form.action}",
+        data=form.fields,
+        timeout=30,
+        headers={"Accept": "application/json", "Referer": page.url},
+    )
     return answer.json()["url"]
 
 
@@ -186,8 +223,9 @@ def test_entra_legacy_upn_link_moves_to_tid_oid(netbox, pidp, plogin):
     assert db.social_links(netbox, legacy["id"]) == [("azuread-oauth2", entra_uid(pidp, "legacy-entra"))]
 
 
-@pytest.mark.parametrize("username,backend", [("legacy-tenant", "azuread-tenant-oauth2"),
-                                              ("legacy-v2t", "azuread-v2-tenant-oauth2")])
+@pytest.mark.parametrize(
+    "username,backend", [("legacy-tenant", "azuread-tenant-oauth2"), ("legacy-v2t", "azuread-v2-tenant-oauth2")]
+)
 def test_entra_tenant_backends_legacy_links_move_to_tid_oid(netbox, pidp, plogin, username, backend):
     """social-core's azuread-tenant-oauth2 keyed users on sub, azuread-v2-tenant-oauth2 on preferred_username."""
     legacy = db.user(netbox, username)
@@ -203,8 +241,7 @@ def test_legacy_upn_now_naming_another_identity_never_inherits_the_account(netbo
     # The former employee's link is untouched; the new person has an account of their own.
     assert db.social_links(netbox, former["id"]) == [("azuread-oauth2", entra(pidp).upn(pidp.users["recycled"]))]
     new = db.user(netbox, entra(pidp).upn(pidp.users["recycled"]))
-    assert new is not None and db.social_links(netbox, new["id"]) == [("azuread-oauth2",
-                                                                        entra_uid(pidp, "recycled"))]
+    assert new is not None and db.social_links(netbox, new["id"]) == [("azuread-oauth2", entra_uid(pidp, "recycled"))]
     assert "legacy key that now belongs to another identity" in netbox.log_file.read_text()
 
 
@@ -224,8 +261,10 @@ def test_entra_token_from_a_foreign_tenant_is_refused(netbox, pidp, plogin):
     assert "(tid)" in result.message_text and "tenant" in result.message_text, result.messages
     assert db.user_count(netbox) == users
     with netbox.db() as conn:  # the audit trail has the refusal, with its category
-        event = conn.execute("SELECT event, outcome, reason FROM netbox_sso_ssoevent WHERE backend = "
-                             "'azuread-oauth2' ORDER BY id DESC LIMIT 1").fetchone()
+        event = conn.execute(
+            "SELECT event, outcome, reason FROM netbox_sso_ssoevent WHERE backend = "
+            "'azuread-oauth2' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
     assert tuple(event) == ("refused", "refused", "foreign_tenant")
 
 

@@ -30,8 +30,14 @@ print(sorted(reveal(extra)), 'access_token' in extra, 'refresh_token' in extra)
 
 @pytest.fixture(scope="module")
 def pidp(idp) -> Iterator[DevIdP]:
-    server = DevIdP(users=load_users_file(DATA / "users.yaml"), profiles=("entra",), host="127.0.0.1",
-                    port=0, tls=True, state_dir=STATE / "devidp")
+    server = DevIdP(
+        users=load_users_file(DATA / "users.yaml"),
+        profiles=("entra",),
+        host="127.0.0.1",
+        port=0,
+        tls=True,
+        state_dir=STATE / "devidp",
+    )
     server.start()
     server.upsert_user("frida", {"name": "Frida F", "email": "frida@fabrikam.example"}, tenant="fabrikam")
     yield server
@@ -41,20 +47,31 @@ def pidp(idp) -> Iterator[DevIdP]:
 @pytest.fixture(scope="module")
 def netbox(netbox_factory, idp, pidp):
     profile = pidp.profile("entra")
-    plugin = {"entra_allowed_tenants": [profile.foreign_tenant_id], "store_tokens": True, "clock_leeway": 5,
-              "idp_timeout": 3, "allow_insecure_http": True}
-    config = "\n".join((
-        reference_block("entra_id", application_id=CLIENT_ID, client_secret=CLIENT_SECRET, tenant_id="common"),
-        f"SOCIAL_AUTH_AZUREAD_OAUTH2_AUTHORITY_HOST = {profile.authority_host!r}",
-        reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                        provider_domain=idp_domain(idp, "generic")),
-        "REMOTE_AUTH_BACKEND = ['social_core.backends.azuread.AzureADOAuth2', "
-        "'social_core.backends.open_id_connect.OpenIdConnectAuth']",
-        f"PLUGINS_CONFIG = {{'netbox_sso': {plugin!r}}}",
-        # social-core settings that weaken sign-in, as old guides paste them: reported, never silent.
-        "SOCIAL_AUTH_SANITIZE_REDIRECTS = False",
-        "SOCIAL_AUTH_AZUREAD_OAUTH2_ID_KEY = 'upn'",
-    ))
+    plugin = {
+        "entra_allowed_tenants": [profile.foreign_tenant_id],
+        "store_tokens": True,
+        "clock_leeway": 5,
+        "idp_timeout": 3,
+        "allow_insecure_http": True,
+    }
+    config = "\n".join(
+        (
+            reference_block("entra_id", application_id=CLIENT_ID, client_secret=CLIENT_SECRET, tenant_id="common"),
+            f"SOCIAL_AUTH_AZUREAD_OAUTH2_AUTHORITY_HOST = {profile.authority_host!r}",
+            reference_block(
+                "generic_oidc",
+                client_id=CLIENT_ID,
+                client_secret=CLIENT_SECRET,
+                provider_domain=idp_domain(idp, "generic"),
+            ),
+            "REMOTE_AUTH_BACKEND = ['social_core.backends.azuread.AzureADOAuth2', "
+            "'social_core.backends.open_id_connect.OpenIdConnectAuth']",
+            f"PLUGINS_CONFIG = {{'netbox_sso': {plugin!r}}}",
+            # social-core settings that weaken sign-in, as old guides paste them: reported, never silent.
+            "SOCIAL_AUTH_SANITIZE_REDIRECTS = False",
+            "SOCIAL_AUTH_AZUREAD_OAUTH2_ID_KEY = 'upn'",
+        )
+    )
     instance = netbox_factory(config)
     pidp.register_client(CLIENT_ID, CLIENT_SECRET, redirect_uris=[f"{instance.url}/oauth/complete/azuread-oauth2/"])
     return instance
@@ -92,8 +109,9 @@ def test_multi_tenant_admits_only_allow_listed_tenants(netbox, login):
 def test_tokens_stored_only_encrypted(netbox, login):
     assert login(netbox, "bob").logged_in
     with netbox.db() as conn:
-        raw = conn.execute("SELECT extra_data::text FROM social_auth_usersocialauth WHERE uid = %s",
-                           ("7b2d4c1f-bob",)).fetchone()[0]
+        raw = conn.execute(
+            "SELECT extra_data::text FROM social_auth_usersocialauth WHERE uid = %s", ("7b2d4c1f-bob",)
+        ).fetchone()[0]
     assert "encrypted_tokens" in raw
     assert "eyJ" not in raw, "no JWT (access or ID token) in clear text"
     out = netbox.shell(DECRYPT.format(uid="7b2d4c1f-bob"))

@@ -28,9 +28,12 @@ from tests.integration.reference import reference_block, reference_pipeline
 
 pytestmark = pytest.mark.integration
 
-CONFIG = reference_pipeline(without=("nbc_auth_extensions.azure_authentication.azuread_map_groups",)) + """
+CONFIG = (
+    reference_pipeline(without=("nbc_auth_extensions.azure_authentication.azuread_map_groups",))
+    + """
 PLUGINS_CONFIG = {'netbox_sso': {'break_glass_users': ['admin'], 'local_login': 'break_glass_only'}}
 """
+)
 
 LOCAL_USERS = """
 from users.models import User
@@ -59,8 +62,12 @@ UserSocialAuth.objects.create(user=user, provider='oidc', uid={sub!r}, extra_dat
 
 @pytest.fixture(scope="module")
 def netbox(netbox_factory, idp):
-    config = reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                             provider_domain=idp_domain(idp, "generic")) + CONFIG
+    config = (
+        reference_block(
+            "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp, "generic")
+        )
+        + CONFIG
+    )
     for username, claims in IDP_USERS.items():
         idp.upsert_user(username, claims, replace_claims=True)
     instance = netbox_factory(config)
@@ -82,17 +89,23 @@ def browser(idp) -> requests.Session:
 def password_login(netbox, session: requests.Session, username: str, password: str) -> requests.Response:
     page = session.get(f"{netbox.url}/login/?local=1")
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    return session.post(f"{netbox.url}/login/?local=1", headers={"Referer": page.url},
-                        data={"csrfmiddlewaretoken": token, "username": username, "password": password})
+    return session.post(
+        f"{netbox.url}/login/?local=1",
+        headers={"Referer": page.url},
+        data={"csrfmiddlewaretoken": token, "username": username, "password": password},
+    )
 
 
 def begin_sso(netbox, session: requests.Session) -> str:
     """POST /oauth/begin/oidc/ as NetBox's login page does; the provider's authorization URL."""
     if "csrftoken" not in session.cookies:
         session.get(f"{netbox.url}/login/")
-    answer = session.post(f"{netbox.url}/oauth/begin/oidc/", data={"csrfmiddlewaretoken": session.cookies["csrftoken"]},
-                          headers={"Accept": "application/json", "Referer": f"{netbox.url}/login/"},
-                          allow_redirects=False)
+    answer = session.post(
+        f"{netbox.url}/oauth/begin/oidc/",
+        data={"csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        headers={"Accept": "application/json", "Referer": f"{netbox.url}/login/"},
+        allow_redirects=False,
+    )
     assert answer.status_code == 200, answer.text[:300]
     return answer.json()["url"]
 
@@ -110,8 +123,10 @@ def messages_of(response: requests.Response) -> str:
 
 def events(netbox, username: str) -> list[dict]:
     with netbox.db() as conn:
-        cursor = conn.execute("SELECT event, outcome, reason, backend, details FROM netbox_sso_ssoevent "
-                              "WHERE username = %s ORDER BY id", (username,))
+        cursor = conn.execute(
+            "SELECT event, outcome, reason, backend, details FROM netbox_sso_ssoevent WHERE username = %s ORDER BY id",
+            (username,),
+        )
         return [dict(zip([c.name for c in cursor.description], row, strict=True)) for row in cursor.fetchall()]
 
 
@@ -127,8 +142,11 @@ def wait_for_events(netbox, username: str, count: int) -> list[dict]:
 
 def extra_data(netbox, username: str) -> dict:
     with netbox.db() as conn:
-        [(data,)] = conn.execute("SELECT s.extra_data FROM social_auth_usersocialauth s JOIN users_user u "
-                                 "ON u.id = s.user_id WHERE u.username = %s", (username,)).fetchall()
+        [(data,)] = conn.execute(
+            "SELECT s.extra_data FROM social_auth_usersocialauth s JOIN users_user u "
+            "ON u.id = s.user_id WHERE u.username = %s",
+            (username,),
+        ).fetchall()
     return data if isinstance(data, dict) else json.loads(data)
 
 
@@ -148,8 +166,10 @@ def test_wrong_password_is_audited_as_a_failure(netbox, idp):
     password_login(netbox, session, ADMIN_USERNAME, "not-the-password")
     assert not is_logged_in(session, netbox.url)
     found = wait_for_events(netbox, ADMIN_USERNAME, 1)
-    assert any(e["event"] == "login_failure" and e["backend"] == "local" and e["reason"] == "invalid_credentials"
-               for e in found), found
+    assert any(
+        e["event"] == "login_failure" and e["backend"] == "local" and e["reason"] == "invalid_credentials"
+        for e in found
+    ), found
 
 
 def test_password_sign_in_of_other_accounts_is_refused_with_a_clear_message(netbox, idp):
@@ -159,14 +179,20 @@ def test_password_sign_in_of_other_accounts_is_refused_with_a_clear_message(netb
     assert urlsplit(answer.url).path == "/login/"
     assert "Password sign-in is limited to break-glass accounts" in messages_of(answer), answer.text[-2000:]
     [event] = wait_for_events(netbox, "nora", 1)
-    assert (event["event"], event["outcome"], event["reason"], event["backend"]) == \
-        ("refused", "refused", "local_login_restricted", "local")
+    assert (event["event"], event["outcome"], event["reason"], event["backend"]) == (
+        "refused",
+        "refused",
+        "local_login_restricted",
+        "local",
+    )
 
 
 def test_api_token_provisioning_with_a_password_is_refused_too(netbox, idp):
-    answer = browser(idp).post(f"{netbox.url}/api/users/tokens/provision/",
-                               json={"username": "nora", "password": "nora-password"},
-                               headers={"Accept": "application/json"})
+    answer = browser(idp).post(
+        f"{netbox.url}/api/users/tokens/provision/",
+        json={"username": "nora", "password": "nora-password"},
+        headers={"Accept": "application/json"},
+    )
     assert answer.status_code in (401, 403), answer.text[:300]
 
 
@@ -219,8 +245,14 @@ def test_unverified_email_never_blocks_the_verified_owners_first_login(netbox, l
 def stock_extra_data(idp, username: str) -> dict:
     sub = idp.profile("generic").subject(idp.users[username], CLIENT_ID, {})
     id_token = jwt.encode({"iss": "x", "sub": sub, "aud": CLIENT_ID}, "k" * 32, algorithm="HS256")
-    return {"access_token": "plain-access-token", "refresh_token": "plain-refresh-token", "id_token": id_token,
-            "token_type": "Bearer", "id": sub, "auth_time": 1}
+    return {
+        "access_token": "plain-access-token",
+        "refresh_token": "plain-refresh-token",
+        "id_token": id_token,
+        "token_type": "Bearer",
+        "id": sub,
+        "auth_time": 1,
+    }
 
 
 def add_stock_link(netbox, idp, username: str, idp_username: str) -> None:
@@ -284,7 +316,8 @@ def test_first_sign_in_completing_in_two_browsers_at_once_lands_both_on_one_acco
             time.sleep(0.1)
             waiting = lock.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = "
-                "'Lock' AND query ILIKE 'INSERT INTO \"users_user\"%%'").fetchone()[0]
+                "'Lock' AND query ILIKE 'INSERT INTO \"users_user\"%%'"
+            ).fetchone()[0]
         lock.execute("COMMIT")
         assert waiting == 2, "both callbacks should have reached the user insert"
     for thread in threads:
@@ -295,4 +328,3 @@ def test_first_sign_in_completing_in_two_browsers_at_once_lands_both_on_one_acco
     cora = db.user(netbox, "cora")
     assert [p for p, _ in db.social_links(netbox, cora["id"])] == ["oidc"]
     assert db.usernames(netbox).count("cora") == 1
-

@@ -39,14 +39,22 @@ PLUGINS_CONFIG = {'netbox_sso': {
 
 
 def claims(username: str, groups: list[str]) -> dict:
-    return {"sub": f"sub-{username}", "preferred_username": username, "email": f"{username}@example.com",
-            "email_verified": True, "given_name": username.title(), "family_name": "Cost", "groups": groups}
+    return {
+        "sub": f"sub-{username}",
+        "preferred_username": username,
+        "email": f"{username}@example.com",
+        "email_verified": True,
+        "given_name": username.title(),
+        "family_name": "Cost",
+        "groups": groups,
+    }
 
 
 @pytest.fixture(scope="module")
 def netbox(netbox_factory, idp):
-    block = reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                            provider_domain=idp_domain(idp))
+    block = reference_block(
+        "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp)
+    )
     # The probe's package is found through PYTHONPATH, as bench/run puts it there (read when NetBox starts).
     saved = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(BENCH_PLUGIN), saved) if p)
@@ -75,15 +83,21 @@ def test_first_and_repeat_login_run_fewer_statements_than_stock_netbox(netbox, i
     idp.upsert_user("cost-alice", claims("cost-alice", ["netbox-users", "ops"]), replace_claims=True)
     first = login(netbox, idp, "cost-alice")
     repeat = login(netbox, idp, "cost-alice")
-    first_count, repeat_count = int(first.complete_headers["X-Bench-Queries"]), int(
-        repeat.complete_headers["X-Bench-Queries"])
+    first_count, repeat_count = (
+        int(first.complete_headers["X-Bench-Queries"]),
+        int(repeat.complete_headers["X-Bench-Queries"]),
+    )
     assert first_count < STOCK_FIRST_LOGIN, tables(first)
     assert repeat_count < STOCK_REPEAT_LOGIN, tables(repeat)
     # The work is still done: the user, the groups and the audit trail are there.
     assert db.user_groups(netbox, "cost-alice") == {"Users", "Operators", "Viewers"}
     with netbox.db() as conn:
-        events = [row[0] for row in conn.execute(
-            "SELECT event FROM netbox_sso_ssoevent WHERE username = %s ORDER BY id", ("cost-alice",))]
+        events = [
+            row[0]
+            for row in conn.execute(
+                "SELECT event FROM netbox_sso_ssoevent WHERE username = %s ORDER BY id", ("cost-alice",)
+            )
+        ]
     assert events == ["user_created", "groups_changed", "login_success", "login_success"]
 
 

@@ -38,8 +38,14 @@ PLUGINS_CONFIG = {'netbox_sso': {'backends': {'oidc': {
 
 
 def claims(username: str, groups: list[str] | None, **extra) -> dict:
-    base = {"sub": f"sub-{username}", "preferred_username": username, "email": f"{username}@example.com",
-            "email_verified": True, "given_name": username.title(), "family_name": "Mapped"}
+    base = {
+        "sub": f"sub-{username}",
+        "preferred_username": username,
+        "email": f"{username}@example.com",
+        "email_verified": True,
+        "given_name": username.title(),
+        "family_name": "Mapped",
+    }
     if groups is not None:
         base["groups"] = groups
     return {**base, **extra}
@@ -47,15 +53,17 @@ def claims(username: str, groups: list[str] | None, **extra) -> dict:
 
 @pytest.fixture(scope="module")
 def netbox(netbox_factory, idp):
-    generic = reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                              provider_domain=idp_domain(idp))
+    generic = reference_block(
+        "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp)
+    )
     return netbox_factory(generic + MAPPING)
 
 
 @pytest.fixture(scope="module")
 def keycloak_netbox(netbox_factory, idp):
-    generic = reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                              provider_domain=idp_domain(idp))
+    generic = reference_block(
+        "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp)
+    )
     return netbox_factory(generic + KEYCLOAK_MAPPING)
 
 
@@ -75,7 +83,8 @@ def test_permissions_as_code_are_created_with_the_group(netbox):
             "JOIN users_group_object_permissions gp ON gp.objectpermission_id = p.id "
             "JOIN users_group g ON g.id = gp.group_id "
             "JOIN users_objectpermission_object_types pt ON pt.objectpermission_id = p.id "
-            "JOIN django_content_type ot ON ot.id = pt.contenttype_id WHERE g.name = 'Operators'").fetchall()
+            "JOIN django_content_type ot ON ot.id = pt.contenttype_id WHERE g.name = 'Operators'"
+        ).fetchall()
     assert rows == [("operators-view-sites", ["view"], "dcim", "site")]
 
 
@@ -84,10 +93,14 @@ def test_mirror_adds_and_removes_managed_groups_and_keeps_manual_ones(netbox, id
     assert login(netbox, "map-ben").logged_in
     with netbox.db() as conn:  # an administrator adds a group no rule names, and removes a default one
         conn.execute("INSERT INTO users_group (name, description) VALUES ('Manual', '') ON CONFLICT DO NOTHING")
-        conn.execute("INSERT INTO users_user_groups (user_id, group_id) SELECT u.id, g.id FROM users_user u, "
-                     "users_group g WHERE u.username = 'map-ben' AND g.name = 'Manual'")
-        conn.execute("DELETE FROM users_user_groups WHERE user_id = (SELECT id FROM users_user WHERE "
-                     "username = 'map-ben') AND group_id = (SELECT id FROM users_group WHERE name = 'Everyone')")
+        conn.execute(
+            "INSERT INTO users_user_groups (user_id, group_id) SELECT u.id, g.id FROM users_user u, "
+            "users_group g WHERE u.username = 'map-ben' AND g.name = 'Manual'"
+        )
+        conn.execute(
+            "DELETE FROM users_user_groups WHERE user_id = (SELECT id FROM users_user WHERE "
+            "username = 'map-ben') AND group_id = (SELECT id FROM users_group WHERE name = 'Everyone')"
+        )
     idp.upsert_user("map-ben", claims("map-ben", ["netbox-users", "team-red"]), replace_claims=True)
     assert login(netbox, "map-ben").logged_in
     assert db.user_groups(netbox, "map-ben") == {"Users", "Teams", "Manual"}
@@ -131,8 +144,10 @@ def test_break_glass_accounts_are_never_changed(netbox, idp, login):
 
 
 def test_keycloak_client_roles_with_a_dotted_client_id(keycloak_netbox, idp, login):
-    idp.upsert_user("kc-fay", {**claims("kc-fay", None),
-                               "resource_access": {"netbox.app": {"roles": ["Editor", "/netbox/auditors"]}}})
+    idp.upsert_user(
+        "kc-fay",
+        {**claims("kc-fay", None), "resource_access": {"netbox.app": {"roles": ["Editor", "/netbox/auditors"]}}},
+    )
     assert login(keycloak_netbox, "kc-fay").logged_in
     assert db.user_groups(keycloak_netbox, "kc-fay") == {"Editors", "Auditors"}
 
@@ -148,8 +163,9 @@ def test_missing_claim_without_required_groups_changes_nothing_and_warns(keycloa
     log = keycloak_netbox.log_file.read_text()
     assert "mapping (oidc, kc-gus)" in log and "not found in id_token or userinfo" in log
     with keycloak_netbox.db() as conn:  # audited too, with the specific reason
-        rows = conn.execute("SELECT reason, details FROM netbox_sso_ssoevent WHERE event = 'mapping_warning' "
-                            "AND username = 'kc-gus'").fetchall()
+        rows = conn.execute(
+            "SELECT reason, details FROM netbox_sso_ssoevent WHERE event = 'mapping_warning' AND username = 'kc-gus'"
+        ).fetchall()
     assert [reason for reason, _ in rows] == ["missing_groups_claim"]
     assert "resource_access" in rows[0][1]["groups_claim"]
 
@@ -165,8 +181,9 @@ PLUGINS_CONFIG = {'netbox_sso': {'backends': {'oidc': {
 
 def test_a_failure_while_applying_leaves_no_half_provisioned_user(netbox_factory, idp, login):
     """Mapping fails after create_user (an object type that does not exist): the whole login rolls back."""
-    generic = reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                              provider_domain=idp_domain(idp))
+    generic = reference_block(
+        "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp)
+    )
     netbox = netbox_factory(generic + BROKEN_PERMISSIONS)
     idp.upsert_user("map-hal", claims("map-hal", ["netbox-users", "ops"]), replace_claims=True)
     result = login(netbox, "map-hal")

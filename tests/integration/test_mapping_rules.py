@@ -36,8 +36,9 @@ SETTINGS_TABLE = "netbox_sso_backendsettings"
 @pytest.fixture(scope="module")
 def pair(netbox_factory, idp):
     """(A, B): two NetBox instances, one database and one Redis; B runs the bench's SQL-count probe."""
-    block = reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                            provider_domain=idp_domain(idp))
+    block = reference_block(
+        "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp)
+    )
     env = {"PYTHONPATH": os.pathsep.join(p for p in (str(BENCH_PLUGIN), os.environ.get("PYTHONPATH", "")) if p)}
     first = netbox_factory(block + CONFIG, env=env, plugins=("netbox_sso", "nbbench"))
     second = netbox_factory(block + CONFIG, env=env, plugins=("netbox_sso", "nbbench"), share_with=first)
@@ -48,9 +49,12 @@ def admin_session(netbox) -> requests.Session:
     session = requests.Session()
     page = session.get(f"{netbox.url}/login/", timeout=30)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    answer = session.post(f"{netbox.url}/login/", timeout=30, headers={"Referer": f"{netbox.url}/login/"},
-                          data={"csrfmiddlewaretoken": token, "username": ADMIN_USERNAME,
-                                "password": ADMIN_PASSWORD, "next": "/"})
+    answer = session.post(
+        f"{netbox.url}/login/",
+        timeout=30,
+        headers={"Referer": f"{netbox.url}/login/"},
+        data={"csrfmiddlewaretoken": token, "username": ADMIN_USERNAME, "password": ADMIN_PASSWORD, "next": "/"},
+    )
     assert answer.ok and "/login/" not in answer.url, answer.url
     return session
 
@@ -63,8 +67,11 @@ class Api:
         self.session = admin_session(netbox)
 
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
-        headers = {"Accept": "application/json", "X-CSRFToken": self.session.cookies.get("csrftoken", ""),
-                   "Referer": f"{self.url}/"}
+        headers = {
+            "Accept": "application/json",
+            "X-CSRFToken": self.session.cookies.get("csrftoken", ""),
+            "Referer": f"{self.url}/",
+        }
         return self.session.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
 
     def group(self, name: str) -> int:
@@ -85,14 +92,22 @@ def api(pair) -> Api:
 
 
 def user_claims(username: str, groups: list[str]) -> dict:
-    return {"sub": f"sub-{username}", "preferred_username": username, "email": f"{username}@example.com",
-            "email_verified": True, "groups": groups}
+    return {
+        "sub": f"sub-{username}",
+        "preferred_username": username,
+        "email": f"{username}@example.com",
+        "email_verified": True,
+        "groups": groups,
+    }
 
 
 def groups_of(netbox, username: str) -> set[str]:
     with netbox.db() as conn:
-        rows = conn.execute("SELECT g.name FROM users_user u JOIN users_user_groups ug ON ug.user_id = u.id "
-                            "JOIN users_group g ON g.id = ug.group_id WHERE u.username = %s", (username,))
+        rows = conn.execute(
+            "SELECT g.name FROM users_user u JOIN users_user_groups ug ON ug.user_id = u.id "
+            "JOIN users_group g ON g.id = ug.group_id WHERE u.username = %s",
+            (username,),
+        )
         return {row[0] for row in rows.fetchall()}
 
 
@@ -113,8 +128,7 @@ def test_a_rule_added_on_one_instance_applies_to_the_next_login_on_the_other_wit
     assert login(second, "ops-olga").logged_in
     assert groups_of(second, "ops-olga") == {"Users"}
 
-    answer = api.rule(backend="oidc", effect="groups", match_type="exact", value="ops",
-                      groups=[api.group("Operators")])
+    answer = api.rule(backend="oidc", effect="groups", match_type="exact", value="ops", groups=[api.group("Operators")])
     assert answer.status_code == 201, answer.text
 
     assert login(second, "ops-olga").logged_in
@@ -129,12 +143,23 @@ def test_a_rule_added_on_one_instance_applies_to_the_next_login_on_the_other_wit
 
 def test_the_rest_api_and_graphql_round_trip_a_rule(api):
     teams = api.group("Teams")
-    created = api.rule(backend="oidc", effect="groups", match_type="glob", value="team-*", groups=[teams],
-                       description="every team", comments="from the API test")
+    created = api.rule(
+        backend="oidc",
+        effect="groups",
+        match_type="glob",
+        value="team-*",
+        groups=[teams],
+        description="every team",
+        comments="from the API test",
+    )
     assert created.status_code == 201, created.text
     rule = api.call("GET", f"/api/plugins/sso/rules/{created.json()['id']}/").json()
     assert (rule["backend"], rule["effect"]["value"], rule["match_type"]["value"], rule["value"]) == (
-        "oidc", "groups", "glob", "team-*")
+        "oidc",
+        "groups",
+        "glob",
+        "team-*",
+    )
     assert [group["name"] for group in rule["groups"]] == ["Teams"]
     assert (rule["description"], rule["comments"]) == ("every team", "from the API test")
 
@@ -151,15 +176,19 @@ def test_the_rest_api_and_graphql_round_trip_a_rule(api):
     assert graphql.status_code == 200, graphql.text
     found = graphql.json()["data"]["mapping_rule_list"]
     assert [(item["value"], sorted(g["name"] for g in item["groups"])) for item in found] == [
-        ("team-*", ["Crew", "Teams"])]
+        ("team-*", ["Crew", "Teams"])
+    ]
 
 
-@pytest.mark.parametrize(("fields", "field", "words"), [
-    ({"match_type": "regex", "value": "^site-["}, "value", "invalid regular expression"),
-    ({"effect": "superuser", "match_type": "glob", "value": "adm*", "groups": []}, "match_type", "exact"),
-    ({"value": "nobody", "groups": []}, "groups", "at least one NetBox group"),
-    ({"value": "netbox-users", "groups": [987654]}, "groups", "object does not exist"),
-])
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"match_type": "regex", "value": "^site-["}, "value", "invalid regular expression"),
+        ({"effect": "superuser", "match_type": "glob", "value": "adm*", "groups": []}, "match_type", "exact"),
+        ({"value": "nobody", "groups": []}, "groups", "at least one NetBox group"),
+        ({"value": "netbox-users", "groups": [987654]}, "groups", "object does not exist"),
+    ],
+)
 def test_an_invalid_rule_is_refused_with_a_message_naming_the_problem(api, fields, field, words):
     body = {"backend": "oidc", "effect": "groups", "match_type": "exact", "groups": [api.group("Teams")], **fields}
     answer = api.rule(**body)
@@ -181,8 +210,11 @@ def test_rule_changes_are_in_the_change_log_and_the_audit_trail(pair, api):
     rule_id = created.json()["id"]
     assert api.call("PATCH", f"/api/plugins/sso/rules/{rule_id}/", json={"description": "sign-in gate"}).ok
 
-    changes = api.call("GET", "/api/core/object-changes/", params={
-        "changed_object_type": "netbox_sso.mappingrule", "changed_object_id": rule_id}).json()["results"]
+    changes = api.call(
+        "GET",
+        "/api/core/object-changes/",
+        params={"changed_object_type": "netbox_sso.mappingrule", "changed_object_id": rule_id},
+    ).json()["results"]
     assert sorted(change["action"]["value"] for change in changes) == ["create", "update"]
     assert {change["user_name"] for change in changes} == {ADMIN_USERNAME}
 
@@ -200,8 +232,12 @@ def test_a_login_reads_the_rules_only_after_they_changed(pair, api, idp, login):
     assert rule_statements(warm) == 0
     baseline = int(warm.complete_headers["X-Bench-Queries"])
 
-    assert api.rule(backend="oidc", effect="groups", match_type="exact", value="unrelated",
-                    groups=[api.group("Crew")]).status_code == 201
+    assert (
+        api.rule(
+            backend="oidc", effect="groups", match_type="exact", value="unrelated", groups=[api.group("Crew")]
+        ).status_code
+        == 201
+    )
     rebuilt = login(second, "count-carl")
     assert rule_statements(rebuilt) == 1  # this worker saw the new version: one query for every rule
     assert rule_statements(rebuilt, SETTINGS_TABLE) == 1
@@ -250,25 +286,37 @@ def test_try_it_shows_the_decision_now_and_with_an_unsaved_edit(pair, api):
     page = api.session.get(f"{first.url}/plugins/sso/rules/try/", timeout=30)
     assert page.status_code == 200
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    answer = api.session.post(f"{first.url}/plugins/sso/rules/try/", timeout=60,
-                              headers={"Referer": f"{first.url}/plugins/sso/rules/try/"},
-                              data={"csrfmiddlewaretoken": token, "backend": "oidc", "username": "trial",
-                                    "claims": '{"sub": "x", "groups": ["netbox-users", "night"]}',
-                                    "edit_effect": "groups", "edit_match_type": "exact", "edit_value": "night",
-                                    "edit_groups": "Night shift"})
+    answer = api.session.post(
+        f"{first.url}/plugins/sso/rules/try/",
+        timeout=60,
+        headers={"Referer": f"{first.url}/plugins/sso/rules/try/"},
+        data={
+            "csrfmiddlewaretoken": token,
+            "backend": "oidc",
+            "username": "trial",
+            "claims": '{"sub": "x", "groups": ["netbox-users", "night"]}',
+            "edit_effect": "groups",
+            "edit_match_type": "exact",
+            "edit_value": "night",
+            "edit_groups": "Night shift",
+        },
+    )
     assert answer.status_code == 200
     results = re.findall(r'class="try-added">([^<]*)<', answer.text)
     assert len(results) == 2, answer.text[-3000:]
     assert "Night shift" not in results[0] and "Users" in results[0]
     assert "Night shift" in results[1]
 
-    captured = api.call("GET", "/api/plugins/sso/events/", params={"event": "claims_captured",
-                                                                   "username": "ops-olga"}).json()["results"]
+    captured = api.call(
+        "GET", "/api/plugins/sso/events/", params={"event": "claims_captured", "username": "ops-olga"}
+    ).json()["results"]
     assert captured, "debug_claims recorded no claims_captured event"
-    picked = api.session.post(f"{first.url}/plugins/sso/rules/try/", timeout=60,
-                              headers={"Referer": f"{first.url}/plugins/sso/rules/try/"},
-                              data={"csrfmiddlewaretoken": token, "backend": "oidc", "username": "ops-olga",
-                                    "event": captured[0]["id"]})
+    picked = api.session.post(
+        f"{first.url}/plugins/sso/rules/try/",
+        timeout=60,
+        headers={"Referer": f"{first.url}/plugins/sso/rules/try/"},
+        data={"csrfmiddlewaretoken": token, "backend": "oidc", "username": "ops-olga", "event": captured[0]["id"]},
+    )
     assert picked.status_code == 200
     assert re.findall(r'class="try-after">([^<]*)<', picked.text), picked.text[-3000:]
 
@@ -277,20 +325,32 @@ def bulk_import(api: Api, netbox, data: str, fmt: str) -> requests.Response:
     url = f"{netbox.url}/plugins/sso/rules/import/"
     page = api.session.get(url, timeout=60)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    return api.session.post(url, timeout=60, headers={"Referer": url},
-                            data={"csrfmiddlewaretoken": token, "data": data, "format": fmt, "csv_delimiter": ",",
-                                  "import_method": "direct"})
+    return api.session.post(
+        url,
+        timeout=60,
+        headers={"Referer": url},
+        data={
+            "csrfmiddlewaretoken": token,
+            "data": data,
+            "format": fmt,
+            "csv_delimiter": ",",
+            "import_method": "direct",
+        },
+    )
 
 
 def test_bulk_import_takes_csv_and_yaml_and_reports_an_unknown_group(pair, api):
     first, _ = pair
     csv_rows = 'backend,effect,match_type,value,groups,create_groups\noidc,groups,glob,site-*,"Site staff,Field",true\n'
     assert bulk_import(api, first, csv_rows, "csv").status_code in (200, 302)
-    yaml_rows = ("- backend: oidc\n  match_type: regex\n  value: '^lab-[0-9]+$'\n  groups: [Lab]\n"
-                 "  create_groups: true\n")
+    yaml_rows = (
+        "- backend: oidc\n  match_type: regex\n  value: '^lab-[0-9]+$'\n  groups: [Lab]\n  create_groups: true\n"
+    )
     assert bulk_import(api, first, yaml_rows, "yaml").status_code in (200, 302)
-    rules = {r["value"]: sorted(g["name"] for g in r["groups"])
-             for r in api.call("GET", "/api/plugins/sso/rules/", params={"limit": 100}).json()["results"]}
+    rules = {
+        r["value"]: sorted(g["name"] for g in r["groups"])
+        for r in api.call("GET", "/api/plugins/sso/rules/", params={"limit": 100}).json()["results"]
+    }
     assert rules["site-*"] == ["Field", "Site staff"]
     assert rules["^lab-[0-9]+$"] == ["Lab"]
 
@@ -305,14 +365,20 @@ def test_backend_settings_in_the_database_apply_where_configuration_is_silent(pa
     bad = api.call("POST", "/api/plugins/sso/backends/", json={"backend": "oidc", "groups_sources": "graph"})
     assert bad.status_code == 400, bad.text
     assert "graph" in " ".join(map(str, bad.json().get("groups_sources", []))), bad.text
-    made = api.call("POST", "/api/plugins/sso/backends/", json={"backend": "oidc", "case": "lower",
-                                                                "strip_prefixes": "/"})
+    made = api.call(
+        "POST", "/api/plugins/sso/backends/", json={"backend": "oidc", "case": "lower", "strip_prefixes": "/"}
+    )
     assert made.status_code == 201, made.text
-    assert api.rule(backend="oidc", effect="groups", match_type="exact", value="night",
-                    groups=[api.group("Night shift")]).status_code == 201
+    assert (
+        api.rule(
+            backend="oidc", effect="groups", match_type="exact", value="night", groups=[api.group("Night shift")]
+        ).status_code
+        == 201
+    )
     idp.upsert_user("night-nina", user_claims("night-nina", ["netbox-users", "/NIGHT"]), replace_claims=True)
     assert login(second, "night-nina").logged_in
     assert groups_of(second, "night-nina") == {"Users", "Night shift"}
-    query = '{ backend_settings_list { backend case strip_prefixes } }'
+    query = "{ backend_settings_list { backend case strip_prefixes } }"
     assert api.call("POST", "/graphql/", json={"query": query}).json()["data"]["backend_settings_list"] == [
-        {"backend": "oidc", "case": "lower", "strip_prefixes": "/"}]
+        {"backend": "oidc", "case": "lower", "strip_prefixes": "/"}
+    ]

@@ -41,9 +41,18 @@ def okta_block(idp, server: str | None = None) -> str:
 
 
 def okta_user(idp, name: str, groups: list[str]) -> None:
-    idp.upsert_user(name, {"preferred_username": f"{name}@example.com", "email": f"{name}@example.com",
-                           "email_verified": True, "given_name": name.title(), "family_name": "Okta",
-                           "groups": groups}, replace_claims=True)
+    idp.upsert_user(
+        name,
+        {
+            "preferred_username": f"{name}@example.com",
+            "email": f"{name}@example.com",
+            "email_verified": True,
+            "given_name": name.title(),
+            "family_name": "Okta",
+            "groups": groups,
+        },
+        replace_claims=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -79,15 +88,30 @@ def test_okta_custom_authorization_server(netbox_factory, idp, login):
 
 
 def test_keycloak_realm_roles_mapping(netbox_factory, idp, login):
-    block = reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                            provider_domain=idp_domain(idp, "keycloak"))
+    block = reference_block(
+        "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp, "keycloak")
+    )
     netbox = netbox_factory(block + KEYCLOAK_MAPPING)
-    idp.upsert_user("kc-ada", {"preferred_username": "kc-ada", "email": "kc-ada@example.com",
-                               "email_verified": True, "realm_access": {"roles": ["netbox-admin", "offline"]}},
-                    replace_claims=True)
-    idp.upsert_user("kc-bea", {"preferred_username": "kc-bea", "email": "kc-bea@example.com",
-                               "email_verified": True, "realm_access": {"roles": ["offline"]}},
-                    replace_claims=True)
+    idp.upsert_user(
+        "kc-ada",
+        {
+            "preferred_username": "kc-ada",
+            "email": "kc-ada@example.com",
+            "email_verified": True,
+            "realm_access": {"roles": ["netbox-admin", "offline"]},
+        },
+        replace_claims=True,
+    )
+    idp.upsert_user(
+        "kc-bea",
+        {
+            "preferred_username": "kc-bea",
+            "email": "kc-bea@example.com",
+            "email_verified": True,
+            "realm_access": {"roles": ["offline"]},
+        },
+        replace_claims=True,
+    )
     assert login(netbox, "kc-ada").logged_in
     assert db.user_groups(netbox, "kc-ada") == {"Admins"}
     assert db.user(netbox, "kc-ada")["is_superuser"] is True

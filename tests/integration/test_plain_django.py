@@ -92,25 +92,45 @@ def site(tmp_path_factory, idp):
     package = root / "plainsite"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    header = (f"DB_PATH = {str(root / 'db.sqlite3')!r}\nISSUER = {idp.issuer('generic')!r}\n"
-              f"CLIENT_ID = {CLIENT_ID!r}\nCLIENT_SECRET = {CLIENT_SECRET!r}\n")
+    header = (
+        f"DB_PATH = {str(root / 'db.sqlite3')!r}\nISSUER = {idp.issuer('generic')!r}\n"
+        f"CLIENT_ID = {CLIENT_ID!r}\nCLIENT_SECRET = {CLIENT_SECRET!r}\n"
+    )
     (package / "settings.py").write_text(header + SETTINGS)
     (package / "urls.py").write_text(URLS)
-    env = {**os.environ, "PYTHONPATH": str(root), "DJANGO_SETTINGS_MODULE": "plainsite.settings",
-           "REQUESTS_CA_BUNDLE": str(idp.ca_bundle)}
-    subprocess.run([sys.executable, "-m", "django", "migrate", "--no-input", "-v", "0"], env=env, check=True,
-                   timeout=120)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "DJANGO_SETTINGS_MODULE": "plainsite.settings",
+        "REQUESTS_CA_BUNDLE": str(idp.ca_bundle),
+    }
+    subprocess.run(
+        [sys.executable, "-m", "django", "migrate", "--no-input", "-v", "0"], env=env, check=True, timeout=120
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     _REDIRECT_URIS.add(f"{url}/oauth/complete/oidc/")
     _LOGOUT_URIS.add(f"{url}/")
-    idp.register_client(CLIENT_ID, CLIENT_SECRET, redirect_uris=sorted(_REDIRECT_URIS),
-                        post_logout_redirect_uris=sorted(_LOGOUT_URIS))
+    idp.register_client(
+        CLIENT_ID, CLIENT_SECRET, redirect_uris=sorted(_REDIRECT_URIS), post_logout_redirect_uris=sorted(_LOGOUT_URIS)
+    )
     log = (root / "gunicorn.log").open("wb")
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "--no-control-socket", "django.core.wsgi:get_wsgi_application()"],
-        env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--no-control-socket",
+            "django.core.wsgi:get_wsgi_application()",
+        ],
+        env=env,
+        cwd=root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -132,12 +152,15 @@ def sign_in(site_url: str, idp, username: str) -> dict:
     session = requests.Session()
     verify = str(idp.ca_bundle)
     session.get(f"{site_url}/whoami/", timeout=30)  # the CSRF cookie: social-auth's begin view takes a POST
-    begin = session.post(f"{site_url}/oauth/login/oidc/", allow_redirects=False, timeout=30,
-                         headers={"X-CSRFToken": session.cookies["csrftoken"]})
+    begin = session.post(
+        f"{site_url}/oauth/login/oidc/",
+        allow_redirects=False,
+        timeout=30,
+        headers={"X-CSRFToken": session.cookies["csrftoken"]},
+    )
     assert begin.status_code == 302, begin.text[:300]
     authorize = begin.headers["Location"]
-    signed_in = session.post(authorize, data={"username": username}, allow_redirects=False, timeout=30,
-                             verify=verify)
+    signed_in = session.post(authorize, data={"username": username}, allow_redirects=False, timeout=30, verify=verify)
     assert signed_in.status_code == 302, signed_in.text[:300]
     landed = session.get(signed_in.headers["Location"], timeout=30)
     assert landed.status_code == 200, landed.text[:300]
@@ -146,21 +169,44 @@ def sign_in(site_url: str, idp, username: str) -> dict:
 
 def test_plain_django_site_maps_groups_onto_django_auth_groups(site, idp):
     url, _root = site
-    idp.upsert_user("plain-pat", {"preferred_username": "plain-pat", "email": "pat@example.com",
-                                  "email_verified": True, "groups": ["netbox-admins", "ops"]}, replace_claims=True)
+    idp.upsert_user(
+        "plain-pat",
+        {
+            "preferred_username": "plain-pat",
+            "email": "pat@example.com",
+            "email_verified": True,
+            "groups": ["netbox-admins", "ops"],
+        },
+        replace_claims=True,
+    )
     me = sign_in(url, idp, "plain-pat")
-    assert me == {"authenticated": True, "username": "plain-pat", "is_superuser": True,
-                  "groups": ["Admins", "Operators", "Viewers"]}
-    idp.upsert_user("plain-pat", {"preferred_username": "plain-pat", "email": "pat@example.com",
-                                  "email_verified": True, "groups": ["ops"]}, replace_claims=True)
+    assert me == {
+        "authenticated": True,
+        "username": "plain-pat",
+        "is_superuser": True,
+        "groups": ["Admins", "Operators", "Viewers"],
+    }
+    idp.upsert_user(
+        "plain-pat",
+        {"preferred_username": "plain-pat", "email": "pat@example.com", "email_verified": True, "groups": ["ops"]},
+        replace_claims=True,
+    )
     me = sign_in(url, idp, "plain-pat")
     assert me["is_superuser"] is False and me["groups"] == ["Operators", "Viewers"]
 
 
 def test_plain_django_site_refuses_without_required_groups(site, idp):
     url, root = site
-    idp.upsert_user("plain-quin", {"preferred_username": "plain-quin", "email": "quin@example.com",
-                                   "email_verified": True, "groups": ["contractors"]}, replace_claims=True)
+    idp.upsert_user(
+        "plain-quin",
+        {
+            "preferred_username": "plain-quin",
+            "email": "quin@example.com",
+            "email_verified": True,
+            "groups": ["contractors"],
+        },
+        replace_claims=True,
+    )
     me = sign_in(url, idp, "plain-quin")
     assert me["authenticated"] is False
     import sqlite3

@@ -33,16 +33,18 @@ def scim_connection(netbox, name: str, *args: str) -> str:
 
 
 def api_token(netbox, username: str) -> str:
-    out = netbox.shell("from users.models import Token, User\n"
-                       f"t = Token(user=User.objects.get(username={username!r}), token=Token.generate())\n"
-                       "t.save()\nprint('TOKEN=' + t.get_auth_header_prefix() + t.token)")
+    out = netbox.shell(
+        "from users.models import Token, User\n"
+        f"t = Token(user=User.objects.get(username={username!r}), token=Token.generate())\n"
+        "t.save()\nprint('TOKEN=' + t.get_auth_header_prefix() + t.token)"
+    )
     return out.split("TOKEN=", 1)[1].strip()
 
 
 def api_status(netbox, token: str) -> int:
-    return requests.get(f"{netbox.url}/api/users/config/", headers={"Authorization": token,
-                                                                    "Accept": "application/json"},
-                        timeout=30).status_code
+    return requests.get(
+        f"{netbox.url}/api/users/config/", headers={"Authorization": token, "Accept": "application/json"}, timeout=30
+    ).status_code
 
 
 def browser_signed_in(netbox, session: requests.Session) -> bool:
@@ -52,15 +54,21 @@ def browser_signed_in(netbox, session: requests.Session) -> bool:
 
 def entra_config(idp) -> str:
     block = reference_block(
-        "entra_id_group_mapping", application_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+        "entra_id_group_mapping",
+        application_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
         tenant_id=idp.profile("entra").home_tenant_id,
         azure_group_id_for_superusers=stable_id("group", "netbox-admins"),
         azure_group_id_for_staff=stable_id("group", "staff"),
-        azure_group_id=stable_id("group", "netbox-users"), netbox_group_name="Users",
-        another_azure_group_id=stable_id("group", "ops"), another_netbox_group_name="Operators",
+        azure_group_id=stable_id("group", "netbox-users"),
+        netbox_group_name="Users",
+        another_azure_group_id=stable_id("group", "ops"),
+        another_netbox_group_name="Operators",
     )
-    return (block + f"SOCIAL_AUTH_AZUREAD_OAUTH2_AUTHORITY_HOST = {idp.profile('entra').authority_host!r}\n"
-            "PLUGINS_CONFIG = {'netbox_sso': {'break_glass_users': ['admin']}}\n")
+    return (
+        block + f"SOCIAL_AUTH_AZUREAD_OAUTH2_AUTHORITY_HOST = {idp.profile('entra').authority_host!r}\n"
+        "PLUGINS_CONFIG = {'netbox_sso': {'break_glass_users': ['admin']}}\n"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +83,9 @@ def entra_pair(netbox_factory, idp):
 
 @pytest.fixture(scope="module")
 def entra_token(entra_pair, idp):
-    return scim_connection(entra_pair[0], "entra", "--backend", ENTRA, "--tenant-id",
-                           idp.profile("entra").home_tenant_id)
+    return scim_connection(
+        entra_pair[0], "entra", "--backend", ENTRA, "--tenant-id", idp.profile("entra").home_tenant_id
+    )
 
 
 def scim(netbox, token: str, method: str, path: str, **kwargs) -> requests.Response:
@@ -103,15 +112,27 @@ def test_entras_random_username_probe_gets_an_empty_list(entra_pair, entra_token
 
 def test_bad_requests_are_answered_in_scims_error_schema_never_500(entra_pair, entra_token):
     netbox = entra_pair[0]
-    cases = [("GET", "/Users", {"params": {"filter": 'userName eq'}}, 400),
-             ("GET", "/Users", {"params": {"filter": 'nickName eq "x"'}}, 400),
-             ("GET", "/Users/not-an-id", {}, 404),
-             ("GET", "/Groups/00000000-0000-0000-0000-000000000000", {}, 404),
-             ("POST", "/Users", {"data": b"{not json"}, 400),
-             ("POST", "/Users", {"json": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}}, 400),
-             ("POST", "/Users", {"json": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                                          "userName": "x@contoso.example", "externalId": "mailnickname"}}, 400),
-             ("GET", "/Nothing", {}, 404)]
+    cases = [
+        ("GET", "/Users", {"params": {"filter": "userName eq"}}, 400),
+        ("GET", "/Users", {"params": {"filter": 'nickName eq "x"'}}, 400),
+        ("GET", "/Users/not-an-id", {}, 404),
+        ("GET", "/Groups/00000000-0000-0000-0000-000000000000", {}, 404),
+        ("POST", "/Users", {"data": b"{not json"}, 400),
+        ("POST", "/Users", {"json": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}}, 400),
+        (
+            "POST",
+            "/Users",
+            {
+                "json": {
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": "x@contoso.example",
+                    "externalId": "mailnickname",
+                }
+            },
+            400,
+        ),
+        ("GET", "/Nothing", {}, 404),
+    ]
     for method, path, kwargs, status in cases:
         response = scim(netbox, entra_token, method, path, **kwargs)
         assert response.status_code == status, (method, path, response.text)
@@ -136,12 +157,20 @@ def test_scim2_tester_finds_no_failures(entra_pair):
     assert sum(r.status == Status.SUCCESS for r in results) >= 20
 
 
-def test_entra_sequence_provisions_maps_groups_and_sso_lands_on_the_same_account(entra_pair, entra_token, idp,
-                                                                              login):
+def test_entra_sequence_provisions_maps_groups_and_sso_lands_on_the_same_account(entra_pair, entra_token, idp, login):
     first, second = entra_pair
-    idp.upsert_user("scim-amy", {"preferred_username": "scim-amy", "email": "scim-amy@contoso.example",
-                                 "email_verified": True, "given_name": "Amy", "family_name": "Scim",
-                                 "groups": ["netbox-users"]}, replace_claims=True)
+    idp.upsert_user(
+        "scim-amy",
+        {
+            "preferred_username": "scim-amy",
+            "email": "scim-amy@contoso.example",
+            "email_verified": True,
+            "given_name": "Amy",
+            "family_name": "Scim",
+            "groups": ["netbox-users"],
+        },
+        replace_claims=True,
+    )
     [amy] = users_from_devidp(idp, "entra", ["scim-amy"])
     client = SCIMClient(f"{first.url}{SCIM_PATH}", entra_token, "entra")
     client.push([amy])
@@ -152,18 +181,34 @@ def test_entra_sequence_provisions_maps_groups_and_sso_lands_on_the_same_account
     [(provider, uid)] = db.social_links(first, account["id"])
     assert provider == ENTRA and uid == f"{idp.profile('entra').home_tenant_id}:{amy.external_id}".lower()
 
-    client.apply_changes([{"op": "update", "user": amy.user_name, "given_name": "Amelia"},
-                          {"op": "add_to_group", "user": amy.user_name, "group": "ops",
-                           "group_external_id": stable_id("group", "ops")},
-                          {"op": "add_to_group", "user": amy.user_name, "group": "netbox-admins",
-                           "group_external_id": stable_id("group", "netbox-admins")}],
-                         {amy.user_name: amy})
+    client.apply_changes(
+        [
+            {"op": "update", "user": amy.user_name, "given_name": "Amelia"},
+            {
+                "op": "add_to_group",
+                "user": amy.user_name,
+                "group": "ops",
+                "group_external_id": stable_id("group", "ops"),
+            },
+            {
+                "op": "add_to_group",
+                "user": amy.user_name,
+                "group": "netbox-admins",
+                "group_external_id": stable_id("group", "netbox-admins"),
+            },
+        ],
+        {amy.user_name: amy},
+    )
     assert db.user(first, amy.user_name)["first_name"] == "Amelia"
     assert db.user_groups(first, amy.user_name) == {"Users", "Operators"}
     assert db.user(first, amy.user_name)["is_superuser"] is True
-    client.apply_changes([{"op": "remove_from_group", "user": amy.user_name, "group": "ops"},
-                          {"op": "remove_from_group", "user": amy.user_name, "group": "netbox-admins"}],
-                         {amy.user_name: amy})
+    client.apply_changes(
+        [
+            {"op": "remove_from_group", "user": amy.user_name, "group": "ops"},
+            {"op": "remove_from_group", "user": amy.user_name, "group": "netbox-admins"},
+        ],
+        {amy.user_name: amy},
+    )
     assert db.user_groups(first, amy.user_name) == {"Users"}
     assert db.user(first, amy.user_name)["is_superuser"] is False
 
@@ -209,16 +254,29 @@ PLUGINS_CONFIG = {'netbox_sso': {'backends': {'okta-openidconnect': {
 
 def test_okta_sequence_with_put_groups_and_deactivation_lands_on_the_same_account(okta_netbox, idp, login):
     token = scim_connection(okta_netbox, "okta", "--backend", OKTA, "--token-action", "expire")
-    idp.upsert_user("scim-bob", {"preferred_username": "scim-bob@example.com", "email": "scim-bob@example.com",
-                                 "email_verified": True, "given_name": "Bob", "family_name": "Scim",
-                                 "groups": ["NetBox Operators"]}, replace_claims=True)
+    idp.upsert_user(
+        "scim-bob",
+        {
+            "preferred_username": "scim-bob@example.com",
+            "email": "scim-bob@example.com",
+            "email_verified": True,
+            "given_name": "Bob",
+            "family_name": "Scim",
+            "groups": ["NetBox Operators"],
+        },
+        replace_claims=True,
+    )
     [bob] = users_from_devidp(idp, "okta", ["scim-bob"])
     client = SCIMClient(f"{okta_netbox.url}{SCIM_PATH}", token, "okta")
     client.push([bob])
     assert db.user_groups(okta_netbox, bob.user_name) == {"Operators"}
-    client.apply_changes([{"op": "add_to_group", "user": bob.user_name, "group": "NetBox Admins"},
-                          {"op": "remove_from_group", "user": bob.user_name, "group": "NetBox Operators"}],
-                         {bob.user_name: bob})
+    client.apply_changes(
+        [
+            {"op": "add_to_group", "user": bob.user_name, "group": "NetBox Admins"},
+            {"op": "remove_from_group", "user": bob.user_name, "group": "NetBox Operators"},
+        ],
+        {bob.user_name: bob},
+    )
     assert db.user_groups(okta_netbox, bob.user_name) == {"Admins"}
     assert db.user(okta_netbox, bob.user_name)["is_superuser"] is True
 
@@ -242,22 +300,43 @@ def test_okta_sequence_with_put_groups_and_deactivation_lands_on_the_same_accoun
 
 def test_dry_run_reports_deprovisioning_without_changing_and_break_glass_is_never_provisioned(entra_pair, idp):
     netbox = entra_pair[0]
-    token = scim_connection(netbox, "entra-dry", "--backend", ENTRA, "--tenant-id",
-                            idp.profile("entra").home_tenant_id, "--dry-run", "on")
-    idp.upsert_user("scim-dana", {"preferred_username": "scim-dana", "email": "scim-dana@contoso.example",
-                                  "given_name": "Dana", "family_name": "Dry"}, replace_claims=True)
+    token = scim_connection(
+        netbox, "entra-dry", "--backend", ENTRA, "--tenant-id", idp.profile("entra").home_tenant_id, "--dry-run", "on"
+    )
+    idp.upsert_user(
+        "scim-dana",
+        {
+            "preferred_username": "scim-dana",
+            "email": "scim-dana@contoso.example",
+            "given_name": "Dana",
+            "family_name": "Dry",
+        },
+        replace_claims=True,
+    )
     [dana] = users_from_devidp(idp, "entra", ["scim-dana"])
     client = SCIMClient(f"{netbox.url}{SCIM_PATH}", token, "entra")
     client.push([dana])
     client.apply_changes([{"op": "disable", "user": dana.user_name}], {dana.user_name: dana})
     assert db.user(netbox, dana.user_name)["is_active"] is True
     with netbox.db() as conn:
-        reasons = [row[0] for row in conn.execute(
-            "SELECT reason FROM netbox_sso_ssoevent WHERE event = 'scim_deprovisioned' AND username = %s",
-            (dana.user_name,))]
+        reasons = [
+            row[0]
+            for row in conn.execute(
+                "SELECT reason FROM netbox_sso_ssoevent WHERE event = 'scim_deprovisioned' AND username = %s",
+                (dana.user_name,),
+            )
+        ]
     assert reasons == ["dry_run"]
 
-    refused = scim(netbox, token, "POST", "/Users", json={
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "admin",
-        "externalId": "0d4a8c1e-5b7f-4e2a-9c3d-1f2e3a4b5c6d"})
+    refused = scim(
+        netbox,
+        token,
+        "POST",
+        "/Users",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "admin",
+            "externalId": "0d4a8c1e-5b7f-4e2a-9c3d-1f2e3a4b5c6d",
+        },
+    )
     assert refused.status_code == 409 and "break-glass" in refused.json()["detail"]

@@ -52,19 +52,32 @@ BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
 def claims(username: str, groups: list[str]) -> dict:
-    return {"sub": f"sub-{username}", "preferred_username": username, "email": f"{username}@example.com",
-            "email_verified": True, "given_name": username.title(), "family_name": "Session", "groups": groups}
+    return {
+        "sub": f"sub-{username}",
+        "preferred_username": username,
+        "email": f"{username}@example.com",
+        "email_verified": True,
+        "given_name": username.title(),
+        "family_name": "Session",
+        "groups": groups,
+    }
 
 
 def register_backchannel(idp, uri: str) -> None:
     """Back-channel logout URI on the one devidp client, keeping every instance's redirect URIs."""
-    idp.register_client(CLIENT_ID, CLIENT_SECRET, redirect_uris=sorted(harness._REDIRECT_URIS),
-                        post_logout_redirect_uris=sorted(harness._LOGOUT_URIS), backchannel_logout_uri=uri)
+    idp.register_client(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        redirect_uris=sorted(harness._REDIRECT_URIS),
+        post_logout_redirect_uris=sorted(harness._LOGOUT_URIS),
+        backchannel_logout_uri=uri,
+    )
 
 
 def generic_block(idp) -> str:
-    return reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                           provider_domain=idp_domain(idp))
+    return reference_block(
+        "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +100,10 @@ def browser_session(idp) -> requests.Session:
 
 def session_expiry(netbox, session: requests.Session) -> float:
     with netbox.db() as conn:
-        row = conn.execute("SELECT extract(epoch FROM expire_date) FROM django_session WHERE session_key = %s",
-                           (session.cookies["sessionid"],)).fetchone()
+        row = conn.execute(
+            "SELECT extract(epoch FROM expire_date) FROM django_session WHERE session_key = %s",
+            (session.cookies["sessionid"],),
+        ).fetchone()
     assert row is not None, "the session is not in the database"
     return float(row[0])
 
@@ -111,11 +126,18 @@ def login_page_messages(response: requests.Response) -> str:
 
 def logout_token(idp, *, profile: str = "generic", **overrides) -> str:
     now = int(time.time())
-    token = {"iss": idp.issuer(profile), "aud": CLIENT_ID, "iat": now, "exp": now + 120,
-             "jti": f"jti-{time.time_ns()}", "events": {BACKCHANNEL_EVENT: {}}}
+    token = {
+        "iss": idp.issuer(profile),
+        "aud": CLIENT_ID,
+        "iat": now,
+        "exp": now + 120,
+        "jti": f"jti-{time.time_ns()}",
+        "events": {BACKCHANNEL_EVENT: {}},
+    }
     token.update(overrides)
-    return idp.keys[idp.profile(profile).prefix].sign({k: v for k, v in token.items() if v is not None},
-                                                      typ="logout+jwt")
+    return idp.keys[idp.profile(profile).prefix].sign(
+        {k: v for k, v in token.items() if v is not None}, typ="logout+jwt"
+    )
 
 
 # ---- 1. session lifetime ----------------------------------------------------------------------------
@@ -242,8 +264,9 @@ def test_cross_site_logout_link_stays_local(netbox, idp, login):
     idp.upsert_user("ses-gus", claims("ses-gus", ["netbox-users"]), replace_claims=True)
     result = login(netbox, "ses-gus")
     assert result.logged_in
-    response = result.session.get(f"{netbox.url}/logout/", headers={"Sec-Fetch-Site": "cross-site"},
-                                  allow_redirects=False)
+    response = result.session.get(
+        f"{netbox.url}/logout/", headers={"Sec-Fetch-Site": "cross-site"}, allow_redirects=False
+    )
     assert response.status_code == 302
     assert not response.headers["Location"].startswith(idp.base_url)
     assert not is_logged_in(result.session, netbox.url)
@@ -262,8 +285,12 @@ def test_same_site_logout_link_stays_local(netbox, idp, login):
         assert not is_logged_in(result.session, netbox.url)
     assert idp.end_user_sessions("ses-sib") == 2  # both provider sessions are still open
     with netbox.db() as conn:
-        details = [row[0] for row in conn.execute(
-            "SELECT details FROM netbox_sso_ssoevent WHERE event = 'logout' AND username = 'ses-sib' ORDER BY id")]
+        details = [
+            row[0]
+            for row in conn.execute(
+                "SELECT details FROM netbox_sso_ssoevent WHERE event = 'logout' AND username = 'ses-sib' ORDER BY id"
+            )
+        ]
     assert details == [{"provider_logout": False, "cross_origin": True}] * 2
 
 
@@ -294,8 +321,10 @@ def test_sid_logout_ends_only_that_session(netbox, idp, login):
     second = login(netbox, "ses-ida")  # another browser: another provider session, another sid
     assert first.logged_in and second.logged_in
     sid = idp_sid(idp, first.session)
-    answer = requests.post(f"{netbox.url}/oauth/backchannel-logout/oidc/",
-                           data={"logout_token": logout_token(idp, sub="sub-ses-ida", sid=sid)})
+    answer = requests.post(
+        f"{netbox.url}/oauth/backchannel-logout/oidc/",
+        data={"logout_token": logout_token(idp, sub="sub-ses-ida", sid=sid)},
+    )
     assert answer.status_code == 200, answer.text
     assert answer.headers["Cache-Control"] == "no-store"
     assert not is_logged_in(first.session, netbox.url)
@@ -304,9 +333,14 @@ def test_sid_logout_ends_only_that_session(netbox, idp, login):
 
 def backchannel_events(netbox, sub: str) -> list[dict]:
     with netbox.db() as conn:
-        return [row[0] for row in conn.execute(
-            "SELECT details FROM netbox_sso_ssoevent WHERE event = 'logout' AND reason = 'backchannel' "
-            "AND details->>'sub' = %s ORDER BY id", (sub,))]
+        return [
+            row[0]
+            for row in conn.execute(
+                "SELECT details FROM netbox_sso_ssoevent WHERE event = 'logout' AND reason = 'backchannel' "
+                "AND details->>'sub' = %s ORDER BY id",
+                (sub,),
+            )
+        ]
 
 
 def test_logout_token_with_a_live_sid_but_another_sub_ends_nothing(netbox, idp, login):
@@ -314,8 +348,10 @@ def test_logout_token_with_a_live_sid_but_another_sub_ends_nothing(netbox, idp, 
     victim = login(netbox, "ses-sue")
     assert victim.logged_in
     sid = idp_sid(idp, victim.session)
-    answer = requests.post(f"{netbox.url}/oauth/backchannel-logout/oidc/",
-                           data={"logout_token": logout_token(idp, sub="sub-someone-else", sid=sid)})
+    answer = requests.post(
+        f"{netbox.url}/oauth/backchannel-logout/oidc/",
+        data={"logout_token": logout_token(idp, sub="sub-someone-else", sid=sid)},
+    )
     assert answer.status_code == 200, answer.text
     assert is_logged_in(victim.session, netbox.url)  # neither deleted now nor ended by a marker later
     [details] = backchannel_events(netbox, "sub-someone-else")
@@ -330,8 +366,10 @@ def test_sid_and_sub_token_also_ends_the_users_sessions_recorded_without_sid(net
     with_sid = login(netbox, "ses-tom")
     other_sid = login(netbox, "ses-tom")
     assert without_sid.logged_in and with_sid.logged_in and other_sid.logged_in
-    answer = requests.post(f"{netbox.url}/oauth/backchannel-logout/oidc/", data={
-        "logout_token": logout_token(idp, sub="sub-ses-tom", sid=idp_sid(idp, with_sid.session))})
+    answer = requests.post(
+        f"{netbox.url}/oauth/backchannel-logout/oidc/",
+        data={"logout_token": logout_token(idp, sub="sub-ses-tom", sid=idp_sid(idp, with_sid.session))},
+    )
     assert answer.status_code == 200, answer.text
     assert not is_logged_in(with_sid.session, netbox.url)
     assert not is_logged_in(without_sid.session, netbox.url)
@@ -342,8 +380,9 @@ def test_sid_and_sub_token_also_ends_the_users_sessions_recorded_without_sid(net
 def test_logout_token_sub_only_ends_every_session_of_the_user(netbox, idp, login):
     idp.upsert_user("ses-jon", claims("ses-jon", ["netbox-users"]), replace_claims=True)
     sessions = [login(netbox, "ses-jon").session for _ in range(2)]
-    answer = requests.post(f"{netbox.url}/oauth/backchannel-logout/oidc/",
-                           data={"logout_token": logout_token(idp, sub="sub-ses-jon")})
+    answer = requests.post(
+        f"{netbox.url}/oauth/backchannel-logout/oidc/", data={"logout_token": logout_token(idp, sub="sub-ses-jon")}
+    )
     assert answer.status_code == 200, answer.text
     assert not any(is_logged_in(s, netbox.url) for s in sessions)
 
@@ -358,16 +397,19 @@ def test_replayed_logout_token_is_rejected(netbox, idp):
     assert replay.headers["Cache-Control"] == "no-store"
 
 
-@pytest.mark.parametrize(("overrides", "reason"), [
-    ({"aud": "another-client"}, "aud"),
-    ({"iss": "https://evil.example/"}, "iss"),
-    ({"events": None}, "events"),
-    ({"events": {"http://schemas.openid.net/event/other": {}}}, "events"),
-    ({"nonce": "n-1"}, "nonce"),
-    ({"exp": int(time.time()) - 3600, "iat": int(time.time()) - 4000}, "exp"),
-    ({"jti": None}, "jti"),
-    ({}, "sub"),  # neither sub nor sid
-])
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"aud": "another-client"}, "aud"),
+        ({"iss": "https://evil.example/"}, "iss"),
+        ({"events": None}, "events"),
+        ({"events": {"http://schemas.openid.net/event/other": {}}}, "events"),
+        ({"nonce": "n-1"}, "nonce"),
+        ({"exp": int(time.time()) - 3600, "iat": int(time.time()) - 4000}, "exp"),
+        ({"jti": None}, "jti"),
+        ({}, "sub"),  # neither sub nor sid
+    ],
+)
 def test_invalid_logout_tokens_are_rejected(netbox, idp, overrides, reason):
     token = logout_token(idp, **overrides)
     answer = requests.post(f"{netbox.url}/oauth/backchannel-logout/oidc/", data={"logout_token": token})
@@ -381,8 +423,7 @@ def test_backchannel_endpoint_answers_per_spec(netbox, idp):
     assert requests.post(url, data={}).status_code == 400
     forged = logout_token(idp, sub="sub-x", profile="keycloak")  # another issuer's key and iss
     assert requests.post(url, data={"logout_token": forged}).status_code == 400
-    assert requests.post(f"{netbox.url}/oauth/backchannel-logout/nope/",
-                         data={"logout_token": "x"}).status_code == 404
+    assert requests.post(f"{netbox.url}/oauth/backchannel-logout/nope/", data={"logout_token": "x"}).status_code == 404
 
 
 # ---- 5. straight to SSO from the login page, with the break-glass escape -------------------------------------
@@ -410,8 +451,13 @@ def test_local_login_escape_for_break_glass_accounts(redirect_netbox, idp):
     page = session.get(f"{redirect_netbox.url}/login/?local=1")
     assert page.status_code == 200 and urlsplit(page.url).path == "/login/"
     assert 'name="password"' in page.text  # shown although LOGIN_FORM_HIDDEN is True
-    form = session.post(f"{redirect_netbox.url}/login/?local=1",
-                        data={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD,
-                              "csrfmiddlewaretoken": session.cookies["csrftoken"]},
-                        headers={"Referer": page.url})
+    form = session.post(
+        f"{redirect_netbox.url}/login/?local=1",
+        data={
+            "username": ADMIN_USERNAME,
+            "password": ADMIN_PASSWORD,
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        },
+        headers={"Referer": page.url},
+    )
     assert is_logged_in(session, redirect_netbox.url), form.text[:300]

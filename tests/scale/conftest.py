@@ -68,13 +68,24 @@ def groups_for(user: str, n: int) -> list[str]:
 
 
 def claims(user: str, groups: list[str]) -> dict:
-    return {"sub": f"sub-{user}", "preferred_username": user, "email": f"{user}@example.com",
-            "email_verified": True, "given_name": user, "family_name": "Scale", "groups": groups}
+    return {
+        "sub": f"sub-{user}",
+        "preferred_username": user,
+        "email": f"{user}@example.com",
+        "email_verified": True,
+        "given_name": user,
+        "family_name": "Scale",
+        "groups": groups,
+    }
 
 
 def netbox_config(idp: DevIdP) -> str:
-    generic = reference_block("generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                              provider_domain=idp.issuer("generic").split("://", 1)[1])
+    generic = reference_block(
+        "generic_oidc",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        provider_domain=idp.issuer("generic").split("://", 1)[1],
+    )
     return generic + MAPPING
 
 
@@ -88,8 +99,15 @@ class Cluster:
         self.instances: list[NetBoxInstance] = []
         self.redirect_uris: set[str] = set()
 
-    def add(self, *, share_with: NetBoxInstance | None = None, redis: Redis | None = None, workers: int = 1,
-            threads: int = 4, extra_config: str = "") -> NetBoxInstance:
+    def add(
+        self,
+        *,
+        share_with: NetBoxInstance | None = None,
+        redis: Redis | None = None,
+        workers: int = 1,
+        threads: int = 4,
+        extra_config: str = "",
+    ) -> NetBoxInstance:
         instance = self.stack.new_instance(self.name, share_with=share_with)
         self.instances.append(instance)
         if redis is not None:  # its own Redis server (DB numbers stay those the stack handed out)
@@ -116,8 +134,9 @@ class Cluster:
 def scale_idp(request: pytest.FixtureRequest) -> Iterator[DevIdP]:
     """A devidp of this module only (the tests stop, restart and rotate it), on a fixed port once started."""
     name = request.module.__name__.rsplit(".", 1)[-1]
-    server = DevIdP(users=[], profiles=("generic",), host="127.0.0.1", port=0, tls=True,
-                    state_dir=STATE / f"devidp-{name}")
+    server = DevIdP(
+        users=[], profiles=("generic",), host="127.0.0.1", port=0, tls=True, state_dir=STATE / f"devidp-{name}"
+    )
     server.start()
     try:
         yield server

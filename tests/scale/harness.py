@@ -32,8 +32,13 @@ Policy = Callable[[requests.PreparedRequest], NetBoxInstance]
 class Balancer(HTTPAdapter):
     """Route each request for the public URL to an instance chosen by `policy`; record where it went."""
 
-    def __init__(self, public: NetBoxInstance, instances: list[NetBoxInstance], policy: Policy | None = None,
-                 log: list[tuple[str, str, str, int]] | None = None) -> None:
+    def __init__(
+        self,
+        public: NetBoxInstance,
+        instances: list[NetBoxInstance],
+        policy: Policy | None = None,
+        log: list[tuple[str, str, str, int]] | None = None,
+    ) -> None:
         super().__init__(pool_connections=len(instances), pool_maxsize=4)
         self.public = public
         self.instances = instances
@@ -93,13 +98,26 @@ class LoadRun:
 
     @property
     def failures(self) -> list[tuple[str, int, str]]:
-        return [(user, n, error or (result.message_text if result else "")) for user, n, result, error
-                in self.results if result is None or not result.logged_in]
+        return [
+            (user, n, error or (result.message_text if result else ""))
+            for user, n, result, error in self.results
+            if result is None or not result.logged_in
+        ]
 
 
-def run_logins(users: Iterable[str], rounds: int, *, concurrency: int, session_factory: Callable[[], requests.Session],
-               netbox_url: str, verify: str, time_limit: float, before: Callable[[str, int], None] | None = None,
-               between: Callable[[int], None] | None = None, pause_after_failure: float = 0.0) -> LoadRun:
+def run_logins(
+    users: Iterable[str],
+    rounds: int,
+    *,
+    concurrency: int,
+    session_factory: Callable[[], requests.Session],
+    netbox_url: str,
+    verify: str,
+    time_limit: float,
+    before: Callable[[str, int], None] | None = None,
+    between: Callable[[int], None] | None = None,
+    pause_after_failure: float = 0.0,
+) -> LoadRun:
     """Each user logs in `rounds` times in a row (a fresh browser session each time), `concurrency` users
     at once. Stops by itself at `time_limit` seconds. `before(user, n)` runs before each login (e.g. to
     change the user's claims); `between(k)` after the k-th completed login (to inject a fault)."""
@@ -153,8 +171,12 @@ def classify(result: LoginResult | None, error: str) -> str:
     IdP failed: nothing NetBox could show) | bad (anything else: a 500, a blank page, a hang)."""
     if result is not None and result.logged_in:
         return "ok"
-    if result is not None and urlsplit(result.final_url).path == "/login/" and result.status_code == 200 \
-            and result.messages:
+    if (
+        result is not None
+        and urlsplit(result.final_url).path == "/login/"
+        and result.status_code == 200
+        and result.messages
+    ):
         return "login_page_message"
     if error.startswith(("ConnectionError", "SSLError")) and "/generic/authorize" in error.split(" ", 2)[1]:
         return "browser_to_idp"
@@ -179,7 +201,8 @@ def db_state(instance: NetBoxInstance, usernames: list[str]) -> dict[str, dict]:
             "SELECT u.username, u.id, (SELECT count(*) FROM social_auth_usersocialauth s WHERE s.user_id = u.id), "
             "COALESCE((SELECT array_agg(g.name) FROM users_user_groups ug JOIN users_group g ON g.id = ug.group_id "
             "WHERE ug.user_id = u.id), '{}') FROM users_user u WHERE lower(u.username) = ANY(%s)",
-            ([name.lower() for name in usernames],)).fetchall()
+            ([name.lower() for name in usernames],),
+        ).fetchall()
     state: dict[str, dict] = {}
     for username, _uid, links, groups in rows:
         entry = state.setdefault(username, {"rows": 0, "links": 0, "groups": set()})
@@ -193,22 +216,30 @@ def duplicates(instance: NetBoxInstance) -> dict[str, list]:
     """Rows that must be unique by meaning but have no unique constraint, or names differing by case."""
     with instance.db() as conn:
         return {
-            "usernames_ci": conn.execute("SELECT lower(username) FROM users_user GROUP BY 1 HAVING count(*) > 1"
-                                         ).fetchall(),
+            "usernames_ci": conn.execute(
+                "SELECT lower(username) FROM users_user GROUP BY 1 HAVING count(*) > 1"
+            ).fetchall(),
             "groups": conn.execute("SELECT name FROM users_group GROUP BY 1 HAVING count(*) > 1").fetchall(),
-            "social_links": conn.execute("SELECT provider, uid FROM social_auth_usersocialauth GROUP BY 1, 2 "
-                                         "HAVING count(*) > 1").fetchall(),
-            "object_permissions": conn.execute("SELECT name FROM users_objectpermission GROUP BY 1 "
-                                               "HAVING count(*) > 1").fetchall(),
+            "social_links": conn.execute(
+                "SELECT provider, uid FROM social_auth_usersocialauth GROUP BY 1, 2 HAVING count(*) > 1"
+            ).fetchall(),
+            "object_permissions": conn.execute(
+                "SELECT name FROM users_objectpermission GROUP BY 1 HAVING count(*) > 1"
+            ).fetchall(),
         }
 
 
 def orphans(instance: NetBoxInstance, prefix: str) -> list[str]:
     """SSO users (name starting with `prefix`) without their social link: half-provisioned."""
     with instance.db() as conn:
-        return [row[0] for row in conn.execute(
-            "SELECT username FROM users_user u WHERE username LIKE %s AND NOT EXISTS "
-            "(SELECT 1 FROM social_auth_usersocialauth s WHERE s.user_id = u.id)", (f"{prefix}%",))]
+        return [
+            row[0]
+            for row in conn.execute(
+                "SELECT username FROM users_user u WHERE username LIKE %s AND NOT EXISTS "
+                "(SELECT 1 FROM social_auth_usersocialauth s WHERE s.user_id = u.id)",
+                (f"{prefix}%",),
+            )
+        ]
 
 
 def log_offset(*instances: NetBoxInstance) -> Mapping[str, int]:
@@ -248,12 +279,19 @@ def authorize(session: requests.Session, netbox_url: str, username: str, verify:
     session.verify = verify
     page = session.get(f"{netbox_url}/login/", timeout=30)
     form = find_sso_form(page.text, "oidc")
-    begin = session.post(urljoin(page.url, form.action), data=form.fields, timeout=30, allow_redirects=False,
-                         headers={"Accept": "application/json", "Referer": page.url,
-                                  "X-CSRFToken": form.fields.get("csrfmiddlewaretoken", "")})
+    begin = session.post(
+        urljoin(page.url, form.action),
+        data=form.fields,
+        timeout=30,
+        allow_redirects=False,
+        headers={
+            "Accept": "application/json",
+            "Referer": page.url,
+            "X-CSRFToken": form.fields.get("csrfmiddlewaretoken", ""),
+        },
+    )
     authorize_url = urljoin(page.url, begin.json()["url"])
-    answer = session.post(authorize_url, data={"username": username}, timeout=30, allow_redirects=False,
-                          verify=verify)
+    answer = session.post(authorize_url, data={"username": username}, timeout=30, allow_redirects=False, verify=verify)
     assert answer.status_code == 302, answer.text[:300]
     return urljoin(authorize_url, answer.headers["Location"])
 

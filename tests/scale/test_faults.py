@@ -78,9 +78,14 @@ def attempted_rounds(run: LoadRun) -> dict[str, list[tuple[int, bool]]]:
     return rounds
 
 
-def assert_consistent(netbox: NetBoxInstance, prefix: str, users: list[str],
-                      history: dict[str, list[tuple[int, bool]]], claims_of: Callable[[str, int], list[str]],
-                      baseline: dict[str, set[str]] | None = None) -> int:
+def assert_consistent(
+    netbox: NetBoxInstance,
+    prefix: str,
+    users: list[str],
+    history: dict[str, list[tuple[int, bool]]],
+    claims_of: Callable[[str, int], list[str]],
+    baseline: dict[str, set[str]] | None = None,
+) -> int:
     """No half-provisioned user, no lost or partial group change; return how many users hold the groups of a
     login the browser saw fail (committed on the server, answer lost in the fault)."""
     assert orphans(netbox, prefix) == [], "users without their social link"
@@ -99,8 +104,8 @@ def assert_consistent(netbox: NetBoxInstance, prefix: str, users: list[str],
         if not succeeded and baseline and user in baseline:
             allowed[-1] = baseline[user]  # what the user had before this run
         assert state[user]["groups"] in allowed.values(), (
-            f"{user}: groups {state[user]['groups']} are those of no login since the last successful one "
-            f"({allowed})")
+            f"{user}: groups {state[user]['groups']} are those of no login since the last successful one ({allowed})"
+        )
         if last_ok >= 0 and state[user]["groups"] != allowed[last_ok]:
             committed_unseen += 1
     return committed_unseen
@@ -116,23 +121,40 @@ def recover(netbox: NetBoxInstance, idp: DevIdP, users: list[str], round_no: int
     """Every user logs in once more with new claims: all succeed, each with exactly the mapped groups."""
     for user in users:
         idp.upsert_user(user, claims(user, groups_for(user, round_no)), replace_claims=True)
-    run = run_logins(users, 1, concurrency=min(8, len(users)), session_factory=browser(netbox),
-                     netbox_url=netbox.url, verify=str(idp.ca_bundle), time_limit=120)
+    run = run_logins(
+        users,
+        1,
+        concurrency=min(8, len(users)),
+        session_factory=browser(netbox),
+        netbox_url=netbox.url,
+        verify=str(idp.ca_bundle),
+        time_limit=120,
+    )
     assert run.failures == [], run.failures[:5]
     state = db_state(netbox, users)
-    wrong = {u: (state[u]["groups"], mapped(groups_for(u, round_no))) for u in users
-             if state[u]["groups"] != mapped(groups_for(u, round_no))}
+    wrong = {
+        u: (state[u]["groups"], mapped(groups_for(u, round_no)))
+        for u in users
+        if state[u]["groups"] != mapped(groups_for(u, round_no))
+    }
     assert wrong == {}
 
 
-def faulty_load(netbox: NetBoxInstance, idp: DevIdP, users: list[str], rounds: int, time_limit: float
-                ) -> LoadRun:
+def faulty_load(netbox: NetBoxInstance, idp: DevIdP, users: list[str], rounds: int, time_limit: float) -> LoadRun:
     def before(user: str, n: int) -> None:
         idp.upsert_user(user, claims(user, groups_for(user, n)), replace_claims=True)
 
-    return run_logins(users, rounds, concurrency=len(users), session_factory=browser(netbox),
-                      netbox_url=netbox.url, verify=str(idp.ca_bundle), time_limit=time_limit, before=before,
-                      pause_after_failure=1.0)
+    return run_logins(
+        users,
+        rounds,
+        concurrency=len(users),
+        session_factory=browser(netbox),
+        netbox_url=netbox.url,
+        verify=str(idp.ca_bundle),
+        time_limit=time_limit,
+        before=before,
+        pause_after_failure=1.0,
+    )
 
 
 # ---- the identity provider stopped and restarted --------------------------------------------------------
@@ -155,8 +177,10 @@ def test_idp_down_between_sign_in_and_callback_shows_a_clear_message(netbox, sca
         netbox.redis.flush(netbox.redis_dbs[1])
         cold = sso_login(netbox.url, "oidc", "idp-one", session=session, verify=str(idp.ca_bundle))
         assert not cold.logged_in and cold.messages, "begin with the IdP down ends on the login page"
-        figure(f"IdP down: callback -> login page '{result.message_text}'; begin with a cold cache -> "
-               f"'{cold.message_text}'")
+        figure(
+            f"IdP down: callback -> login page '{result.message_text}'; begin with a cold cache -> "
+            f"'{cold.message_text}'"
+        )
     finally:
         idp.start()
     assert 500 not in statuses
@@ -171,8 +195,10 @@ def test_idp_stopped_and_restarted_during_concurrent_logins(netbox, scale_idp):
     with timeline((2.0, idp.stop), (5.0, idp.start)):
         run = faulty_load(netbox, idp, users, rounds=10, time_limit=180)
     kinds = outcomes(run)
-    figure(f"IdP stopped 3 s during {run.done} logins by {len(users)} users: {dict(kinds)}; "
-           f"HTTP statuses {dict(sorted(run.statuses.items()))}; wall {run.wall:.1f} s")
+    figure(
+        f"IdP stopped 3 s during {run.done} logins by {len(users)} users: {dict(kinds)}; "
+        f"HTTP statuses {dict(sorted(run.statuses.items()))}; wall {run.wall:.1f} s"
+    )
     assert not run.timed_out
     assert kinds["bad"] == 0, [f for f in run.failures][:5]
     assert kinds["ok"] and (kinds["login_page_message"] or kinds["browser_to_idp"]), "the outage was seen"
@@ -205,15 +231,20 @@ class PostgresChaos:
         self.db = sql.Identifier(netbox.dbname)
 
     def allow(self, allowed: bool) -> None:
-        self.conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
-            self.db, sql.SQL("true" if allowed else "false")))
+        self.conn.execute(
+            sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
+                self.db, sql.SQL("true" if allowed else "false")
+            )
+        )
 
     def restart(self, down: float = 1.5) -> None:
         self.allow(False)
         self.windows.append([time.monotonic(), 0.0])
         try:
-            self.conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-                              "AND pid <> pg_backend_pid()", (self.netbox.dbname,))
+            self.conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (self.netbox.dbname,),
+            )
             self.stop.wait(down)
         finally:
             self.allow(True)
@@ -227,7 +258,8 @@ class PostgresChaos:
             row = self.conn.execute(
                 "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
                 "AND backend_xid IS NOT NULL AND pid <> pg_backend_pid() AND query ~ %s LIMIT 1",
-                (self.netbox.dbname, r"users_user|social_auth_usersocialauth|users_group")).fetchone()
+                (self.netbox.dbname, r"users_user|social_auth_usersocialauth|users_group"),
+            ).fetchone()
             if row is not None and row[1]:
                 self.sniped += 1
                 self.stop.wait(every)
@@ -247,8 +279,18 @@ def test_postgres_restart_during_logins_loses_nothing(netbox, scale_idp):
     new = [f"pgnew-{i:02d}" for i in range(FAULT_USERS - len(known))]
     for user in known:  # these exist before the fault; the others are created during it
         idp.upsert_user(user, claims(user, groups_for(user, 0)), replace_claims=True)
-    assert run_logins(known, 1, concurrency=len(known), session_factory=browser(netbox), netbox_url=netbox.url,
-                      verify=str(idp.ca_bundle), time_limit=60).failures == []
+    assert (
+        run_logins(
+            known,
+            1,
+            concurrency=len(known),
+            session_factory=browser(netbox),
+            netbox_url=netbox.url,
+            verify=str(idp.ca_bundle),
+            time_limit=60,
+        ).failures
+        == []
+    )
 
     def claims_of(user: str, n: int) -> list[str]:
         return groups_for(user, n + 1 if user in known else n)
@@ -262,9 +304,17 @@ def test_postgres_restart_during_logins_loses_nothing(netbox, scale_idp):
     try:
         sniper.start()
         with timeline((2.0, chaos.restart), (6.0, chaos.restart)):
-            run = run_logins(known + new, 8, concurrency=len(known) + len(new), session_factory=browser(netbox),
-                             netbox_url=netbox.url, verify=str(idp.ca_bundle), time_limit=180, before=before,
-                             pause_after_failure=1.0)
+            run = run_logins(
+                known + new,
+                8,
+                concurrency=len(known) + len(new),
+                session_factory=browser(netbox),
+                netbox_url=netbox.url,
+                verify=str(idp.ca_bundle),
+                time_limit=180,
+                before=before,
+                pause_after_failure=1.0,
+            )
     finally:
         chaos.close()
         sniper.join(timeout=10)
@@ -272,14 +322,22 @@ def test_postgres_restart_during_logins_loses_nothing(netbox, scale_idp):
     origins = Counter(error_origin(trace) for trace in error_traces(offsets, netbox))
     refused = [e for e in run.events if e[1] >= 400 and any(a <= e[0] <= b + 0.5 for a, b in chaos.windows)]
     outside = [e for e in run.events if e[1] >= 400 and e not in refused]
-    unseen = assert_consistent(netbox, "pg", known + new, attempted_rounds(run), claims_of,
-                               baseline={user: mapped(groups_for(user, 0)) for user in known})
-    figure(f"PostgreSQL: {chaos.sniped} write transactions cut mid-login + {chaos.restarts} restarts (all "
-           f"connections cut, refused 1.5 s) during {run.done} logins by {len(known + new)} users: "
-           f"{dict(kinds)}; HTTP statuses {dict(sorted(run.statuses.items()))}; HTTP errors while refusing "
-           f"connections {len(refused)} (raised in {dict(origins)}), at other times {len(outside)}; committed "
-           f"but answer lost {unseen}; "
-           f"wall {run.wall:.1f} s")
+    unseen = assert_consistent(
+        netbox,
+        "pg",
+        known + new,
+        attempted_rounds(run),
+        claims_of,
+        baseline={user: mapped(groups_for(user, 0)) for user in known},
+    )
+    figure(
+        f"PostgreSQL: {chaos.sniped} write transactions cut mid-login + {chaos.restarts} restarts (all "
+        f"connections cut, refused 1.5 s) during {run.done} logins by {len(known + new)} users: "
+        f"{dict(kinds)}; HTTP statuses {dict(sorted(run.statuses.items()))}; HTTP errors while refusing "
+        f"connections {len(refused)} (raised in {dict(origins)}), at other times {len(outside)}; committed "
+        f"but answer lost {unseen}; "
+        f"wall {run.wall:.1f} s"
+    )
     assert not run.timed_out
     assert chaos.sniped > 0, "no login was cut half-way; the test proved nothing"
     assert kinds["browser_to_idp"] == 0, "the IdP was up: the browser must always reach it"
@@ -336,10 +394,12 @@ def test_redis_killed_and_restarted_during_logins(cluster, scale_idp, own_redis)
         during = [e for e in run.events if e[1] >= 400 and window[0] <= e[0] <= window[1] + 0.5]
         outside = [e for e in run.events if e[1] >= 400 and e not in during]
         origins = Counter(error_origin(trace) for trace in error_traces(offsets, netbox))
-        figure(f"Redis killed for 3 s during {run.done} logins by {len(users)} users: {dict(kinds)}; HTTP statuses "
-               f"{dict(sorted(run.statuses.items()))}; HTTP errors while down {len(during)} (paths "
-               f"{sorted({e[2] for e in during})}, raised in {dict(origins)}), at other times {len(outside)}; "
-               f"wall {run.wall:.1f} s")
+        figure(
+            f"Redis killed for 3 s during {run.done} logins by {len(users)} users: {dict(kinds)}; HTTP statuses "
+            f"{dict(sorted(run.statuses.items()))}; HTTP errors while down {len(during)} (paths "
+            f"{sorted({e[2] for e in during})}, raised in {dict(origins)}), at other times {len(outside)}; "
+            f"wall {run.wall:.1f} s"
+        )
         assert not run.timed_out
         assert outside == [], outside[:5]
         assert kinds["browser_to_idp"] == 0, "the IdP was up: the browser must always reach it"

@@ -70,11 +70,21 @@ def test_concurrent_logins_across_both_instances_lose_nothing(pair, scale_idp):
         last_claims[user] = groups_for(user, n)
         scale_idp.upsert_user(user, claims(user, last_claims[user]), replace_claims=True)
 
-    run = run_logins(users, rounds, concurrency=USERS, session_factory=lambda: balanced_session(pair),
-                     netbox_url=a.url, verify=str(scale_idp.ca_bundle), time_limit=420, before=before)
-    figure(f"two instances (2 workers x 4 threads each), per-request round robin: {run.done}/{run.planned} "
-           f"logins by {len(users)} concurrent users in {run.wall:.1f} s ({run.done / run.wall:.1f} logins/s), "
-           f"failures {len(run.failures)}, HTTP statuses {dict(sorted(run.statuses.items()))}")
+    run = run_logins(
+        users,
+        rounds,
+        concurrency=USERS,
+        session_factory=lambda: balanced_session(pair),
+        netbox_url=a.url,
+        verify=str(scale_idp.ca_bundle),
+        time_limit=420,
+        before=before,
+    )
+    figure(
+        f"two instances (2 workers x 4 threads each), per-request round robin: {run.done}/{run.planned} "
+        f"logins by {len(users)} concurrent users in {run.wall:.1f} s ({run.done / run.wall:.1f} logins/s), "
+        f"failures {len(run.failures)}, HTTP statuses {dict(sorted(run.statuses.items()))}"
+    )
     assert not run.timed_out, f"time limit reached after {run.done} logins"
     assert run.failures == [], run.failures[:5]
     assert run.ok == len(users) * rounds
@@ -85,15 +95,19 @@ def test_concurrent_logins_across_both_instances_lose_nothing(pair, scale_idp):
     assert sorted(state) == sorted(users), "every user exists, under its own name"
     assert {name: s["rows"] for name, s in state.items() if s["rows"] != 1} == {}
     assert {name: s["links"] for name, s in state.items() if s["links"] != 1} == {}
-    wrong = {name: (s["groups"], mapped(last_claims[name])) for name, s in state.items()
-             if s["groups"] != mapped(last_claims[name])}
+    wrong = {
+        name: (s["groups"], mapped(last_claims[name]))
+        for name, s in state.items()
+        if s["groups"] != mapped(last_claims[name])
+    }
     assert wrong == {}, "groups must be exactly those of the last login's claims"
     assert duplicates(a) == {"usernames_ci": [], "groups": [], "social_links": [], "object_permissions": []}
     with a.db() as conn:
         granted = conn.execute(
             "SELECT count(*) FROM users_group_object_permissions gp JOIN users_group g ON g.id = gp.group_id "
             "JOIN users_objectpermission p ON p.id = gp.objectpermission_id WHERE g.name = 'Operators' "
-            "AND p.name = 'scale-operators-view-sites'").fetchone()[0]
+            "AND p.name = 'scale-operators-view-sites'"
+        ).fetchone()[0]
     assert granted == 1
 
 
@@ -113,11 +127,21 @@ def test_key_rotation_while_logins_are_in_flight(pair, scale_idp):
             rotated["at"] = time.monotonic()
             scale_idp.rotate_keys("generic")
 
-    run = run_logins(users, rounds, concurrency=len(users), session_factory=lambda: balanced_session(pair),
-                     netbox_url=a.url, verify=str(scale_idp.ca_bundle), time_limit=180, between=between)
+    run = run_logins(
+        users,
+        rounds,
+        concurrency=len(users),
+        session_factory=lambda: balanced_session(pair),
+        netbox_url=a.url,
+        verify=str(scale_idp.ca_bundle),
+        time_limit=180,
+        between=between,
+    )
     refetches = jwks_fetches(scale_idp) - fetches_before
-    figure(f"key rotation after {len(users)} of {run.planned} logins ({len(users)} in flight, two instances): "
-           f"failures {len(run.failures)}, JWKS fetches {refetches}, wall {run.wall:.1f} s")
+    figure(
+        f"key rotation after {len(users)} of {run.planned} logins ({len(users)} in flight, two instances): "
+        f"failures {len(run.failures)}, JWKS fetches {refetches}, wall {run.wall:.1f} s"
+    )
     assert rotated, "the rotation happened during the run"
     assert run.failures == [], run.failures[:5]
     assert refetches <= 1, f"{refetches} JWKS fetches for one rotation"

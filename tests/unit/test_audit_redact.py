@@ -11,11 +11,24 @@ JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz"
 
 
 def test_secret_keys_are_replaced_at_any_depth():
-    clean = audit.redact({"access_token": "a", "refresh_token": "r", "client_secret": "s", "code": "c",
-                          "nested": [{"id_token": JWT, "Password": "p", "graph_api_token": "g"}], "sub": "alice"})
-    assert clean == {"access_token": "[redacted]", "refresh_token": "[redacted]", "client_secret": "[redacted]",
-                     "code": "[redacted]", "sub": "alice",
-                     "nested": [{"id_token": "[redacted]", "Password": "[redacted]", "graph_api_token": "[redacted]"}]}
+    clean = audit.redact(
+        {
+            "access_token": "a",
+            "refresh_token": "r",
+            "client_secret": "s",
+            "code": "c",
+            "nested": [{"id_token": JWT, "Password": "p", "graph_api_token": "g"}],
+            "sub": "alice",
+        }
+    )
+    assert clean == {
+        "access_token": "[redacted]",
+        "refresh_token": "[redacted]",
+        "client_secret": "[redacted]",
+        "code": "[redacted]",
+        "sub": "alice",
+        "nested": [{"id_token": "[redacted]", "Password": "[redacted]", "graph_api_token": "[redacted]"}],
+    }
 
 
 def test_decoded_claims_under_a_source_name_are_kept():

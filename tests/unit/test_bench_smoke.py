@@ -27,7 +27,11 @@ def test_percentile_rejects_bad_input(values, p):
 def test_summary_ratio_and_verdict():
     summary = summarize([0.010, 0.020, 0.030])
     assert summary is not None and (summary.n, summary.median, summary.minimum, summary.maximum) == (
-        3, 0.020, 0.010, 0.030)
+        3,
+        0.020,
+        0.010,
+        0.030,
+    )
     assert summarize([]) is None
     assert ratio(3.0, 2.0) == 1.5
     assert ratio(None, 2.0) is None and ratio(1.0, 0.0) is None
@@ -48,9 +52,15 @@ def test_markdown_table_pads_and_escapes():
 
 
 def test_classify_counts_devidp_requests_by_endpoint():
-    log = [("GET", "/generic/.well-known/openid-configuration"), ("GET", "/generic/jwks"),
-           ("GET", "/generic/authorize"), ("POST", "/generic/authorize"), ("POST", "/generic/token"),
-           ("GET", "/generic/userinfo"), ("GET", "/generic/logout")]
+    log = [
+        ("GET", "/generic/.well-known/openid-configuration"),
+        ("GET", "/generic/jwks"),
+        ("GET", "/generic/authorize"),
+        ("POST", "/generic/authorize"),
+        ("POST", "/generic/token"),
+        ("GET", "/generic/userinfo"),
+        ("GET", "/generic/logout"),
+    ]
     assert classify(log) == {"discovery": 1, "jwks": 1, "authorize": 2, "token": 1, "userinfo": 1, "other": 1}
 
 
@@ -74,16 +84,19 @@ def _probe_module():
     return module
 
 
-@pytest.mark.parametrize("sql, kind", [
-    ('SAVEPOINT "s1_x1"', "savepoint"),
-    ('RELEASE SAVEPOINT "s1_x1"', "savepoint"),
-    ('ROLLBACK TO SAVEPOINT "s1_x1"', "savepoint"),
-    ('SELECT "a"."id" FROM "users_group" INNER JOIN "users_user_groups" ON (1=1)', "users_group"),
-    ('INSERT INTO "users_user_groups" ("user_id") SELECT * FROM UNNEST((%s)::bigint[])', "users_user_groups"),
-    ('UPDATE "django_session" SET "session_data" = %s', "django_session"),
-    ('DELETE FROM "social_auth_association" WHERE id IN (%s)', "social_auth_association"),
-    ("SELECT 1", "other"),
-])
+@pytest.mark.parametrize(
+    "sql, kind",
+    [
+        ('SAVEPOINT "s1_x1"', "savepoint"),
+        ('RELEASE SAVEPOINT "s1_x1"', "savepoint"),
+        ('ROLLBACK TO SAVEPOINT "s1_x1"', "savepoint"),
+        ('SELECT "a"."id" FROM "users_group" INNER JOIN "users_user_groups" ON (1=1)', "users_group"),
+        ('INSERT INTO "users_user_groups" ("user_id") SELECT * FROM UNNEST((%s)::bigint[])', "users_user_groups"),
+        ('UPDATE "django_session" SET "session_data" = %s', "django_session"),
+        ('DELETE FROM "social_auth_association" WHERE id IN (%s)', "social_auth_association"),
+        ("SELECT 1", "other"),
+    ],
+)
 def test_probe_classifies_statements_by_first_table(sql, kind):
     assert _probe_module().statement_kind(sql) == kind
 

@@ -18,8 +18,12 @@ from netbox_sso.devidp import SAMPLE_USERS_FILE, DevIdP, load_users_file
 
 @pytest.fixture(scope="module")
 def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevIdP]:
-    server = DevIdP(users=load_users_file(SAMPLE_USERS_FILE), profiles=("generic",), tls=True,
-                    state_dir=tmp_path_factory.mktemp("devidp"))
+    server = DevIdP(
+        users=load_users_file(SAMPLE_USERS_FILE),
+        profiles=("generic",),
+        tls=True,
+        state_dir=tmp_path_factory.mktemp("devidp"),
+    )
     server.start()
     server.register_client("netbox-cli", None)
     server.device_interval = 0
@@ -28,8 +32,13 @@ def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevIdP]:
 
 
 def request_for(idp: DevIdP, **changes) -> DeviceRequest:
-    values = {"issuer": idp.issuer("generic"), "client_id": "netbox-cli", "scope": "openid netbox.read",
-              "resource": "netbox-api", "verify": idp.ca_bundle or True}
+    values = {
+        "issuer": idp.issuer("generic"),
+        "client_id": "netbox-cli",
+        "scope": "openid netbox.read",
+        "resource": "netbox-api",
+        "verify": idp.ca_bundle or True,
+    }
     values.update(changes)
     return DeviceRequest(**values)
 
@@ -80,8 +89,9 @@ def test_cache_is_private_reused_while_fresh_and_forgets_expired_tokens(tmp_path
     assert set(json.loads(path.read_text())) == {"other"}
 
 
-def test_the_command_prints_the_token_on_stdout_and_the_code_on_stderr(idp: DevIdP, tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_command_prints_the_token_on_stdout_and_the_code_on_stderr(
+    idp: DevIdP, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from netbox_sso.cli import token as module
 
     show = module._show
@@ -92,8 +102,19 @@ def test_the_command_prints_the_token_on_stdout_and_the_code_on_stderr(idp: DevI
 
     monkeypatch.setattr(module, "_show", show_and_approve)
     runner = CliRunner()
-    args = ["token", "--issuer", idp.issuer("generic"), "--client-id", "netbox-cli", "--resource", "netbox-api",
-            "--ca-bundle", str(idp.ca_bundle), "--cache", str(tmp_path / "tokens.json")]
+    args = [
+        "token",
+        "--issuer",
+        idp.issuer("generic"),
+        "--client-id",
+        "netbox-cli",
+        "--resource",
+        "netbox-api",
+        "--ca-bundle",
+        str(idp.ca_bundle),
+        "--cache",
+        str(tmp_path / "tokens.json"),
+    ]
     first = runner.invoke(main, args)
     assert first.exit_code == 0, first.output
     token = first.stdout.strip()

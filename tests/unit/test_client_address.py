@@ -48,10 +48,14 @@ def test_a_request_not_from_a_trusted_proxy_keeps_its_peer_address(proxies):
 
 def test_netbox_header_order_and_unreadable_entries(proxies):
     proxies("10.0.0.0/8", "2001:db8::/32")
-    assert audit.client_address(request("10.0.0.2", HTTP_X_REAL_IP="203.0.113.5",
-                                        HTTP_X_FORWARDED_FOR="198.51.100.1")) == "203.0.113.5"
-    assert audit.client_address(request("2001:db8::2", HTTP_X_FORWARDED_FOR="[2001:db8:1::9]:443, nonsense")) \
+    assert (
+        audit.client_address(request("10.0.0.2", HTTP_X_REAL_IP="203.0.113.5", HTTP_X_FORWARDED_FOR="198.51.100.1"))
+        == "203.0.113.5"
+    )
+    assert (
+        audit.client_address(request("2001:db8::2", HTTP_X_FORWARDED_FOR="[2001:db8:1::9]:443, nonsense"))
         == "2001:db8::2"
+    )
     assert audit.client_address(request("10.0.0.2")) == "10.0.0.2"
 
 

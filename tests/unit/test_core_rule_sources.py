@@ -17,28 +17,40 @@ from netbox_sso.core.rule_sources import (
 from netbox_sso.core.rules import parse_config
 
 
-def rule(effect: str = "groups", match: str = "exact", value: str = "ops", groups: tuple[str, ...] = ("Operators",),
-         backend: str = "oidc", pk: int | None = None) -> RuleRecord:
+def rule(
+    effect: str = "groups",
+    match: str = "exact",
+    value: str = "ops",
+    groups: tuple[str, ...] = ("Operators",),
+    backend: str = "oidc",
+    pk: int | None = None,
+) -> RuleRecord:
     return RuleRecord(backend, effect, match, value, groups, pk)
 
 
 def test_each_effect_becomes_the_configuration_key_an_administrator_would_write():
-    entries = backend_entries([
-        rule(value="ops", groups=("Operators", "Audit")),
-        rule(match="glob", value="team-*", groups=("Teams",)),
-        rule(match="regex", value="^site-[a-z]+$", groups=("Site staff",)),
-        rule(effect="superuser", value="netbox-admins", groups=()),
-        rule(effect="required", value="netbox-users", groups=()),
-        rule(effect="default", value="", groups=("Viewers",)),
-    ])
-    assert entries == {"oidc": {
-        "group_map": {"ops": ["Audit", "Operators"]},
-        "group_patterns": [{"match": "team-*", "groups": ["Teams"]},
-                           {"regex": "^site-[a-z]+$", "groups": ["Site staff"]}],
-        "superuser_groups": ["netbox-admins"],
-        "required_groups": ["netbox-users"],
-        "default_groups": ["Viewers"],
-    }}
+    entries = backend_entries(
+        [
+            rule(value="ops", groups=("Operators", "Audit")),
+            rule(match="glob", value="team-*", groups=("Teams",)),
+            rule(match="regex", value="^site-[a-z]+$", groups=("Site staff",)),
+            rule(effect="superuser", value="netbox-admins", groups=()),
+            rule(effect="required", value="netbox-users", groups=()),
+            rule(effect="default", value="", groups=("Viewers",)),
+        ]
+    )
+    assert entries == {
+        "oidc": {
+            "group_map": {"ops": ["Audit", "Operators"]},
+            "group_patterns": [
+                {"match": "team-*", "groups": ["Teams"]},
+                {"regex": "^site-[a-z]+$", "groups": ["Site staff"]},
+            ],
+            "superuser_groups": ["netbox-admins"],
+            "required_groups": ["netbox-users"],
+            "default_groups": ["Viewers"],
+        }
+    }
 
 
 def test_database_rules_compile_with_the_same_parser_as_configuration():
@@ -56,8 +68,9 @@ def test_a_bad_regex_is_reported_by_the_parser_with_its_fix():
 
 def test_a_value_configured_and_in_the_database_maps_to_the_groups_of_both():
     configured = {"backends": {"oidc": {"normalize": {"case": "lower"}, "group_map": {"Ops": "Operators"}}}}
-    merged = merge_plugin_config(configured, [rule(value="OPS", groups=("Night shift",))],
-                                 {"oidc": Normalization(case="lower")})
+    merged = merge_plugin_config(
+        configured, [rule(value="OPS", groups=("Night shift",))], {"oidc": Normalization(case="lower")}
+    )
     assert merged["backends"]["oidc"]["group_map"] == {"Ops": ["Operators", "Night shift"]}
     rules = parse_config(merged).backends["oidc"]
     assert rules.group_map == {"ops": frozenset({"Operators", "Night shift"})}
@@ -70,11 +83,25 @@ def test_the_same_pattern_in_both_sources_is_one_pattern_with_both_groups():
 
 
 def test_flag_rules_of_both_sources_add_up_and_backend_settings_stay_configured():
-    configured = {"backends": {"oidc": {"groups_claim": "roles", "superuser_groups": ["admins"],
-                                        "required_groups": "users", "default_groups": ["Viewers"]}}}
-    merged = merge_plugin_config(configured, [rule(effect="superuser", value="root", groups=()),
-                                              rule(effect="required", value="users", groups=()),
-                                              rule(effect="default", value="", groups=("Guests",))], {})
+    configured = {
+        "backends": {
+            "oidc": {
+                "groups_claim": "roles",
+                "superuser_groups": ["admins"],
+                "required_groups": "users",
+                "default_groups": ["Viewers"],
+            }
+        }
+    }
+    merged = merge_plugin_config(
+        configured,
+        [
+            rule(effect="superuser", value="root", groups=()),
+            rule(effect="required", value="users", groups=()),
+            rule(effect="default", value="", groups=("Guests",)),
+        ],
+        {},
+    )
     entry = merged["backends"]["oidc"]
     assert entry["superuser_groups"] == ["admins", "root"]
     assert entry["required_groups"] == ["users"]
@@ -100,14 +127,17 @@ def test_two_database_values_equal_after_normalization_are_an_error():
         parse_config(merged)
 
 
-@pytest.mark.parametrize(("record", "field"), [
-    (rule(effect="superuser", match="glob", value="adm*", groups=()), "match_type"),
-    (rule(value=" "), "value"),
-    (rule(groups=()), "groups"),
-    (rule(effect="default", value="x", groups=("Viewers",)), "value"),
-    (rule(effect="required", value="users", groups=("Users",)), "groups"),
-    (rule(backend=""), "backend"),
-])
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        (rule(effect="superuser", match="glob", value="adm*", groups=()), "match_type"),
+        (rule(value=" "), "value"),
+        (rule(groups=()), "groups"),
+        (rule(effect="default", value="x", groups=("Viewers",)), "value"),
+        (rule(effect="required", value="users", groups=("Users",)), "groups"),
+        (rule(backend=""), "backend"),
+    ],
+)
 def test_shapes_the_rules_format_cannot_express_name_the_field(record, field):
     assert field in [name for name, _ in shape_problems(record)]
 
@@ -119,8 +149,9 @@ def test_a_well_formed_rule_has_no_shape_problem():
 
 def test_backend_settings_from_the_database_fill_only_what_configuration_does_not_set():
     configured = {"backends": {"oidc": {"groups_claim": "roles", "group_map": {"a": ["A"]}}}}
-    stored = BackendSettingsRecord("oidc", groups_claim="groups", case="lower", strip_prefixes=("/",),
-                                   missing_claim="refuse")
+    stored = BackendSettingsRecord(
+        "oidc", groups_claim="groups", case="lower", strip_prefixes=("/",), missing_claim="refuse"
+    )
     entry = merge_plugin_config(configured, [], {}, [stored])["backends"]["oidc"]
     assert entry["groups_claim"] == "roles"  # configuration.py wins
     assert entry["normalize"] == {"case": "lower", "strip_prefixes": ["/"]}

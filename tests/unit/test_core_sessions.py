@@ -19,8 +19,16 @@ LIMITS = {"issuer": ISS, "client_id": "netbox", "now": NOW, "leeway": 60, "max_a
 
 
 def logout_claims(**overrides) -> dict:
-    claims = {"iss": ISS, "aud": "netbox", "iat": NOW, "exp": NOW + 120, "jti": "j-1", "sub": "u-1", "sid": "s-1",
-              "events": {BACKCHANNEL_EVENT: {}}}
+    claims = {
+        "iss": ISS,
+        "aud": "netbox",
+        "iat": NOW,
+        "exp": NOW + 120,
+        "jti": "j-1",
+        "sub": "u-1",
+        "sid": "s-1",
+        "events": {BACKCHANNEL_EVENT: {}},
+    }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -32,21 +40,24 @@ def test_valid_logout_token_passes():
     validate_logout_token_claims(logout_claims(exp=None), **LIMITS)  # no exp: iat bounds the age
 
 
-@pytest.mark.parametrize(("overrides", "subject", "error"), [
-    ({"iss": "https://other/"}, "iss", checks.InvalidClaimError),
-    ({"aud": ["other"]}, "aud", checks.InvalidClaimError),
-    ({"exp": NOW - 61}, "exp", checks.ExpiredTokenError),
-    ({"iat": NOW + 120}, "iat", checks.ExpiredTokenError),
-    ({"iat": NOW - 700}, "iat", checks.ExpiredTokenError),
-    ({"jti": None}, "jti", checks.MissingClaimError),
-    ({"jti": 7}, "jti", checks.InvalidClaimError),
-    ({"events": None}, "events", checks.MissingClaimError),
-    ({"events": {"urn:other": {}}}, "events", checks.MissingClaimError),
-    ({"events": {BACKCHANNEL_EVENT: "yes"}}, "events", checks.InvalidClaimError),
-    ({"nonce": "n"}, "nonce", checks.InvalidClaimError),
-    ({"sub": None, "sid": None}, "sub", checks.MissingClaimError),
-    ({"sid": 5}, "sid", checks.InvalidClaimError),
-])
+@pytest.mark.parametrize(
+    ("overrides", "subject", "error"),
+    [
+        ({"iss": "https://other/"}, "iss", checks.InvalidClaimError),
+        ({"aud": ["other"]}, "aud", checks.InvalidClaimError),
+        ({"exp": NOW - 61}, "exp", checks.ExpiredTokenError),
+        ({"iat": NOW + 120}, "iat", checks.ExpiredTokenError),
+        ({"iat": NOW - 700}, "iat", checks.ExpiredTokenError),
+        ({"jti": None}, "jti", checks.MissingClaimError),
+        ({"jti": 7}, "jti", checks.InvalidClaimError),
+        ({"events": None}, "events", checks.MissingClaimError),
+        ({"events": {"urn:other": {}}}, "events", checks.MissingClaimError),
+        ({"events": {BACKCHANNEL_EVENT: "yes"}}, "events", checks.InvalidClaimError),
+        ({"nonce": "n"}, "nonce", checks.InvalidClaimError),
+        ({"sub": None, "sid": None}, "sub", checks.MissingClaimError),
+        ({"sid": 5}, "sid", checks.InvalidClaimError),
+    ],
+)
 def test_invalid_logout_tokens(overrides, subject, error):
     with pytest.raises(error) as raised:
         validate_logout_token_claims(logout_claims(**overrides), **LIMITS)
@@ -74,13 +85,16 @@ def test_refreshed_id_token_passes():
     validate_refreshed_id_token_claims(id_claims(nonce="n-1", auth_time=None), PREVIOUS, **LIMITS)
 
 
-@pytest.mark.parametrize(("overrides", "subject"), [
-    ({"sub": "u-2"}, "sub"),
-    ({"auth_time": NOW}, "auth_time"),
-    ({"nonce": "other"}, "nonce"),
-    ({"aud": "another"}, "aud"),
-    ({"exp": NOW - 100}, "exp"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "subject"),
+    [
+        ({"sub": "u-2"}, "sub"),
+        ({"auth_time": NOW}, "auth_time"),
+        ({"nonce": "other"}, "nonce"),
+        ({"aud": "another"}, "aud"),
+        ({"exp": NOW - 100}, "exp"),
+    ],
+)
 def test_refreshed_id_token_must_continue_the_sign_in(overrides, subject):
     with pytest.raises(checks.OIDCCheckError) as raised:
         validate_refreshed_id_token_claims(id_claims(**overrides), PREVIOUS, **LIMITS)

@@ -35,8 +35,9 @@ def token_url(idp: DevIdP, profile: str) -> str:
     return idp.profile(profile).url("token")
 
 
-def exchange(idp: DevIdP, profile: str, client_id: str | None, secret: str | None, *, basic: bool = False,
-             code: str = "made-up") -> requests.Response:
+def exchange(
+    idp: DevIdP, profile: str, client_id: str | None, secret: str | None, *, basic: bool = False, code: str = "made-up"
+) -> requests.Response:
     data: dict[str, Any] = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
     auth = None
     if basic and client_id is not None:
@@ -57,7 +58,8 @@ def test_made_up_code_answers_per_provider(idp):
     assert exchange(idp, "generic", "rp", SECRET).json()["error_description"] == "unknown authorization code"
     assert exchange(idp, "keycloak", "rp", SECRET).json()["error_description"] == "Code not valid"
     assert exchange(idp, "okta", "rp", SECRET).json()["error_description"] == (
-        "The authorization code is invalid or has expired.")
+        "The authorization code is invalid or has expired."
+    )
     entra = exchange(idp, "entra", "rp", SECRET).json()
     assert entra["error_codes"] == [9002313]
     assert entra["error_description"].startswith("AADSTS9002313: Invalid request. Request is malformed or invalid.")
@@ -67,25 +69,32 @@ def test_entra_answers_with_aadsts_codes_and_its_error_format(idp):
     wrong = exchange(idp, "entra", "rp", "nope")
     body = wrong.json()
     assert wrong.status_code == 401 and body["error"] == "invalid_client" and body["error_codes"] == [7000215]
-    assert body["error_description"].startswith("AADSTS7000215: Invalid client secret provided. Ensure the secret "
-                                                "being sent in the request is the client secret value, not the "
-                                                "client secret ID, for a secret added to app 'rp'.\r\nTrace ID: ")
-    assert re.search(r"\r\nCorrelation ID: [0-9a-f-]{36}\r\nTimestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$",
-                     body["error_description"])
+    assert body["error_description"].startswith(
+        "AADSTS7000215: Invalid client secret provided. Ensure the secret "
+        "being sent in the request is the client secret value, not the "
+        "client secret ID, for a secret added to app 'rp'.\r\nTrace ID: "
+    )
+    assert re.search(
+        r"\r\nCorrelation ID: [0-9a-f-]{36}\r\nTimestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$", body["error_description"]
+    )
     assert {"timestamp", "trace_id", "correlation_id"} <= set(body)
     assert body["error_uri"] == "https://login.microsoftonline.com/error?code=7000215"
 
     expired = exchange(idp, "entra", "old", SECRET, basic=True)
     assert expired.status_code == 401 and expired.json()["error"] == "invalid_client"
     assert expired.json()["error_codes"] == [7000222]
-    assert "AADSTS7000222: The provided client secret keys for app 'old' are expired." in (
-        expired.json()["error_description"])
+    assert (
+        "AADSTS7000222: The provided client secret keys for app 'old' are expired."
+        in (expired.json()["error_description"])
+    )
 
     unknown = exchange(idp, "entra", "nobody", SECRET)
     assert unknown.status_code == 400 and unknown.json()["error"] == "unauthorized_client"
     assert unknown.json()["error_codes"] == [700016]
-    assert "Application with identifier 'nobody' was not found in the directory 'contoso'" in (
-        unknown.json()["error_description"])
+    assert (
+        "Application with identifier 'nobody' was not found in the directory 'contoso'"
+        in (unknown.json()["error_description"])
+    )
 
     missing = exchange(idp, "entra", "rp", None)
     assert missing.status_code == 401 and missing.json()["error_codes"] == [7000218]
@@ -99,8 +108,9 @@ def test_okta_answers_an_unknown_client_in_its_api_error_format(idp):
     assert body["errorId"].startswith("oae") and body["errorCauses"] == [] and "error" not in body
     wrong = exchange(idp, "okta", "rp", "nope", basic=True)
     assert wrong.status_code == 401 and wrong.json() == {
-        "error": "invalid_client", "error_description": "The client secret supplied for a confidential client is "
-        "invalid."}
+        "error": "invalid_client",
+        "error_description": "The client secret supplied for a confidential client is invalid.",
+    }
     # Okta secrets do not expire; a deactivated one is refused like a wrong one.
     assert exchange(idp, "okta", "old", SECRET).json()["error_description"] == wrong.json()["error_description"]
     assert exchange(idp, "okta", "rp", None).json()["error_description"] == "No client credentials found."
@@ -109,7 +119,9 @@ def test_okta_answers_an_unknown_client_in_its_api_error_format(idp):
 def test_keycloak_answers_invalid_client_credentials(idp):
     wrong = exchange(idp, "keycloak", "rp", "nope")
     assert wrong.status_code == 401 and wrong.json() == {
-        "error": "unauthorized_client", "error_description": "Invalid client or Invalid client credentials"}
+        "error": "unauthorized_client",
+        "error_description": "Invalid client or Invalid client credentials",
+    }
     unknown = exchange(idp, "keycloak", "nobody", SECRET, basic=True)
     assert unknown.status_code == 401 and unknown.json()["error"] == "invalid_client"
     assert exchange(idp, "keycloak", "rp", None).json()["error_description"] == "Client secret not provided in request"
@@ -120,8 +132,11 @@ def test_authentik_answers_rfc_6749_descriptions_with_http_400(idp):
         answer = exchange(idp, "authentik", client_id, secret)
         assert answer.status_code == 400 and answer.json()["error"] == "invalid_client"
         assert answer.json()["error_description"].startswith("Client authentication failed (e.g., unknown client")
-    assert exchange(idp, "authentik", "rp", SECRET).json()["error_description"].startswith(
-        "The provided authorization grant or refresh token is invalid")
+    assert (
+        exchange(idp, "authentik", "rp", SECRET)
+        .json()["error_description"]
+        .startswith("The provided authorization grant or refresh token is invalid")
+    )
 
 
 def test_generic_answers_rfc_6749_invalid_client_with_a_basic_challenge(idp):
@@ -138,7 +153,10 @@ def test_client_registered_for_other_profiles_is_unknown_here(idp):
 
 
 def test_expired_secret_is_set_through_the_control_api(idp):
-    answer = requests.post(f"{idp.base_url}/_devidp/clients", timeout=10, json={
-        "client_id": "rotated", "client_secret": SECRET, "redirect_uris": [REDIRECT], "secret_expired": True})
+    answer = requests.post(
+        f"{idp.base_url}/_devidp/clients",
+        timeout=10,
+        json={"client_id": "rotated", "client_secret": SECRET, "redirect_uris": [REDIRECT], "secret_expired": True},
+    )
     assert answer.ok
     assert exchange(idp, "entra", "rotated", SECRET).json()["error_codes"] == [7000222]

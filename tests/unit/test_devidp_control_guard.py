@@ -12,24 +12,32 @@ from netbox_sso.devidp import SAMPLE_USERS_FILE, DevIdP, load_users_file
 
 @pytest.fixture(scope="module")
 def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevIdP]:
-    server = DevIdP(users=load_users_file(SAMPLE_USERS_FILE), profiles=("generic",),
-                    state_dir=tmp_path_factory.mktemp("devidp"))
+    server = DevIdP(
+        users=load_users_file(SAMPLE_USERS_FILE), profiles=("generic",), state_dir=tmp_path_factory.mktemp("devidp")
+    )
     server.start()
     yield server
     server.stop()
 
 
 def control(idp: DevIdP, **headers: str) -> requests.Response:
-    return requests.post(f"{idp.base_url}/_devidp/faults", json={"name": "status", "code": 503, "endpoint": "jwks"},
-                         headers=headers, timeout=10)
+    return requests.post(
+        f"{idp.base_url}/_devidp/faults",
+        json={"name": "status", "code": 503, "endpoint": "jwks"},
+        headers=headers,
+        timeout=10,
+    )
 
 
-@pytest.mark.parametrize("headers", [
-    {"Host": f"rebound.example:{9000}"},
-    {"Origin": "https://evil.example"},
-    {"Origin": "http://127.0.0.1:1"},  # another local site
-    {"Sec-Fetch-Site": "cross-site"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Host": f"rebound.example:{9000}"},
+        {"Origin": "https://evil.example"},
+        {"Origin": "http://127.0.0.1:1"},  # another local site
+        {"Sec-Fetch-Site": "cross-site"},
+    ],
+)
 def test_browser_requests_from_other_sites_are_refused(idp, headers):
     answer = control(idp, **headers)
     assert answer.status_code == 403

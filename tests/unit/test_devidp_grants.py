@@ -19,8 +19,12 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 @pytest.fixture(scope="module")
 def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevIdP]:
-    server = DevIdP(users=load_users_file(SAMPLE_USERS_FILE), profiles=("generic", "okta", "entra", "keycloak"),
-                    tls=True, state_dir=tmp_path_factory.mktemp("devidp"))
+    server = DevIdP(
+        users=load_users_file(SAMPLE_USERS_FILE),
+        profiles=("generic", "okta", "entra", "keycloak"),
+        tls=True,
+        state_dir=tmp_path_factory.mktemp("devidp"),
+    )
     server.start()
     server.register_client("rp", "secret", redirect_uris=[REDIRECT])
     server.register_client("svc", "svc-secret", roles=["NetBox.Read", "NetBox.Write"])
@@ -44,8 +48,9 @@ def discovery(idp: DevIdP, profile: str, **ctx: str) -> dict[str, Any]:
     return requests.get(idp.discovery_url(profile, **ctx), timeout=5, verify=idp.ca_bundle).json()
 
 
-def token_request(idp: DevIdP, endpoint: str, data: dict[str, str], auth: tuple[str, str] | None = None
-                  ) -> requests.Response:
+def token_request(
+    idp: DevIdP, endpoint: str, data: dict[str, str], auth: tuple[str, str] | None = None
+) -> requests.Response:
     return requests.post(endpoint, data=data, auth=auth, timeout=5, verify=idp.ca_bundle)
 
 
@@ -65,8 +70,9 @@ def test_generic_access_token_follows_rfc9068_with_the_requested_resource_as_aud
 def test_entra_v2_access_token_for_the_apps_own_api(idp: DevIdP) -> None:
     entra = idp.profile("entra")
     tenant = entra.home_tenant_id
-    rp = RelyingParty(idp.discovery_url("entra", layout="v2", tenant=tenant), "rp", "secret", REDIRECT,
-                      verify=idp.ca_bundle)
+    rp = RelyingParty(
+        idp.discovery_url("entra", layout="v2", tenant=tenant), "rp", "secret", REDIRECT, verify=idp.ca_bundle
+    )
     result = rp.code_flow("alice", scope="openid profile api://rp/NetBox.Read", verify=False)
     header, claims = verified(idp, "entra", result.tokens["access_token"], layout="v2", tenant=tenant)
     assert header["typ"] == "JWT"
@@ -91,9 +97,12 @@ def test_okta_custom_server_access_token_has_scp_cid_uid_and_login_as_sub(idp: D
 def test_client_credentials_gives_a_generic_service_token_without_a_user(idp: DevIdP) -> None:
     doc = discovery(idp, "generic")
     assert "client_credentials" in doc["grant_types_supported"]
-    response = token_request(idp, doc["token_endpoint"], {"grant_type": "client_credentials",
-                                                          "scope": "netbox.read", "resource": "netbox"},
-                             ("svc", "svc-secret"))
+    response = token_request(
+        idp,
+        doc["token_endpoint"],
+        {"grant_type": "client_credentials", "scope": "netbox.read", "resource": "netbox"},
+        ("svc", "svc-secret"),
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert "id_token" not in body and "refresh_token" not in body
@@ -113,11 +122,19 @@ def test_entra_app_only_token_carries_roles_and_the_service_principal(idp: DevId
     entra = idp.profile("entra")
     tenant = entra.home_tenant_id
     doc = discovery(idp, "entra", layout="v2", tenant=tenant)
-    refused = token_request(idp, doc["token_endpoint"], {"grant_type": "client_credentials",
-                                                         "scope": "api://rp/NetBox.Read"}, ("svc", "svc-secret"))
+    refused = token_request(
+        idp,
+        doc["token_endpoint"],
+        {"grant_type": "client_credentials", "scope": "api://rp/NetBox.Read"},
+        ("svc", "svc-secret"),
+    )
     assert refused.status_code == 400 and "AADSTS1002012" in refused.json()["error_description"]
-    response = token_request(idp, doc["token_endpoint"], {"grant_type": "client_credentials",
-                                                          "scope": "api://rp/.default"}, ("svc", "svc-secret"))
+    response = token_request(
+        idp,
+        doc["token_endpoint"],
+        {"grant_type": "client_credentials", "scope": "api://rp/.default"},
+        ("svc", "svc-secret"),
+    )
     _, claims = verified(idp, "entra", response.json()["access_token"], layout="v2", tenant=tenant)
     assert claims["aud"] == "api://rp" and claims["roles"] == ["NetBox.Read", "NetBox.Write"]
     assert "scp" not in claims and claims["idtyp"] == "app" and claims["azp"] == "svc"
@@ -126,30 +143,38 @@ def test_entra_app_only_token_carries_roles_and_the_service_principal(idp: DevId
 
 def test_okta_client_credentials_needs_a_custom_server_and_custom_scopes(idp: DevIdP) -> None:
     org = discovery(idp, "okta")
-    refused = token_request(idp, org["token_endpoint"], {"grant_type": "client_credentials", "scope": "netbox.read"},
-                            ("svc", "svc-secret"))
+    refused = token_request(
+        idp, org["token_endpoint"], {"grant_type": "client_credentials", "scope": "netbox.read"}, ("svc", "svc-secret")
+    )
     assert refused.status_code == 400
     custom = discovery(idp, "okta", server="default")
-    response = token_request(idp, custom["token_endpoint"],
-                             {"grant_type": "client_credentials", "scope": "netbox.read"}, ("svc", "svc-secret"))
+    response = token_request(
+        idp,
+        custom["token_endpoint"],
+        {"grant_type": "client_credentials", "scope": "netbox.read"},
+        ("svc", "svc-secret"),
+    )
     _, claims = verified(idp, "okta", response.json()["access_token"], server="default")
     assert claims["sub"] == "svc" == claims["cid"] and claims["scp"] == ["netbox.read"] and "uid" not in claims
 
 
 # ---- device authorization (RFC 8628) -------------------------------------------------------------------------
-def start_device_flow(idp: DevIdP, profile: str = "generic", scope: str = "openid profile netbox.read",
-                      **ctx: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def start_device_flow(
+    idp: DevIdP, profile: str = "generic", scope: str = "openid profile netbox.read", **ctx: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     doc = discovery(idp, profile, **ctx)
     assert DEVICE_GRANT in doc.get("grant_types_supported", [DEVICE_GRANT])
-    response = requests.post(doc["device_authorization_endpoint"], data={"client_id": "cli", "scope": scope},
-                             timeout=5, verify=idp.ca_bundle)
+    response = requests.post(
+        doc["device_authorization_endpoint"], data={"client_id": "cli", "scope": scope}, timeout=5, verify=idp.ca_bundle
+    )
     assert response.status_code == 200, response.text
     return doc, response.json()
 
 
 def poll(idp: DevIdP, doc: dict[str, Any], device_code: str) -> requests.Response:
-    return token_request(idp, doc["token_endpoint"], {"grant_type": DEVICE_GRANT, "device_code": device_code,
-                                                      "client_id": "cli"})
+    return token_request(
+        idp, doc["token_endpoint"], {"grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": "cli"}
+    )
 
 
 def test_device_flow_is_pending_until_approved_on_the_login_page(idp: DevIdP) -> None:
@@ -158,8 +183,12 @@ def test_device_flow_is_pending_until_approved_on_the_login_page(idp: DevIdP) ->
     assert poll(idp, doc, started["device_code"]).json()["error"] == "authorization_pending"
     page = requests.get(started["verification_uri_complete"], timeout=5, verify=idp.ca_bundle)
     assert page.status_code == 200 and 'value="alice"' in page.text
-    approved = requests.post(started["verification_uri"], timeout=5, verify=idp.ca_bundle,
-                             data={"user_code": started["user_code"].lower(), "username": "alice"})
+    approved = requests.post(
+        started["verification_uri"],
+        timeout=5,
+        verify=idp.ca_bundle,
+        data={"user_code": started["user_code"].lower(), "username": "alice"},
+    )
     assert approved.status_code == 200 and "approved" in approved.text
     tokens = poll(idp, doc, started["device_code"]).json()
     header, claims = verified(idp, "generic", tokens["access_token"])
@@ -182,8 +211,12 @@ def test_device_flow_polled_too_fast_answers_slow_down(idp: DevIdP) -> None:
 
 def test_device_flow_denied_and_unknown_codes(idp: DevIdP) -> None:
     doc, started = start_device_flow(idp)
-    requests.post(started["verification_uri"], data={"user_code": started["user_code"], "deny": "1"}, timeout=5,
-                  verify=idp.ca_bundle)
+    requests.post(
+        started["verification_uri"],
+        data={"user_code": started["user_code"], "deny": "1"},
+        timeout=5,
+        verify=idp.ca_bundle,
+    )
     assert poll(idp, doc, started["device_code"]).json()["error"] == "access_denied"
     assert poll(idp, doc, "no-such-code").json()["error"] == "invalid_grant"
     unknown = requests.get(f"{started['verification_uri']}?user_code=BBBB-BBBB", timeout=5, verify=idp.ca_bundle)
@@ -192,13 +225,22 @@ def test_device_flow_denied_and_unknown_codes(idp: DevIdP) -> None:
 
 def test_device_flow_scripted_approval_through_the_control_api(idp: DevIdP) -> None:
     entra = idp.profile("entra")
-    doc, started = start_device_flow(idp, "entra", scope="openid api://rp/NetBox.Read", layout="v2",
-                                     tenant=entra.home_tenant_id)
+    doc, started = start_device_flow(
+        idp, "entra", scope="openid api://rp/NetBox.Read", layout="v2", tenant=entra.home_tenant_id
+    )
     assert "enter the code" in started["message"]
-    answer = requests.post(f"{idp.base_url}/_devidp/device/approve", json={"user_code": started["user_code"],
-                                                                           "username": "bob"},
-                           timeout=5, verify=idp.ca_bundle)
+    answer = requests.post(
+        f"{idp.base_url}/_devidp/device/approve",
+        json={"user_code": started["user_code"], "username": "bob"},
+        timeout=5,
+        verify=idp.ca_bundle,
+    )
     assert answer.json() == {"approved": True, "problem": None}
-    _, claims = verified(idp, "entra", poll(idp, doc, started["device_code"]).json()["access_token"],
-                         layout="v2", tenant=entra.home_tenant_id)
+    _, claims = verified(
+        idp,
+        "entra",
+        poll(idp, doc, started["device_code"]).json()["access_token"],
+        layout="v2",
+        tenant=entra.home_tenant_id,
+    )
     assert claims["aud"] == "api://rp" and claims["scp"] == "NetBox.Read" and claims["azp"] == "cli"

@@ -56,52 +56,114 @@ def body(**fields: Any) -> bytes:
 ENTRA_TRAILER = "\r\nTrace ID: 1f0e\r\nCorrelation ID: 9a8b\r\nTimestamp: 2026-12-02 12:00:00Z"
 
 
-@pytest.mark.parametrize(("status", "answer", "outcome"), [
-    # Entra ID: AADSTS codes in error_codes and at the start of the description
-    (401, body(error="invalid_client", error_codes=[7000215],
-               error_description="AADSTS7000215: Invalid client secret provided." + ENTRA_TRAILER), "invalid_secret"),
-    (401, body(error="invalid_client", error_codes=[7000222],
-               error_description="AADSTS7000222: The provided client secret keys for app 'x' are expired."),
-     "expired_secret"),
-    (400, body(error="unauthorized_client", error_codes=[700016],
-               error_description="AADSTS700016: Application with identifier 'x' was not found in the directory 'y'."),
-     "unknown_client"),
-    (401, body(error="invalid_client", error_description="AADSTS7000215: Invalid client secret provided."),
-     "invalid_secret"),  # the code only in the description
-    (400, body(error="invalid_grant", error_codes=[9002313],
-               error_description="AADSTS9002313: Invalid request. Request is malformed or invalid."), "accepted"),
-    # Okta: an unknown client in its API error format, a wrong secret as an OAuth error
-    (401, body(errorCode="invalid_client", errorSummary="Invalid value for 'client_id' parameter.",
-               errorLink="invalid_client", errorId="oae1", errorCauses=[]), "unknown_client"),
-    (401, body(error="invalid_client", error_description="The client secret supplied for a confidential client is "
-               "invalid."), "rejected"),
-    (400, body(error="invalid_grant", error_description="The authorization code is invalid or has expired."),
-     "accepted"),
-    # Keycloak
-    (401, body(error="unauthorized_client", error_description="Invalid client or Invalid client credentials"),
-     "rejected"),
-    (401, body(error="invalid_client", error_description="Invalid client or Invalid client credentials"),
-     "rejected"),
-    (400, body(error="invalid_grant", error_description="Code not valid"), "accepted"),
-    # RFC 6749 wording of an expired secret
-    (401, body(error="invalid_client", error_description="client secret expired"), "expired_secret"),
-    # anything else proves neither way
-    (400, body(error="invalid_request", error_description="code_verifier required"), "inconclusive"),
-    (400, body(error="unsupported_grant_type"), "inconclusive"),
-    (401, body(message="Unauthorized"), "inconclusive"),
-    (403, b"<html>forbidden by proxy</html>", "inconclusive"),
-    (200, body(access_token="a", token_type="Bearer"), "inconclusive"),
-    (200, body(error="invalid_grant"), "inconclusive"),
-    (400, b"[]", "inconclusive"),
-    (400, b"\xff\xfe", "inconclusive"),
-])
+@pytest.mark.parametrize(
+    ("status", "answer", "outcome"),
+    [
+        # Entra ID: AADSTS codes in error_codes and at the start of the description
+        (
+            401,
+            body(
+                error="invalid_client",
+                error_codes=[7000215],
+                error_description="AADSTS7000215: Invalid client secret provided." + ENTRA_TRAILER,
+            ),
+            "invalid_secret",
+        ),
+        (
+            401,
+            body(
+                error="invalid_client",
+                error_codes=[7000222],
+                error_description="AADSTS7000222: The provided client secret keys for app 'x' are expired.",
+            ),
+            "expired_secret",
+        ),
+        (
+            400,
+            body(
+                error="unauthorized_client",
+                error_codes=[700016],
+                error_description="AADSTS700016: Application with identifier 'x' was not found in the directory 'y'.",
+            ),
+            "unknown_client",
+        ),
+        (
+            401,
+            body(error="invalid_client", error_description="AADSTS7000215: Invalid client secret provided."),
+            "invalid_secret",
+        ),  # the code only in the description
+        (
+            400,
+            body(
+                error="invalid_grant",
+                error_codes=[9002313],
+                error_description="AADSTS9002313: Invalid request. Request is malformed or invalid.",
+            ),
+            "accepted",
+        ),
+        # Okta: an unknown client in its API error format, a wrong secret as an OAuth error
+        (
+            401,
+            body(
+                errorCode="invalid_client",
+                errorSummary="Invalid value for 'client_id' parameter.",
+                errorLink="invalid_client",
+                errorId="oae1",
+                errorCauses=[],
+            ),
+            "unknown_client",
+        ),
+        (
+            401,
+            body(
+                error="invalid_client",
+                error_description="The client secret supplied for a confidential client is invalid.",
+            ),
+            "rejected",
+        ),
+        (
+            400,
+            body(error="invalid_grant", error_description="The authorization code is invalid or has expired."),
+            "accepted",
+        ),
+        # Keycloak
+        (
+            401,
+            body(error="unauthorized_client", error_description="Invalid client or Invalid client credentials"),
+            "rejected",
+        ),
+        (
+            401,
+            body(error="invalid_client", error_description="Invalid client or Invalid client credentials"),
+            "rejected",
+        ),
+        (400, body(error="invalid_grant", error_description="Code not valid"), "accepted"),
+        # RFC 6749 wording of an expired secret
+        (401, body(error="invalid_client", error_description="client secret expired"), "expired_secret"),
+        # anything else proves neither way
+        (400, body(error="invalid_request", error_description="code_verifier required"), "inconclusive"),
+        (400, body(error="unsupported_grant_type"), "inconclusive"),
+        (401, body(message="Unauthorized"), "inconclusive"),
+        (403, b"<html>forbidden by proxy</html>", "inconclusive"),
+        (200, body(access_token="a", token_type="Bearer"), "inconclusive"),
+        (200, body(error="invalid_grant"), "inconclusive"),
+        (400, b"[]", "inconclusive"),
+        (400, b"\xff\xfe", "inconclusive"),
+    ],
+)
 def test_answers_are_read_as_the_providers_mean_them(status, answer, outcome):
     assert classify(status, answer).outcome == outcome
 
 
 def test_verdict_keeps_the_first_line_and_the_codes():
-    verdict = classify(401, body(error="invalid_client", error_codes=[7000215],
-                                 error_description="AADSTS7000215: Invalid client secret provided." + ENTRA_TRAILER))
+    verdict = classify(
+        401,
+        body(
+            error="invalid_client",
+            error_codes=[7000215],
+            error_description="AADSTS7000215: Invalid client secret provided." + ENTRA_TRAILER,
+        ),
+    )
     assert verdict.description == "AADSTS7000215: Invalid client secret provided."
     assert verdict.codes == (7000215,) and verdict.error == "invalid_client" and verdict.status == 401
 
@@ -135,8 +197,16 @@ class FakeStrategy:
 
 @pytest.mark.parametrize("cls", [OpenIdConnectAuth, OktaOpenIdConnect])
 @pytest.mark.parametrize("configured", [None, "client_secret_basic", "client_secret_post", "private_key_jwt"])
-@pytest.mark.parametrize("advertised", [None, [], ["client_secret_post"], ["client_secret_basic"],
-                                        ["client_secret_post", "private_key_jwt", "client_secret_basic"]])
+@pytest.mark.parametrize(
+    "advertised",
+    [
+        None,
+        [],
+        ["client_secret_post"],
+        ["client_secret_basic"],
+        ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+    ],
+)
 def test_method_is_social_cores_choice(monkeypatch, cls, configured, advertised):
     path = f"{cls.__module__}.{cls.__name__}"
     values = {} if configured is None else {"TOKEN_ENDPOINT_AUTH_METHOD": configured}
@@ -209,8 +279,11 @@ def test_accepted_credentials_are_a_note_saying_credentials_ok():
 
 def test_each_refusal_names_its_setting():
     [wrong] = findings_for(body(error="invalid_client", error_codes=[7000215]))
-    assert (wrong.code, wrong.severity, wrong.setting) == ("credentials.invalid_secret", "error",
-                                                           "SOCIAL_AUTH_AZUREAD_OAUTH2_SECRET")
+    assert (wrong.code, wrong.severity, wrong.setting) == (
+        "credentials.invalid_secret",
+        "error",
+        "SOCIAL_AUTH_AZUREAD_OAUTH2_SECRET",
+    )
     [expired] = findings_for(body(error="invalid_client", error_codes=[7000222]))
     assert (expired.code, expired.setting) == ("credentials.expired_secret", "SOCIAL_AUTH_AZUREAD_OAUTH2_SECRET")
     [unknown] = findings_for(body(error="unauthorized_client", error_codes=[700016]), 400)
@@ -234,8 +307,11 @@ def test_entra_secret_id_gets_the_value_not_secret_id_hint():
 
 def test_no_secret_ever_appears_in_a_finding_even_when_the_provider_echoes_it():
     echoed = body(error="invalid_client", error_description=f"client_secret '{SECRET}' is not valid for client-1")
-    for answer, status in ((echoed, 401), (body(error="invalid_grant", error_description=SECRET), 400),
-                           (body(error="odd", error_description=SECRET), 400)):
+    for answer, status in (
+        (echoed, 401),
+        (body(error="invalid_grant", error_description=SECRET), 400),
+        (body(error="odd", error_description=SECRET), 400),
+    ):
         for finding in findings_for(answer, status, OIDC):
             assert SECRET not in json.dumps(finding.to_dict()), finding
             assert "[redacted]" in finding.problem
@@ -264,10 +340,15 @@ REFERENCE = Path("/work/shared/reference/netbox-enterprise-oidc.txt")
 def test_troubleshooting_item_client_credentials_maps_to_the_credentials_findings():
     if REFERENCE.is_file():  # the reference's wording, when the manual is on this machine
         text = REFERENCE.read_text()
-        section = text[text.index("\nNot Logged In After Authentication\n"):text.index("\nGroups Not Syncing\n")]
+        section = text[text.index("\nNot Logged In After Authentication\n") : text.index("\nGroups Not Syncing\n")]
         assert "Client credentials: Verify client ID and secret are correct" in section
     item = RESOLUTION_ITEMS[("Not Logged In After Authentication", "Client credentials")]
-    assert {"credentials.invalid_secret", "credentials.expired_secret", "credentials.unknown_client",
-            "credentials.rejected", "credentials.inconclusive"} <= set(item)
+    assert {
+        "credentials.invalid_secret",
+        "credentials.expired_secret",
+        "credentials.unknown_client",
+        "credentials.rejected",
+        "credentials.inconclusive",
+    } <= set(item)
     assert set(item) <= set(SYMPTOMS["Not Logged In After Authentication"])
     assert all(code in CODES for items in RESOLUTION_ITEMS.values() for code in items)

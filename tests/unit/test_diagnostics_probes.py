@@ -16,9 +16,16 @@ def answer(offset: float) -> Answer:
 
 
 def oidc_target(**values):
-    settings = NetBoxSettings(Path("c.py"), {
-        "PLUGINS": ["netbox_sso"], "REMOTE_AUTH_BACKEND": "social_core.backends.open_id_connect.OpenIdConnectAuth",
-        "SOCIAL_AUTH_OIDC_KEY": "k", "SOCIAL_AUTH_OIDC_OIDC_ENDPOINT": "https://idp.example.com/realms/x/", **values})
+    settings = NetBoxSettings(
+        Path("c.py"),
+        {
+            "PLUGINS": ["netbox_sso"],
+            "REMOTE_AUTH_BACKEND": "social_core.backends.open_id_connect.OpenIdConnectAuth",
+            "SOCIAL_AUTH_OIDC_KEY": "k",
+            "SOCIAL_AUTH_OIDC_OIDC_ENDPOINT": "https://idp.example.com/realms/x/",
+            **values,
+        },
+    )
     [backend] = settings.sso_backends()
     return target_for(settings, backend)
 

@@ -17,26 +17,45 @@ from netbox_sso.diagnostics.symptoms import SYMPTOMS
 
 REFERENCE = Path("/work/shared/reference/netbox-enterprise-oidc.txt")
 #: The reference's Troubleshooting headings (used when the reference text is not on this machine).
-HEADINGS = ("Redirect URI Mismatch", "Not Logged In After Authentication", "Groups Not Syncing",
-            "SSL Certificate Verification Fails", "Token Endpoint Not Reachable",
-            "Users Cannot Access NetBox After Login")
+HEADINGS = (
+    "Redirect URI Mismatch",
+    "Not Logged In After Authentication",
+    "Groups Not Syncing",
+    "SSL Certificate Verification Fails",
+    "Token Endpoint Not Reachable",
+    "Users Cannot Access NetBox After Login",
+)
 
 
 def settings(**values) -> NetBoxSettings:
     return NetBoxSettings(Path("configuration.py"), values)
 
 
-@pytest.mark.parametrize(("values", "base_url", "expected"), [
-    ({}, "https://netbox.example.com", "https://netbox.example.com/oauth/complete/oidc/"),
-    ({}, "https://netbox.example.com/", "https://netbox.example.com/oauth/complete/oidc/"),
-    ({"BASE_PATH": "netbox/"}, "https://netbox.example.com", "https://netbox.example.com/netbox/oauth/complete/oidc/"),
-    ({"BASE_PATH": "/netbox"}, "https://nb.example.com/netbox/", "https://nb.example.com/netbox/oauth/complete/oidc/"),
-    ({"SOCIAL_AUTH_REDIRECT_IS_HTTPS": True}, "http://netbox.example.com",
-     "https://netbox.example.com/oauth/complete/oidc/"),
-    ({"ALLOWED_HOSTS": ["*"]}, None, "https://<your-netbox-domain>/oauth/complete/oidc/"),
-    ({"ALLOWED_HOSTS": ["netbox.corp", "*"]}, None, "https://netbox.corp/oauth/complete/oidc/"),
-    ({}, "http://127.0.0.1:8000", "http://127.0.0.1:8000/oauth/complete/oidc/"),
-])
+@pytest.mark.parametrize(
+    ("values", "base_url", "expected"),
+    [
+        ({}, "https://netbox.example.com", "https://netbox.example.com/oauth/complete/oidc/"),
+        ({}, "https://netbox.example.com/", "https://netbox.example.com/oauth/complete/oidc/"),
+        (
+            {"BASE_PATH": "netbox/"},
+            "https://netbox.example.com",
+            "https://netbox.example.com/netbox/oauth/complete/oidc/",
+        ),
+        (
+            {"BASE_PATH": "/netbox"},
+            "https://nb.example.com/netbox/",
+            "https://nb.example.com/netbox/oauth/complete/oidc/",
+        ),
+        (
+            {"SOCIAL_AUTH_REDIRECT_IS_HTTPS": True},
+            "http://netbox.example.com",
+            "https://netbox.example.com/oauth/complete/oidc/",
+        ),
+        ({"ALLOWED_HOSTS": ["*"]}, None, "https://<your-netbox-domain>/oauth/complete/oidc/"),
+        ({"ALLOWED_HOSTS": ["netbox.corp", "*"]}, None, "https://netbox.corp/oauth/complete/oidc/"),
+        ({}, "http://127.0.0.1:8000", "http://127.0.0.1:8000/oauth/complete/oidc/"),
+    ],
+)
 def test_redirect_uri(values, base_url, expected):
     [uri], _ = redirect_uris(settings(**values), ["oidc"], base_url)
     assert uri.uri == expected
@@ -54,9 +73,11 @@ def test_notes_explain_the_proxy_and_http_pitfalls():
 
 def test_redirect_uris_command(tmp_path):
     path = tmp_path / "configuration.py"
-    path.write_text("REMOTE_AUTH_BACKEND = ['social_core.backends.open_id_connect.OpenIdConnectAuth',\n"
-                    "                       'social_core.backends.okta_openidconnect.OktaOpenIdConnect']\n"
-                    "BASE_PATH = 'netbox/'\nSOCIAL_AUTH_REDIRECT_IS_HTTPS = True\n")
+    path.write_text(
+        "REMOTE_AUTH_BACKEND = ['social_core.backends.open_id_connect.OpenIdConnectAuth',\n"
+        "                       'social_core.backends.okta_openidconnect.OktaOpenIdConnect']\n"
+        "BASE_PATH = 'netbox/'\nSOCIAL_AUTH_REDIRECT_IS_HTTPS = True\n"
+    )
     result = CliRunner().invoke(main, ["redirect-uris", "--config", str(path), "--base-url", "netbox.example.com"])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
@@ -75,7 +96,7 @@ def reference_headings() -> tuple[str, ...]:
     if not REFERENCE.is_file():
         return HEADINGS
     text = REFERENCE.read_text()
-    section = text[text.index("\nTroubleshooting\n"):text.index("\nSecurity Considerations\n")]
+    section = text[text.index("\nTroubleshooting\n") : text.index("\nSecurity Considerations\n")]
     lines = [line.strip() for line in section.splitlines()]
     headings = []
     for index, line in enumerate(lines):

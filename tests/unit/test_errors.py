@@ -46,5 +46,10 @@ def test_config_warnings_are_typed_with_a_code_and_read_as_their_text():
 def test_a_config_warning_survives_pickling_with_its_code():
     warning = ConfigWarning("PLUGINS_CONFIG['netbox_sso']", "odd", "mapping.warning", "fix it")
     copy = pickle.loads(pickle.dumps(warning))
-    assert (copy, copy.path, copy.message, copy.code, copy.fix) == (warning, warning.path, "odd", "mapping.warning",
-                                                                     "fix it")
+    assert (copy, copy.path, copy.message, copy.code, copy.fix) == (
+        warning,
+        warning.path,
+        "odd",
+        "mapping.warning",
+        "fix it",
+    )

@@ -22,8 +22,16 @@ def token(**overrides):
 
 
 def check(claims, *, nonce="n0nce", leeway=60, max_age=600, limit=1024):
-    c.validate_id_token_claims(claims, issuer=ISS, client_id=CLIENT, nonce=nonce, now=NOW, leeway=leeway,
-                               max_age=max_age, max_claim_length=limit)
+    c.validate_id_token_claims(
+        claims,
+        issuer=ISS,
+        client_id=CLIENT,
+        nonce=nonce,
+        now=NOW,
+        leeway=leeway,
+        max_age=max_age,
+        max_claim_length=limit,
+    )
 
 
 def test_valid_token_passes():
@@ -37,25 +45,28 @@ def test_required_claims(claim):
     assert info.value.subject == claim
 
 
-@pytest.mark.parametrize(("overrides", "error", "subject"), [
-    ({"iss": "https://evil.example"}, c.InvalidClaimError, "iss"),
-    ({"aud": "someone-else"}, c.InvalidClaimError, "aud"),
-    ({"aud": ["someone-else", "other"]}, c.InvalidClaimError, "aud"),
-    ({"aud": [CLIENT, "other"]}, c.MissingClaimError, "azp"),
-    ({"azp": "other"}, c.InvalidClaimError, "azp"),
-    ({"exp": NOW - 61}, c.ExpiredTokenError, "exp"),
-    ({"nbf": NOW + 120}, c.ExpiredTokenError, "nbf"),
-    ({"iat": NOW + 120}, c.ExpiredTokenError, "iat"),
-    ({"iat": NOW - 3600}, c.ExpiredTokenError, "iat"),
-    ({"exp": "tomorrow"}, c.InvalidClaimError, "exp"),
-    ({"exp": True}, c.InvalidClaimError, "exp"),
-    ({"nonce": "other"}, c.InvalidClaimError, "nonce"),
-    ({"nonce": None}, c.MissingClaimError, "nonce"),
-    ({"sub": 42}, c.InvalidClaimError, "sub"),
-    ({"sub": "x" * 256}, c.InvalidClaimError, "sub"),
-    ({"name": "x" * 1025}, c.InvalidClaimError, "name"),
-    ({"groups": ["ok", "x" * 2000]}, c.InvalidClaimError, "groups"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "error", "subject"),
+    [
+        ({"iss": "https://evil.example"}, c.InvalidClaimError, "iss"),
+        ({"aud": "someone-else"}, c.InvalidClaimError, "aud"),
+        ({"aud": ["someone-else", "other"]}, c.InvalidClaimError, "aud"),
+        ({"aud": [CLIENT, "other"]}, c.MissingClaimError, "azp"),
+        ({"azp": "other"}, c.InvalidClaimError, "azp"),
+        ({"exp": NOW - 61}, c.ExpiredTokenError, "exp"),
+        ({"nbf": NOW + 120}, c.ExpiredTokenError, "nbf"),
+        ({"iat": NOW + 120}, c.ExpiredTokenError, "iat"),
+        ({"iat": NOW - 3600}, c.ExpiredTokenError, "iat"),
+        ({"exp": "tomorrow"}, c.InvalidClaimError, "exp"),
+        ({"exp": True}, c.InvalidClaimError, "exp"),
+        ({"nonce": "other"}, c.InvalidClaimError, "nonce"),
+        ({"nonce": None}, c.MissingClaimError, "nonce"),
+        ({"sub": 42}, c.InvalidClaimError, "sub"),
+        ({"sub": "x" * 256}, c.InvalidClaimError, "sub"),
+        ({"name": "x" * 1025}, c.InvalidClaimError, "name"),
+        ({"groups": ["ok", "x" * 2000]}, c.InvalidClaimError, "groups"),
+    ],
+)
 def test_each_rule_names_its_claim(overrides, error, subject):
     with pytest.raises(error) as info:
         check(token(**overrides))
@@ -99,8 +110,13 @@ def test_hmac_refused_even_when_configured():
 
 
 def discovery(**overrides):
-    doc = {"issuer": ISS, "authorization_endpoint": f"{ISS}/auth", "token_endpoint": f"{ISS}/token",
-           "jwks_uri": f"{ISS}/jwks", "userinfo_endpoint": f"{ISS}/userinfo"}
+    doc = {
+        "issuer": ISS,
+        "authorization_endpoint": f"{ISS}/auth",
+        "token_endpoint": f"{ISS}/token",
+        "jwks_uri": f"{ISS}/jwks",
+        "userinfo_endpoint": f"{ISS}/userinfo",
+    }
     doc.update(overrides)
     return {k: v for k, v in doc.items() if v is not None}
 
@@ -109,14 +125,17 @@ def test_discovery_accepted():
     assert c.validate_discovery(discovery(), ISS)["issuer"] == ISS
 
 
-@pytest.mark.parametrize(("overrides", "error", "subject"), [
-    ({"issuer": "https://evil.example"}, c.InvalidDiscoveryError, "issuer"),
-    ({"issuer": ISS + "/"}, c.InvalidDiscoveryError, "issuer"),
-    ({"issuer": None}, c.InvalidDiscoveryError, "issuer"),
-    ({"jwks_uri": None}, c.InvalidDiscoveryError, "jwks_uri"),
-    ({"token_endpoint": "http://idp.example/token"}, c.InsecureEndpointError, "token_endpoint"),
-    ({"userinfo_endpoint": 5}, c.InvalidDiscoveryError, "userinfo_endpoint"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "error", "subject"),
+    [
+        ({"issuer": "https://evil.example"}, c.InvalidDiscoveryError, "issuer"),
+        ({"issuer": ISS + "/"}, c.InvalidDiscoveryError, "issuer"),
+        ({"issuer": None}, c.InvalidDiscoveryError, "issuer"),
+        ({"jwks_uri": None}, c.InvalidDiscoveryError, "jwks_uri"),
+        ({"token_endpoint": "http://idp.example/token"}, c.InsecureEndpointError, "token_endpoint"),
+        ({"userinfo_endpoint": 5}, c.InvalidDiscoveryError, "userinfo_endpoint"),
+    ],
+)
 def test_discovery_rejected(overrides, error, subject):
     with pytest.raises(error) as info:
         c.validate_discovery(discovery(**overrides), ISS)
@@ -128,14 +147,16 @@ def test_discovery_not_an_object():
         c.validate_discovery(["issuer"], ISS)
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:9000/x", "http://localhost/x", "http://[::1]:8/x",
-                                 "https://idp.example/x"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9000/x", "http://localhost/x", "http://[::1]:8/x", "https://idp.example/x"]
+)
 def test_https_or_loopback(url):
     c.validate_https(url, "endpoint")
 
 
-@pytest.mark.parametrize("url", ["http://idp.example/x", "ftp://idp.example/x", "https:///nohost",
-                                 "http://127.0.0.1.evil.example/"])
+@pytest.mark.parametrize(
+    "url", ["http://idp.example/x", "ftp://idp.example/x", "https:///nohost", "http://127.0.0.1.evil.example/"]
+)
 def test_plain_http_off_loopback_refused(url):
     with pytest.raises(c.InsecureEndpointError):
         c.validate_https(url, "endpoint")

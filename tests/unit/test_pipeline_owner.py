@@ -47,8 +47,10 @@ def test_netbox_default_pipeline_becomes_the_whole_hardened_pipeline_in_one_call
     )
     # One notice per change: 3 mapping changes, 3 swapped identity steps, legacy uid, guard, claims capture.
     assert len(assembly.notices) == 9
-    assert "SOCIAL_AUTH_PIPELINE: social_core.pipeline.user.create_user replaced by " \
-           "netbox_sso.pipeline.identity.create_user" in assembly.notices
+    assert (
+        "SOCIAL_AUTH_PIPELINE: social_core.pipeline.user.create_user replaced by "
+        "netbox_sso.pipeline.identity.create_user" in assembly.notices
+    )
 
 
 def test_assembling_an_assembled_pipeline_changes_nothing():
@@ -66,5 +68,9 @@ def test_without_mapping_or_capture_only_identity_steps_are_hardened():
 
 def test_check_reads_the_step_roles_of_the_pipeline_owner():
     assert static.STEP_ROLES is owner.STEP_ROLES
-    assert static.known_pipeline_steps() >= {CAPTURE_CLAIMS, MIGRATE_LEGACY_UID, GUARD_SIGNED_IN,
-                                              *HARDENED_STEPS.values()}
+    assert static.known_pipeline_steps() >= {
+        CAPTURE_CLAIMS,
+        MIGRATE_LEGACY_UID,
+        GUARD_SIGNED_IN,
+        *HARDENED_STEPS.values(),
+    }

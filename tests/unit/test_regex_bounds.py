@@ -9,8 +9,16 @@ from netbox_sso.core.regex_bounds import MAX_PATTERN_LENGTH, backtracking_risk
 from netbox_sso.core.rules import parse_config
 
 SAFE = [
-    "^site-[a-z]+$", "^(dc|site)-[0-9]+-.*$", "^team-.*-admins$", "^[a-z]+-[0-9]+-[a-z]+-[0-9]+$",
-    "^(?:netbox|nb)-(?:admin|ops)$", "^((foo|bar)-)+$", "^(ab|ac)*$", "^(ab{2})*$", "^(?>a+)+$", "^(a++)+$",
+    "^site-[a-z]+$",
+    "^(dc|site)-[0-9]+-.*$",
+    "^team-.*-admins$",
+    "^[a-z]+-[0-9]+-[a-z]+-[0-9]+$",
+    "^(?:netbox|nb)-(?:admin|ops)$",
+    "^((foo|bar)-)+$",
+    "^(ab|ac)*$",
+    "^(ab{2})*$",
+    "^(?>a+)+$",
+    "^(a++)+$",
 ]
 RISKY = {
     "(a+)+$": "nests a quantifier",

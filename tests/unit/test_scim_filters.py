@@ -16,7 +16,8 @@ def test_username_equality_is_case_insensitive_through_the_folded_column():
 
 def test_entras_probe_filter_on_a_random_guid_is_a_plain_username_lookup():
     assert user_query('userName eq "1e7d3f0a-2b1c-4d5e-8f9a-0b1c2d3e4f5a"') == Q(
-        user_name_folded__exact="1e7d3f0a-2b1c-4d5e-8f9a-0b1c2d3e4f5a")
+        user_name_folded__exact="1e7d3f0a-2b1c-4d5e-8f9a-0b1c2d3e4f5a"
+    )
 
 
 def test_external_id_compares_exactly_and_display_name_case_insensitively():
@@ -44,14 +45,17 @@ def test_an_id_that_is_not_ours_matches_nothing_instead_of_failing():
     assert user_query('id eq "not-a-uuid"') == Q(pk__in=[])
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ('nickName eq "x"', "nickName"),
-    ('userName eq', "invalid"),
-    ('active eq "yes"', "boolean"),
-    ('userName eq 5', "string"),
-    ('urn:example:other:userName eq "x"', "schema"),
-    ("userName eq \"" + "a" * 3000 + "\"", "longer"),
-])
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('nickName eq "x"', "nickName"),
+        ("userName eq", "invalid"),
+        ('active eq "yes"', "boolean"),
+        ("userName eq 5", "string"),
+        ('urn:example:other:userName eq "x"', "schema"),
+        ('userName eq "' + "a" * 3000 + '"', "longer"),
+    ],
+)
 def test_unsupported_or_malformed_filters_are_invalid_filter_errors_naming_the_problem(text, words):
     with pytest.raises(InvalidFilterException) as caught:
         user_query(text)

@@ -12,8 +12,11 @@ from netbox_sso.scim.resources import SCIMValidationError
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 ENTRA_USER = {
     "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
-    "externalId": "0d4a8c1e-5b7f-4e2a-9c3d-1f2e3a4b5c6d", "userName": "Amy@contoso.example", "active": "True",
-    "displayName": "Amy Adams", "name": {"givenName": "Amy", "familyName": "Adams"},
+    "externalId": "0d4a8c1e-5b7f-4e2a-9c3d-1f2e3a4b5c6d",
+    "userName": "Amy@contoso.example",
+    "active": "True",
+    "displayName": "Amy Adams",
+    "name": {"givenName": "Amy", "familyName": "Adams"},
     "emails": [{"primary": True, "type": "work", "value": "amy@contoso.example"}],
     ENTERPRISE: {"department": "Network"},
 }
@@ -21,27 +24,37 @@ ENTRA_USER = {
 
 def test_entra_user_with_string_active_and_enterprise_extension_becomes_the_account_fields():
     account = res.account(res.parse_user(ENTRA_USER))
-    assert account == res.Account(user_name="Amy@contoso.example", external_id=ENTRA_USER["externalId"],
-                                  display_name="Amy Adams", email="amy@contoso.example", first_name="Amy",
-                                  last_name="Adams", active=True)
+    assert account == res.Account(
+        user_name="Amy@contoso.example",
+        external_id=ENTRA_USER["externalId"],
+        display_name="Amy Adams",
+        email="amy@contoso.example",
+        first_name="Amy",
+        last_name="Adams",
+        active=True,
+    )
 
 
 def test_entras_capitalised_replace_of_active_with_the_string_false_deactivates():
     user = res.load_user(res.document(res.parse_user(ENTRA_USER)))
-    res.parse_patch(res.UserResource, {
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "Replace", "path": "active", "value": "False"},
-                       {"op": "Add", "path": f"{ENTERPRISE}:department", "value": "Security"},
-                       {"op": "replace", "path": 'emails[type eq "work"].value', "value": "amy.a@contoso.example"}],
-    }).patch(user)
+    res.parse_patch(
+        res.UserResource,
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [
+                {"op": "Replace", "path": "active", "value": "False"},
+                {"op": "Add", "path": f"{ENTERPRISE}:department", "value": "Security"},
+                {"op": "replace", "path": 'emails[type eq "work"].value', "value": "amy.a@contoso.example"},
+            ],
+        },
+    ).patch(user)
     account = res.account(user)
     assert account.active is False and account.email == "amy.a@contoso.example"
     assert res.document(user)[ENTERPRISE]["department"] == "Security"
 
 
 def test_stored_document_keeps_no_password_id_meta_or_groups():
-    payload = {**ENTRA_USER, "password": "hunter2-Secret", "id": "client-chosen",
-               "groups": [{"value": "g"}]}
+    payload = {**ENTRA_USER, "password": "hunter2-Secret", "id": "client-chosen", "groups": [{"value": "g"}]}
     stored = res.document(res.parse_user(payload))
     assert not {"password", "id", "meta", "groups", "schemas"} & set(stored)
     assert "hunter2" not in str(stored)
@@ -63,9 +76,13 @@ def test_wrong_types_are_scim_errors_not_crashes():
 
 def test_entras_add_of_a_typed_email_the_user_lacks_adds_a_new_work_email_instead_of_no_target():
     stored = {"userName": "amy@contoso.example"}
-    payload = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
-        {"op": "Add", "path": 'emails[type eq "work"].value', "value": "amy@contoso.example"},
-        {"op": "Replace", "path": 'addresses[type eq "work"].locality', "value": "Paris"}]}
+    payload = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [
+            {"op": "Add", "path": 'emails[type eq "work"].value', "value": "amy@contoso.example"},
+            {"op": "Replace", "path": 'addresses[type eq "work"].locality', "value": "Paris"},
+        ],
+    }
     user = res.load_user(stored)
     res.parse_patch(res.UserResource, res.add_missing_typed_values(payload, stored)).patch(user)
     document = res.document(user)
@@ -74,10 +91,14 @@ def test_entras_add_of_a_typed_email_the_user_lacks_adds_a_new_work_email_instea
 
 
 def test_a_typed_value_that_exists_is_replaced_in_place():
-    stored = {"userName": "amy@contoso.example",
-              "emails": [{"value": "old@contoso.example", "type": "work", "primary": True}]}
-    payload = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
-        {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "new@contoso.example"}]}
+    stored = {
+        "userName": "amy@contoso.example",
+        "emails": [{"value": "old@contoso.example", "type": "work", "primary": True}],
+    }
+    payload = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": 'emails[type eq "work"].value', "value": "new@contoso.example"}],
+    }
     user = res.load_user(stored)
     res.parse_patch(res.UserResource, res.add_missing_typed_values(payload, stored)).patch(user)
     assert res.document(user)["emails"] == [{"value": "new@contoso.example", "type": "work", "primary": True}]

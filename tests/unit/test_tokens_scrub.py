@@ -16,8 +16,11 @@ STOCK = {"access_token": "at", "refresh_token": "rt", "id_token": ID_TOKEN, "tok
 
 def test_scrub_removes_every_token_and_keeps_identifiers_only():
     cleaned = tokens.scrub(STOCK, store=False)
-    assert cleaned == {"token_type": "Bearer", "auth_time": 1,
-                       tokens.SUBJECT_KEY: {"sub": "s-1", "oid": "o-1", "tid": "t-1"}}
+    assert cleaned == {
+        "token_type": "Bearer",
+        "auth_time": 1,
+        tokens.SUBJECT_KEY: {"sub": "s-1", "oid": "o-1", "tid": "t-1"},
+    }
 
 
 def test_scrub_leaves_clean_extra_data_alone():
@@ -43,11 +46,21 @@ def test_an_unknown_local_login_mode_names_the_setting():
 
 
 def test_weakening_settings_are_found_per_backend_and_globally():
-    found = find_weakenings({"SOCIAL_AUTH_OIDC_ID_KEY": "email", "SOCIAL_AUTH_ID_KEY": "sub",
-                             "SOCIAL_AUTH_OKTA_OPENIDCONNECT_PKCE_CODE_CHALLENGE_METHOD": "plain",
-                             "SOCIAL_AUTH_SANITIZE_REDIRECTS": False, "SOCIAL_AUTH_OIDC_USE_PKCE": False,
-                             "SOCIAL_AUTH_OIDC_VERIFY_SSL": True}, ["oidc", "okta-openidconnect"])
-    assert [w.setting for w in found] == ["SOCIAL_AUTH_OIDC_ID_KEY",
-                                          "SOCIAL_AUTH_OKTA_OPENIDCONNECT_PKCE_CODE_CHALLENGE_METHOD",
-                                          "SOCIAL_AUTH_OIDC_USE_PKCE", "SOCIAL_AUTH_SANITIZE_REDIRECTS"]
+    found = find_weakenings(
+        {
+            "SOCIAL_AUTH_OIDC_ID_KEY": "email",
+            "SOCIAL_AUTH_ID_KEY": "sub",
+            "SOCIAL_AUTH_OKTA_OPENIDCONNECT_PKCE_CODE_CHALLENGE_METHOD": "plain",
+            "SOCIAL_AUTH_SANITIZE_REDIRECTS": False,
+            "SOCIAL_AUTH_OIDC_USE_PKCE": False,
+            "SOCIAL_AUTH_OIDC_VERIFY_SSL": True,
+        },
+        ["oidc", "okta-openidconnect"],
+    )
+    assert [w.setting for w in found] == [
+        "SOCIAL_AUTH_OIDC_ID_KEY",
+        "SOCIAL_AUTH_OKTA_OPENIDCONNECT_PKCE_CODE_CHALLENGE_METHOD",
+        "SOCIAL_AUTH_OIDC_USE_PKCE",
+        "SOCIAL_AUTH_SANITIZE_REDIRECTS",
+    ]
     assert all(w.setting in w.problem and w.fix for w in found)

@@ -21,8 +21,9 @@ def test_flat_pasted_claims_are_the_id_token():
     assert parse_claims('{"sub": "x", "groups": ["a"]}') == {"id_token": {"sub": "x", "groups": ["a"]}}
 
 
-@pytest.mark.parametrize(("text", "words"), [("{", "not valid JSON"), ("[1]", "JSON object"),
-                                             (" " * (MAX_CLAIMS_BYTES + 1), "larger than")])
+@pytest.mark.parametrize(
+    ("text", "words"), [("{", "not valid JSON"), ("[1]", "JSON object"), (" " * (MAX_CLAIMS_BYTES + 1), "larger than")]
+)
 def test_bad_pasted_claims_say_what_is_wrong(text, words):
     with pytest.raises(ValueError, match=words):
         parse_claims(text)

@@ -24,8 +24,22 @@ class SSOEventSerializer(BaseModelSerializer):
 
     class Meta:
         model = SSOEvent
-        fields = ("id", "url", "display_url", "display", "time", "event", "outcome", "reason", "backend", "user",
-                  "username", "client", "message", "details")
+        fields = (
+            "id",
+            "url",
+            "display_url",
+            "display",
+            "time",
+            "event",
+            "outcome",
+            "reason",
+            "backend",
+            "user",
+            "username",
+            "client",
+            "message",
+            "details",
+        )
         brief_fields = ("id", "url", "display", "time", "event", "outcome", "username")
         read_only_fields = fields
 
@@ -33,17 +47,37 @@ class SSOEventSerializer(BaseModelSerializer):
 class MappingRuleSerializer(PrimaryModelSerializer):
     effect = ChoiceField(choices=MappingEffectChoices, required=False)
     match_type = ChoiceField(choices=MappingMatchChoices, required=False)
-    groups = SerializedPKRelatedField(queryset=Group.objects.all(), serializer=GroupSerializer, nested=True,
-                                      required=False, many=True)
+    groups = SerializedPKRelatedField(
+        queryset=Group.objects.all(), serializer=GroupSerializer, nested=True, required=False, many=True
+    )
     confirm_superuser_change = serializers.BooleanField(
-        write_only=True, required=False, default=False,
-        help_text="Required when the change takes superuser away from every SSO account that has it today")
+        write_only=True,
+        required=False,
+        default=False,
+        help_text="Required when the change takes superuser away from every SSO account that has it today",
+    )
 
     class Meta:
         model = MappingRule
-        fields = ("id", "url", "display_url", "display", "backend", "effect", "match_type", "value", "groups",
-                  "description", "owner", "comments", "tags", "custom_fields", "created", "last_updated",
-                  "confirm_superuser_change")
+        fields = (
+            "id",
+            "url",
+            "display_url",
+            "display",
+            "backend",
+            "effect",
+            "match_type",
+            "value",
+            "groups",
+            "description",
+            "owner",
+            "comments",
+            "tags",
+            "custom_fields",
+            "created",
+            "last_updated",
+            "confirm_superuser_change",
+        )
         brief_fields = ("id", "url", "display", "backend", "effect", "match_type", "value", "description")
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -64,9 +98,14 @@ class MappingRuleSerializer(PrimaryModelSerializer):
             groups = [group.name for group in data["groups"]]
         else:
             groups = list(instance.groups.values_list("name", flat=True)) if instance is not None else []
-        record = RuleRecord(pick("backend", ""), pick("effect", MappingEffectChoices.GROUPS),
-                            pick("match_type", MappingMatchChoices.EXACT), pick("value", ""), tuple(sorted(groups)),
-                            instance.pk if instance is not None else None)
+        record = RuleRecord(
+            pick("backend", ""),
+            pick("effect", MappingEffectChoices.GROUPS),
+            pick("match_type", MappingMatchChoices.EXACT),
+            pick("value", ""),
+            tuple(sorted(groups)),
+            instance.pk if instance is not None else None,
+        )
         check = check_change(record, replaces=record.pk)
         errors: dict[str, list[str]] = {}
         for field_name, message in check.errors:
@@ -81,9 +120,26 @@ class MappingRuleSerializer(PrimaryModelSerializer):
 class BackendSettingsSerializer(PrimaryModelSerializer):
     class Meta:
         model = BackendSettings
-        fields = ("id", "url", "display_url", "display", "backend", "groups_claim", "groups_sources", "case",
-                  "strip_prefixes", "missing_claim", "create_groups", "description", "owner", "comments", "tags",
-                  "custom_fields", "created", "last_updated")
+        fields = (
+            "id",
+            "url",
+            "display_url",
+            "display",
+            "backend",
+            "groups_claim",
+            "groups_sources",
+            "case",
+            "strip_prefixes",
+            "missing_claim",
+            "create_groups",
+            "description",
+            "owner",
+            "comments",
+            "tags",
+            "custom_fields",
+            "created",
+            "last_updated",
+        )
         brief_fields = ("id", "url", "display", "backend", "description")
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -100,11 +156,16 @@ class BackendSettingsSerializer(PrimaryModelSerializer):
                 return data[name]
             return getattr(instance, name) if instance is not None else default
 
-        record = BackendSettingsRecord(str(pick("backend", "")).strip(), str(pick("groups_claim", "") or ""),
-                                       split_list(str(pick("groups_sources", "") or "")), str(pick("case", "preserve")),
-                                       split_list(str(pick("strip_prefixes", "") or "")),
-                                       str(pick("missing_claim", "keep")), bool(pick("create_groups", False)),
-                                       instance.pk if instance is not None else None)
+        record = BackendSettingsRecord(
+            str(pick("backend", "")).strip(),
+            str(pick("groups_claim", "") or ""),
+            split_list(str(pick("groups_sources", "") or "")),
+            str(pick("case", "preserve")),
+            split_list(str(pick("strip_prefixes", "") or "")),
+            str(pick("missing_claim", "keep")),
+            bool(pick("create_groups", False)),
+            instance.pk if instance is not None else None,
+        )
         check = check_settings(record, replaces=record.pk)
         if check.errors:
             errors: dict[str, list[str]] = {}

@@ -64,8 +64,11 @@ def _person(verified: VerifiedToken, request: Any) -> Any:
     is_new = False
     if social is None:
         if not verified.policy.create_users:
-            raise BearerRefusal("no_account", "this identity has no NetBox account yet: sign in to NetBox once "
-                                "(or the administrator enables create_users)")
+            raise BearerRefusal(
+                "no_account",
+                "this identity has no NetBox account yet: sign in to NetBox once "
+                "(or the administrator enables create_users)",
+            )
         user = _create_person(verified, request)
         is_new = True
     else:
@@ -78,8 +81,13 @@ def _person(verified: VerifiedToken, request: Any) -> Any:
             try:
                 resolved = resolve_groups(backend, {"username": user.username}, {}, user=user)
                 with transaction.atomic():
-                    apply_mapping(backend, user=user, response={}, is_new=is_new,
-                                  sso_groups_reading=(resolved or {}).get("sso_groups_reading", reading))
+                    apply_mapping(
+                        backend,
+                        user=user,
+                        response={},
+                        is_new=is_new,
+                        sso_groups_reading=(resolved or {}).get("sso_groups_reading", reading),
+                    )
             except SSORefused as refusal:
                 raise AccessRefused(refusal.code, refusal.message.removeprefix("Single sign-on ")) from refusal
             _remember(user, reading)
@@ -101,8 +109,11 @@ def _profile_claims(verified: VerifiedToken, username_claim: str) -> dict[str, A
     try:
         userinfo = backend.user_data(verified.token) or {}
     except Exception as error:  # the token still identifies the person; only the name falls back
-        logger.warning("netbox-sso: %s: userinfo for a new API-token account failed (%s); username from the "
-                       "access token", backend.name, getattr(error, "code", type(error).__name__))
+        logger.warning(
+            "netbox-sso: %s: userinfo for a new API-token account failed (%s); username from the access token",
+            backend.name,
+            getattr(error, "code", type(error).__name__),
+        )
         return claims
     return {**claims, **{k: v for k, v in userinfo.items() if k not in claims or k == username_claim}}
 
@@ -112,19 +123,28 @@ def _create_person(verified: VerifiedToken, request: Any) -> Any:
     cfg = hardening()
     claims = _profile_claims(verified, cfg.username_claim)
     fallbacks = tuple(getattr(backend, "USERNAME_FALLBACK_CLAIMS", ()))
-    username = next((name for name in (identity.clean_username(c) for c in identity.username_candidates(
-        claims, cfg.username_claim, fallbacks)) if name), None)
+    username = next(
+        (
+            name
+            for name in (
+                identity.clean_username(c) for c in identity.username_candidates(claims, cfg.username_claim, fallbacks)
+            )
+            if name
+        ),
+        None,
+    )
     if username is None:
-        raise BearerRefusal("no_username", f"the token carries no usable username ({cfg.username_claim}, email "
-                            "or sub)")
+        raise BearerRefusal("no_username", f"the token carries no usable username ({cfg.username_claim}, email or sub)")
     if identity.is_reserved(username):
         raise BearerRefusal("username_reserved", f"the username {username!r} is reserved")
     User = get_user_model()
     if User.objects.filter(username__iexact=username).exists():
         raise BearerRefusal("username_taken", f"the username {username!r} belongs to another NetBox account")
-    names = {field: str(claims[claim])[:150] for field, claim in (("first_name", "given_name"),
-                                                                    ("last_name", "family_name"))
-             if isinstance(claims.get(claim), str)}
+    names = {
+        field: str(claims[claim])[:150]
+        for field, claim in (("first_name", "given_name"), ("last_name", "family_name"))
+        if isinstance(claims.get(claim), str)
+    }
     raw_email = claims.get("email")
     email = raw_email if isinstance(raw_email, str) else ""
     try:
@@ -132,10 +152,16 @@ def _create_person(verified: VerifiedToken, request: Any) -> Any:
             user = User.objects.create_user(username=username, email=email[:254], **names)
             backend.strategy.storage.user.create_social_auth(user, verified.subject.uid, backend.name)
     except IntegrityError as error:  # the same person's first two requests at once
-        raise BearerRefusal("username_taken", "the account is being created by a concurrent request; retry") \
-            from error
-    audit.record("user_created", request=request, backend=backend.name, user=user, outcome="success",
-                 reason="api_token", details={"client_id": verified.subject.client_id})
+        raise BearerRefusal("username_taken", "the account is being created by a concurrent request; retry") from error
+    audit.record(
+        "user_created",
+        request=request,
+        backend=backend.name,
+        user=user,
+        outcome="success",
+        reason="api_token",
+        details={"client_id": verified.subject.client_id},
+    )
     return user
 
 
@@ -144,8 +170,7 @@ def _service_account(verified: VerifiedToken, request: Any) -> Any:
     client_id = verified.subject.client_id
     username = verified.policy.service_accounts.get(client_id)
     if not username:
-        raise BearerRefusal("unknown_client", f"no NetBox service account is configured for client "
-                            f"{client_id[:80]!r}")
+        raise BearerRefusal("unknown_client", f"no NetBox service account is configured for client {client_id[:80]!r}")
     User = get_user_model()
     user = User.objects.filter(username=username).first()
     created = False
@@ -157,8 +182,15 @@ def _service_account(verified: VerifiedToken, request: Any) -> Any:
         except IntegrityError:
             user = User.objects.get(username=username)
     if created:
-        audit.record("user_created", request=request, backend=verified.backend.name, user=user, outcome="success",
-                     reason="service_account", details={"client_id": client_id})
+        audit.record(
+            "user_created",
+            request=request,
+            backend=verified.backend.name,
+            user=user,
+            outcome="success",
+            reason="service_account",
+            details={"client_id": client_id},
+        )
     rules = verified.policy.service_rules
     if rules is not None:
         reading = read_groups(rules, {"id_token": verified.claims, "userinfo": None})
@@ -168,24 +200,39 @@ def _service_account(verified: VerifiedToken, request: Any) -> Any:
     return user
 
 
-def _apply_service_mapping(verified: VerifiedToken, rules: BackendRules, reading: GroupsReading, user: Any,
-                           created: bool, request: Any) -> None:
+def _apply_service_mapping(
+    verified: VerifiedToken, rules: BackendRules, reading: GroupsReading, user: Any, created: bool, request: Any
+) -> None:
     with transaction.atomic():
         locked = get_user_model().objects.select_for_update().get(pk=user.pk)
         before = frozenset(locked.groups.values_list("name", flat=True))
-        decision = decide(rules, reading, CurrentUser(locked.username, before, locked.is_superuser, created),
-                          break_glass=sso_config().is_break_glass(locked.username))
+        decision = decide(
+            rules,
+            reading,
+            CurrentUser(locked.username, before, locked.is_superuser, created),
+            break_glass=sso_config().is_break_glass(locked.username),
+        )
         if not decision.allowed:
             raise AccessRefused("required_groups", decision.refusal or "refused by the service mapping rules")
         outcome = apply_decision(locked, decision, rules)
     for warning in (*decision.warnings, *outcome.warnings):
         logger.warning("netbox-sso service mapping (%s, %s): %s", verified.backend.name, locked.username, warning)
     if outcome.added or outcome.removed:
-        audit.record("groups_changed", request=request, backend=verified.backend.name, user=locked,
-                     outcome="success", reason="service_mapping",
-                     details={"before": sorted(before), "after": sorted((before - outcome.removed) | outcome.added),
-                              "added": sorted(outcome.added), "removed": sorted(outcome.removed),
-                              "client_id": verified.subject.client_id})
+        audit.record(
+            "groups_changed",
+            request=request,
+            backend=verified.backend.name,
+            user=locked,
+            outcome="success",
+            reason="service_mapping",
+            details={
+                "before": sorted(before),
+                "after": sorted((before - outcome.removed) | outcome.added),
+                "added": sorted(outcome.added),
+                "removed": sorted(outcome.removed),
+                "client_id": verified.subject.client_id,
+            },
+        )
     user.is_superuser = locked.is_superuser
 
 

@@ -90,14 +90,18 @@ def authenticate_token(token: str, request: Any) -> tuple[Any, Any]:
         record_refusal(request, refusal)
         raise
     except MappingRulesInvalid as error:  # fail closed, as SSO logins do, with an answer instead of a 500
-        unavailable = ProviderUnavailable("invalid_mapping_rules", "the group mapping rules are invalid; an "
-                                          "administrator must fix them")
+        unavailable = ProviderUnavailable(
+            "invalid_mapping_rules", "the group mapping rules are invalid; an administrator must fix them"
+        )
         unavailable.backend = backend
         record_refusal(request, unavailable)
         raise unavailable from error
     metrics.count_api_token(verified.backend.name, "accepted", verified.subject.kind)
-    auth = Token(user=user, write_enabled=verified.level == "write",
-                 description=f"{verified.backend.name} access token ({verified.subject.kind})")
+    auth = Token(
+        user=user,
+        write_enabled=verified.level == "write",
+        description=f"{verified.backend.name} access token ({verified.subject.kind})",
+    )
     auth.netbox_sso_claims = verified.claims  # for views that want to know (never logged)
     return user, auth
 
@@ -113,14 +117,21 @@ def record_refusal(request: Any, refusal: BearerRefusal) -> None:
         cache.add(key, 0, REFUSAL_WINDOW)
         count = cache.incr(key)
     except Exception:  # the cache is down: log, never write unbounded rows
-        logger.warning("netbox-sso: API token refused (%s) from %s; audit throttle unavailable", refusal.reason,
-                       client)
+        logger.warning("netbox-sso: API token refused (%s) from %s; audit throttle unavailable", refusal.reason, client)
         return
     if count == 1:
-        audit.record("api_token_refused", request=request, backend=backend, outcome="refused",
-                     reason=refusal.reason, message=refusal.description,
-                     details={"status": refusal.status, "throttle": f"first of this client and reason in "
-                              f"{REFUSAL_WINDOW} s; the metric counts every refusal"})
+        audit.record(
+            "api_token_refused",
+            request=request,
+            backend=backend,
+            outcome="refused",
+            reason=refusal.reason,
+            message=refusal.description,
+            details={
+                "status": refusal.status,
+                "throttle": f"first of this client and reason in {REFUSAL_WINDOW} s; the metric counts every refusal",
+            },
+        )
     else:
         logger.debug("netbox-sso: API token refused (%s) from %s, #%s in the window", refusal.reason, client, count)
 
@@ -167,9 +178,13 @@ def install() -> bool:
     api_settings.reload()
     # APIView read the list when it was imported; views defined since then inherit this attribute.
     views.APIView.authentication_classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
-    logger.info("netbox-sso: REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES']: inserted %s before %s "
-                "(identity-provider access tokens for %s)", CLASS_PATH, NETBOX_TOKEN_AUTH,
-                ", ".join(sorted(_backends())))
+    logger.info(
+        "netbox-sso: REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES']: inserted %s before %s "
+        "(identity-provider access tokens for %s)",
+        CLASS_PATH,
+        NETBOX_TOKEN_AUTH,
+        ", ".join(sorted(_backends())),
+    )
     return True
 
 

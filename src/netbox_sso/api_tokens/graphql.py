@@ -47,8 +47,10 @@ class GraphQLBearerMiddleware:
         try:
             user, _auth = authenticate_token(token, request)
         except BearerRefusal as refusal:
-            return JsonResponse({"detail": f"Bearer token refused: {refusal.description}"}, status=refusal.status,
-                                headers={"WWW-Authenticate": challenge(refusal)})
+            return JsonResponse(
+                {"detail": f"Bearer token refused: {refusal.description}"},
+                status=refusal.status,
+                headers={"WWW-Authenticate": challenge(refusal)},
+            )
         request.user = user
         return self.get_response(request)
-

@@ -132,15 +132,24 @@ def verify_signature(backend: Any, token: str, header: dict[str, Any]) -> dict[s
         try:
             keys = _keys(backend, kid, refresh=refresh)
         except checks.OIDCCheckError as error:
-            raise rules.ProviderUnavailable("keys_unavailable", f"the provider's keys cannot be read ({error.code})"
-                                            ) from error
+            raise rules.ProviderUnavailable(
+                "keys_unavailable", f"the provider's keys cannot be read ({error.code})"
+            ) from error
         candidates = [k for k in keys if (kid is None or k.get("kid") == kid) and k.get("alg") in (None, alg)]
         for key in candidates:
             try:
-                claims = jwt.decode(token, _public_key(json.dumps({**key, "alg": alg}, sort_keys=True)),
-                                    algorithms=[alg], options={
-                                        "verify_exp": False, "verify_nbf": False, "verify_iat": False,
-                                        "verify_aud": False, "verify_iss": False})
+                claims = jwt.decode(
+                    token,
+                    _public_key(json.dumps({**key, "alg": alg}, sort_keys=True)),
+                    algorithms=[alg],
+                    options={
+                        "verify_exp": False,
+                        "verify_nbf": False,
+                        "verify_iat": False,
+                        "verify_aud": False,
+                        "verify_iss": False,
+                    },
+                )
             except jwt.InvalidSignatureError:
                 continue
             except (jwt.PyJWTError, ValueError, TypeError) as error:
@@ -171,8 +180,9 @@ def verify(token: str, request: Any = None) -> VerifiedToken:
         try:  # the issuer comes from discovery when verify_discovery_issuer is off
             matches = issuer_matches(backend, issuer)
         except checks.OIDCCheckError as error:
-            unavailable = rules.ProviderUnavailable("keys_unavailable", f"the provider's discovery document cannot "
-                                                    f"be read ({error.code})")
+            unavailable = rules.ProviderUnavailable(
+                "keys_unavailable", f"the provider's discovery document cannot be read ({error.code})"
+            )
             unavailable.backend = name
             raise unavailable from error
         if matches:
@@ -205,6 +215,7 @@ def _verify_for(backend: Any, policy: ApiTokenPolicy, token: str, header: dict[s
         raise BearerRefusal("malformed", f"claim {error.subject} is too long") from error
     level = policy.level(rules.granted(claims))
     if level is None:
-        raise rules.InsufficientScope("insufficient_scope", "the token grants none of the scopes or roles "
-                                      "this NetBox accepts")
+        raise rules.InsufficientScope(
+            "insufficient_scope", "the token grants none of the scopes or roles this NetBox accepts"
+        )
     return VerifiedToken(backend, claims, rules.subject(claims, kind), level, policy, token)

@@ -97,7 +97,6 @@ def _resolve() -> tuple[Any, dict[str, Any], Hardening]:
     return _resolved
 
 
-
 def is_break_glass(username: str, cfg: Hardening | None = None) -> bool:
     """Whether `username` is one of `break_glass_users` (compared case-insensitively)."""
     names = (cfg or hardening()).break_glass_users

@@ -42,8 +42,9 @@ class EntraID(HardenedOIDCMixin, OpenIdConnectAuth):
         return str(self.setting("TENANT_ID") or "common").strip()
 
     def oidc_endpoint(self) -> str:
-        return entra_discovery_url(str(self.setting("AUTHORITY_HOST") or DEFAULT_AUTHORITY_HOST), self.tenant(),
-                                   v2=self.V2)
+        return entra_discovery_url(
+            str(self.setting("AUTHORITY_HOST") or DEFAULT_AUTHORITY_HOST), self.tenant(), v2=self.V2
+        )
 
     def oidc_config_url(self) -> str:
         return self.oidc_endpoint()
@@ -84,8 +85,8 @@ class EntraID(HardenedOIDCMixin, OpenIdConnectAuth):
         allowed = self.allowed_tenants()
         if not allowed:
             raise checks.ForeignTenantError(
-                "tid", "TENANT_ID is multi-tenant and PLUGINS_CONFIG['netbox_sso']['entra_allowed_tenants'] "
-                "is empty")
+                "tid", "TENANT_ID is multi-tenant and PLUGINS_CONFIG['netbox_sso']['entra_allowed_tenants'] is empty"
+            )
         checks.validate_tenant(claims, allowed)
         if not claims.get("oid"):
             raise checks.MissingClaimError("oid")

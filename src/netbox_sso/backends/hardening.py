@@ -52,12 +52,26 @@ CACHE_PREFIX = "netbox_sso:v1"
 #: NetBox's (Django's) users_user.email column width.
 MAX_EMAIL_LENGTH = 254
 #: Error codes of an authorization response: RFC 6749 4.1.2.1 and OpenID Connect Core 3.1.2.6.
-AUTHORIZATION_ERRORS = frozenset({
-    "invalid_request", "unauthorized_client", "access_denied", "unsupported_response_type", "invalid_scope",
-    "server_error", "temporarily_unavailable", "interaction_required", "login_required",
-    "account_selection_required", "consent_required", "invalid_request_uri", "invalid_request_object",
-    "request_not_supported", "request_uri_not_supported", "registration_not_supported",
-})
+AUTHORIZATION_ERRORS = frozenset(
+    {
+        "invalid_request",
+        "unauthorized_client",
+        "access_denied",
+        "unsupported_response_type",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+        "interaction_required",
+        "login_required",
+        "account_selection_required",
+        "consent_required",
+        "invalid_request_uri",
+        "invalid_request_object",
+        "request_not_supported",
+        "request_uri_not_supported",
+        "registration_not_supported",
+    }
+)
 #: The provider's error_description is kept to this many characters (after the state is validated).
 MAX_ERROR_DESCRIPTION = 500
 
@@ -133,8 +147,9 @@ class HardenedOIDCMixin(ProviderTransport, SessionTokens):
             return self.expected_issuer()
         return str(self.oidc_config()["issuer"])
 
-    def get_jwks_keys(self, *, refresh: bool = False, stale: list[dict[str, Any]] | None = None
-                      ) -> list[dict[str, Any]]:
+    def get_jwks_keys(
+        self, *, refresh: bool = False, stale: list[dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
         """The provider's keys from the shared cache. `refresh` (a token signed with a key not in `stale`,
         the set that failed) fetches them again, at most once per `jwks_refetch_interval` per jwks_uri across
         every instance: a forged token with an unknown or no `kid` costs no provider round trip beyond that.
@@ -206,8 +221,11 @@ class HardenedOIDCMixin(ProviderTransport, SessionTokens):
     def _pending(self) -> dict[str, dict[str, Any]]:
         pending = self.strategy.session_get(PENDING_KEY) or {}
         now = time.time()
-        return {state: entry for state, entry in pending.items()
-                if isinstance(entry, dict) and now - float(entry.get("at", 0)) < PENDING_LIFETIME}
+        return {
+            state: entry
+            for state, entry in pending.items()
+            if isinstance(entry, dict) and now - float(entry.get("at", 0)) < PENDING_LIFETIME
+        }
 
     def get_or_create_state(self) -> str:
         """A new state for every login (social-core reuses one per session, so it is replayable)."""
@@ -221,8 +239,7 @@ class HardenedOIDCMixin(ProviderTransport, SessionTokens):
         params = super().auth_params(state)  # type: ignore[misc]
         verifier = self.strategy.session_pop(f"{self.name}_code_verifier")
         pending = self._pending()
-        pending[str(state)] = {"backend": self.name, "nonce": params["nonce"], "verifier": verifier,
-                               "at": time.time()}
+        pending[str(state)] = {"backend": self.name, "nonce": params["nonce"], "verifier": verifier, "at": time.time()}
         newest = sorted(pending.items(), key=lambda item: item[1]["at"])[-MAX_PENDING:]
         self.strategy.session_set(PENDING_KEY, dict(newest))
         return params
@@ -262,8 +279,8 @@ class HardenedOIDCMixin(ProviderTransport, SessionTokens):
         expected = self.authorization_response_issuer()
         if expected is not None:
             checks.validate_iss_parameter(
-                self.data, expected,
-                required=config.get("authorization_response_iss_parameter_supported") is True)
+                self.data, expected, required=config.get("authorization_response_iss_parameter_supported") is True
+            )
         return str(request_state)
 
     def get_code_verifier(self) -> str | None:
@@ -290,11 +307,19 @@ class HardenedOIDCMixin(ProviderTransport, SessionTokens):
                     continue
                 try:
                     verified = jwt.PyJWK({**key, "alg": alg})
-                    claims = jwt.decode(id_token, verified.key, algorithms=[alg], options={
-                        # Claims are checked by oidc_checks with our leeway and typed errors.
-                        "verify_exp": False, "verify_nbf": False, "verify_iat": False,
-                        "verify_aud": False, "verify_iss": False,
-                    })
+                    claims = jwt.decode(
+                        id_token,
+                        verified.key,
+                        algorithms=[alg],
+                        options={
+                            # Claims are checked by oidc_checks with our leeway and typed errors.
+                            "verify_exp": False,
+                            "verify_nbf": False,
+                            "verify_iat": False,
+                            "verify_aud": False,
+                            "verify_iss": False,
+                        },
+                    )
                 except jwt.InvalidSignatureError:
                     continue
                 except jwt.PyJWTError as error:
@@ -312,10 +337,15 @@ class HardenedOIDCMixin(ProviderTransport, SessionTokens):
         client_id, _secret = self.get_key_and_secret()  # type: ignore[attr-defined]
         self.validate_provider_claims(claims)
         checks.validate_id_token_claims(
-            claims, issuer=self.issuer_for_claims(claims), client_id=client_id,
-            nonce=getattr(self, "_login", {}).get("nonce"), now=time.time(), leeway=cfg.clock_leeway,
+            claims,
+            issuer=self.issuer_for_claims(claims),
+            client_id=client_id,
+            nonce=getattr(self, "_login", {}).get("nonce"),
+            now=time.time(),
+            leeway=cfg.clock_leeway,
             max_age=float(self.setting("ID_TOKEN_MAX_AGE", cfg.id_token_max_age)),  # type: ignore[attr-defined]
-            max_claim_length=cfg.max_claim_length)
+            max_claim_length=cfg.max_claim_length,
+        )
         if not self.validate_at_hash(claims, access_token, key):  # type: ignore[attr-defined]
             raise checks.InvalidClaimError("at_hash", "does not match the access token")
         return claims
@@ -370,8 +400,9 @@ class HardenedOIDCMixin(ProviderTransport, SessionTokens):
         with transaction.atomic():
             return super().pipeline(pipeline, pipeline_index, *args, **kwargs)  # type: ignore[misc]
 
-    def extra_data(self, user: Any, uid: str, response: dict[str, Any], details: dict[str, Any],
-                   pipeline_kwargs: dict[str, Any]) -> dict[str, Any]:
+    def extra_data(
+        self, user: Any, uid: str, response: dict[str, Any], details: dict[str, Any], pipeline_kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
         store = self.hardening.store_tokens
         # social-core merges what we return into the row's old extra_data: plaintext tokens a stock
         # social-core left there would survive every login, so the row itself is scrubbed first.
@@ -406,7 +437,7 @@ def release_lock(lock: str, owner: str) -> None:
 
 def _key_ids(keys: list[dict[str, Any]]) -> set[str]:
     """What identifies each key of a set: its kid and key material (providers reorder sets between fetches)."""
-    return {json.dumps({k: v for k, v in key.items() if k in ("kid", "kty", "n", "e", "crv", "x", "y")},
-                       sort_keys=True) for key in keys}
-
-
+    return {
+        json.dumps({k: v for k, v in key.items() if k in ("kid", "kty", "n", "e", "crv", "x", "y")}, sort_keys=True)
+        for key in keys
+    }

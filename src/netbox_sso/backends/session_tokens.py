@@ -61,19 +61,27 @@ class SessionTokens:
             end_session = self.oidc_config().get("end_session_endpoint")
             if isinstance(end_session, str) and end_session:
                 # The browser goes there with the ID token: same TLS rule as every other endpoint.
-                checks.validate_https(end_session, "end_session_endpoint",
-                                      allow_http=self.hardening.allow_insecure_http)
+                checks.validate_https(
+                    end_session, "end_session_endpoint", allow_http=self.hardening.allow_insecure_http
+                )
         except Exception:  # discovery was fetched moments ago for this login; never fail the login here
-            logger.warning("netbox-sso: %s: no usable end_session_endpoint; logout stays local", self.name,
-                           exc_info=True)
+            logger.warning(
+                "netbox-sso: %s: no usable end_session_endpoint; logout stays local", self.name, exc_info=True
+            )
             end_session = None
         return {
-            "backend": self.name, "user": user.pk, "client_id": client_id, "iss": claims.get("iss"),
-            "sub": claims.get("sub"), "sid": claims.get("sid"), "id_exp": claims.get("exp"),
+            "backend": self.name,
+            "user": user.pk,
+            "client_id": client_id,
+            "iss": claims.get("iss"),
+            "sub": claims.get("sub"),
+            "sid": claims.get("sid"),
+            "id_exp": claims.get("exp"),
             "at_exp": session_rules.access_token_expiry(response, now),
             "end_session": end_session if isinstance(end_session, str) and end_session else None,
             "backchannel": self.backchannel_logout_enabled(),
-            "id_token": response.get("id_token"), "refresh_token": response.get("refresh_token"),
+            "id_token": response.get("id_token"),
+            "refresh_token": response.get("refresh_token"),
         }
 
     def refresh_session(self, refresh_token: str, previous_id_token: str | None) -> dict[str, Any]:
@@ -89,9 +97,13 @@ class SessionTokens:
             client_id, client_secret = self.get_key_and_secret()  # type: ignore[attr-defined]
             params.update(client_id=client_id, client_secret=client_secret)
         try:
-            response = self.get_json(self.access_token_url(), method="POST", data=params,  # type: ignore[attr-defined]
-                                     headers=self.auth_headers(),  # type: ignore[attr-defined]
-                                     auth=self.auth_complete_credentials())  # type: ignore[attr-defined]
+            response = self.get_json(
+                self.access_token_url(),
+                method="POST",
+                data=params,  # type: ignore[attr-defined]
+                headers=self.auth_headers(),  # type: ignore[attr-defined]
+                auth=self.auth_complete_credentials(),
+            )  # type: ignore[attr-defined]
         except checks.ProviderUnavailableError as error:
             if error.reason.startswith("HTTP 4"):
                 raise session_rules.RefreshRefused("refresh_token", error.reason) from error
@@ -107,17 +119,21 @@ class SessionTokens:
         userinfo = self.user_data(access_token) or {}
         return {**response, **userinfo}
 
-    def validate_refreshed_id_token(self, id_token: str, access_token: str,
-                                    previous: dict[str, Any]) -> dict[str, Any]:
+    def validate_refreshed_id_token(self, id_token: str, access_token: str, previous: dict[str, Any]) -> dict[str, Any]:
         cfg = self.hardening
         claims, key = self._verify_signature(id_token)
         client_id, _secret = self.get_key_and_secret()  # type: ignore[attr-defined]
         self.validate_provider_claims(claims)
         session_rules.validate_refreshed_id_token_claims(
-            claims, previous, issuer=self.issuer_for_claims(claims), client_id=client_id, now=time.time(),
+            claims,
+            previous,
+            issuer=self.issuer_for_claims(claims),
+            client_id=client_id,
+            now=time.time(),
             leeway=cfg.clock_leeway,
             max_age=float(self.setting("ID_TOKEN_MAX_AGE", cfg.id_token_max_age)),  # type: ignore[attr-defined]
-            max_claim_length=cfg.max_claim_length)
+            max_claim_length=cfg.max_claim_length,
+        )
         if "at_hash" in claims and not self.validate_at_hash(claims, access_token, key):  # type: ignore[attr-defined]
             raise checks.InvalidClaimError("at_hash", "does not match the access token")
         return claims
@@ -133,10 +149,14 @@ class SessionTokens:
         claims, _key = self._verify_signature(logout_token, "logout_token")
         client_id, _secret = self.get_key_and_secret()  # type: ignore[attr-defined]
         session_rules.validate_logout_token_claims(
-            claims, issuer=self.logout_token_issuer(claims), client_id=client_id, now=time.time(),
+            claims,
+            issuer=self.logout_token_issuer(claims),
+            client_id=client_id,
+            now=time.time(),
             leeway=cfg.clock_leeway,
             max_age=float(self.setting("ID_TOKEN_MAX_AGE", cfg.id_token_max_age)),  # type: ignore[attr-defined]
-            max_claim_length=cfg.max_claim_length)
+            max_claim_length=cfg.max_claim_length,
+        )
         return claims
 
     def backchannel_logout_enabled(self) -> bool:

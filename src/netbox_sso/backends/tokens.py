@@ -42,7 +42,8 @@ _HKDF_INFO = b"netbox-sso token encryption v1"
 def fernet() -> Fernet:
     """Fernet keyed from SECRET_KEY; rotating SECRET_KEY makes stored tokens undecryptable (by design)."""
     derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(
-        settings.SECRET_KEY.encode())
+        settings.SECRET_KEY.encode()
+    )
     return Fernet(base64.urlsafe_b64encode(derived))
 
 
@@ -84,8 +85,11 @@ def identifiers(claims: Any) -> dict[str, str]:
     """The stable identifiers among an identity's claims (sub; Entra oid and tid)."""
     if not isinstance(claims, dict):
         return {}
-    return {name: str(claims[name]) for name in IDENTIFIER_CLAIMS if isinstance(claims.get(name), str | int)
-            and str(claims[name])}
+    return {
+        name: str(claims[name])
+        for name in IDENTIFIER_CLAIMS
+        if isinstance(claims.get(name), str | int) and str(claims[name])
+    }
 
 
 def stored_identifiers(extra_data: dict[str, Any] | None) -> dict[str, str]:

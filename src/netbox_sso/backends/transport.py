@@ -32,17 +32,36 @@ class ProviderTransport:
         def __getattr__(self, name: str) -> Any: ...
 
     # ---- transport --------------------------------------------------------------------------------------
-    def request(self, url: str, *, method: Literal["GET", "POST", "DELETE"] = "GET", headers: Any = None,
-                data: dict | None = None, json: dict | None = None, auth: Any = None,
-                params: dict | None = None, timeout: float | None = None) -> requests.Response:
+    def request(
+        self,
+        url: str,
+        *,
+        method: Literal["GET", "POST", "DELETE"] = "GET",
+        headers: Any = None,
+        data: dict | None = None,
+        json: dict | None = None,
+        auth: Any = None,
+        params: dict | None = None,
+        timeout: float | None = None,
+    ) -> requests.Response:
         """One call to the provider, timed for the metrics (latency by endpoint, errors by code)."""
         with metrics.idp_call(self.name, metrics.idp_endpoint(url)):  # type: ignore[attr-defined]
-            return self._bounded_request(url, method=method, headers=headers, data=data, json=json, auth=auth,
-                                         params=params, timeout=timeout)
+            return self._bounded_request(
+                url, method=method, headers=headers, data=data, json=json, auth=auth, params=params, timeout=timeout
+            )
 
-    def _bounded_request(self, url: str, *, method: Literal["GET", "POST", "DELETE"] = "GET", headers: Any = None,
-                         data: dict | None = None, json: dict | None = None, auth: Any = None,
-                         params: dict | None = None, timeout: float | None = None) -> requests.Response:
+    def _bounded_request(
+        self,
+        url: str,
+        *,
+        method: Literal["GET", "POST", "DELETE"] = "GET",
+        headers: Any = None,
+        data: dict | None = None,
+        json: dict | None = None,
+        auth: Any = None,
+        params: dict | None = None,
+        timeout: float | None = None,
+    ) -> requests.Response:
         """One call to the provider: https, a total deadline, a size cap; HTTP errors as typed errors.
 
         requests' timeouts apply per socket operation, so a provider dripping one byte at a time never
@@ -62,9 +81,18 @@ class ProviderTransport:
         def call() -> None:
             try:
                 response = session.request(
-                    method, url, headers=headers, data=data, json=json, auth=auth, params=params,
-                    timeout=(total, total), stream=True, allow_redirects=False,
-                    proxies=self.setting("PROXIES"), verify=self.setting("VERIFY_SSL", True),  # type: ignore[attr-defined]
+                    method,
+                    url,
+                    headers=headers,
+                    data=data,
+                    json=json,
+                    auth=auth,
+                    params=params,
+                    timeout=(total, total),
+                    stream=True,
+                    allow_redirects=False,
+                    proxies=self.setting("PROXIES"),
+                    verify=self.setting("VERIFY_SSL", True),  # type: ignore[attr-defined]
                 )
                 with response:
                     body = bytearray()
@@ -111,9 +139,18 @@ class ProviderTransport:
             summary += f" {error}"
         return summary
 
-    def get_json(self, url: str, method: Literal["GET", "POST", "DELETE"] = "GET", headers: Any = None,
-                 data: dict | None = None, json: dict | None = None, auth: Any = None,
-                 params: dict | None = None, timeout: float | None = None) -> dict[str, Any]:
-        response = self.request(url, method=method, headers=headers, data=data, json=json, auth=auth,
-                                params=params, timeout=timeout)
+    def get_json(
+        self,
+        url: str,
+        method: Literal["GET", "POST", "DELETE"] = "GET",
+        headers: Any = None,
+        data: dict | None = None,
+        json: dict | None = None,
+        auth: Any = None,
+        params: dict | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        response = self.request(
+            url, method=method, headers=headers, data=data, json=json, auth=auth, params=params, timeout=timeout
+        )
         return checks.parse_json_object(response.content, _endpoint_label(url))

@@ -43,8 +43,13 @@ def emit(findings: list[Finding], path: Path, as_json: bool, extra: dict | None 
     """Print the report (JSON or terminal) and return the exit status."""
     code = exit_code(findings)
     if as_json:
-        document = {"config": str(path), **(extra or {}), "findings": [f.to_dict() for f in findings],
-                    "summary": summary(findings), "exit_code": code}
+        document = {
+            "config": str(path),
+            **(extra or {}),
+            "findings": [f.to_dict() for f in findings],
+            "summary": summary(findings),
+            "exit_code": code,
+        }
         click.echo(json.dumps(document, indent=2))
     else:
         console = Console(highlight=False)

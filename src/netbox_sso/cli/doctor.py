@@ -18,8 +18,12 @@ from netbox_sso.cli.check import CONFIG_HELP, emit, load_or_exit
 from netbox_sso.diagnostics.findings import exit_code, print_findings
 from netbox_sso.diagnostics.probes import DEFAULT_TIMEOUT, DoctorResult, run_doctor
 
-_MARK = {"ok": "[green]ok[/]", "failed": "[red]failed[/]", "skipped": "[dim]skipped[/]",
-         "inconclusive": "[yellow]inconclusive[/]"}
+_MARK = {
+    "ok": "[green]ok[/]",
+    "failed": "[red]failed[/]",
+    "skipped": "[dim]skipped[/]",
+    "inconclusive": "[yellow]inconclusive[/]",
+}
 
 
 def print_doctor(console: Console, path: Path, result: DoctorResult) -> None:
@@ -38,21 +42,38 @@ def print_doctor(console: Console, path: Path, result: DoctorResult) -> None:
 @main.command("doctor")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help=CONFIG_HELP)
 @click.option("--base-url", default=None, help="NetBox's public URL, e.g. https://netbox.example.com/ .")
-@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="PEM bundle of CAs to trust (default: REQUESTS_CA_BUNDLE, else the system's).")
-@click.option("--timeout", type=click.FloatRange(0.1, 60), default=DEFAULT_TIMEOUT, show_default=True,
-              help="Seconds allowed for each request to the identity provider.")
+@click.option(
+    "--ca-bundle",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="PEM bundle of CAs to trust (default: REQUESTS_CA_BUNDLE, else the system's).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 60),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    help="Seconds allowed for each request to the identity provider.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
-def doctor_command(ctx: click.Context, config_file: Path | None, base_url: str | None, ca_bundle: str | None,
-                   timeout: float, as_json: bool) -> None:
+def doctor_command(
+    ctx: click.Context,
+    config_file: Path | None,
+    base_url: str | None,
+    ca_bundle: str | None,
+    timeout: float,
+    as_json: bool,
+) -> None:
     """Probe each configured identity provider live and print the redirect URIs to register."""
     path, settings = load_or_exit(ctx, config_file, as_json)
     result = run_doctor(settings, base_url=base_url, timeout=timeout, ca_bundle=ca_bundle)
     findings = result.all_findings()
     if as_json:
-        extra = {"backends": [r.to_dict() for r in result.reports],
-                 "redirect_uris": [{"backend": u.backend, "uri": u.uri} for u in result.redirect_uris]}
+        extra = {
+            "backends": [r.to_dict() for r in result.reports],
+            "redirect_uris": [{"backend": u.backend, "uri": u.uri} for u in result.redirect_uris],
+        }
         ctx.exit(emit(findings, path, True, extra))
         return
     print_doctor(Console(highlight=False), path, result)

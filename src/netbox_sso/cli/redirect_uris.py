@@ -36,8 +36,15 @@ def redirect_uris_command(ctx: click.Context, config_file: Path | None, base_url
     backends = [backend.name for backend in settings.sso_backends()]
     uris, notes = redirect_uris(settings, backends, base_url)
     if as_json:
-        click.echo(json.dumps({"redirect_uris": [{"backend": u.backend, "uri": u.uri} for u in uris],
-                               "notes": [n.to_dict() for n in notes]}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "redirect_uris": [{"backend": u.backend, "uri": u.uri} for u in uris],
+                    "notes": [n.to_dict() for n in notes],
+                },
+                indent=2,
+            )
+        )
     else:
         for uri in uris:
             click.echo(uri.uri)

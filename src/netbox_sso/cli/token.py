@@ -72,16 +72,20 @@ def _post(url: str, form: dict[str, str], request: DeviceRequest) -> requests.Re
     if auth is None:
         form = {**form, "client_id": request.client_id}
     try:
-        return requests.post(url, data=form, auth=auth, timeout=request.timeout, verify=request.verify,
-                             allow_redirects=False)
+        return requests.post(
+            url, data=form, auth=auth, timeout=request.timeout, verify=request.verify, allow_redirects=False
+        )
     except requests.RequestException as error:
         raise TokenError(f"cannot reach {url}: {type(error).__name__}") from error
 
 
 def endpoints(request: DeviceRequest) -> tuple[str, str]:
     """(device_authorization_endpoint, token_endpoint) from the issuer's discovery document."""
-    url = request.issuer if request.issuer.endswith("/.well-known/openid-configuration") else discovery_url(
-        request.issuer)
+    url = (
+        request.issuer
+        if request.issuer.endswith("/.well-known/openid-configuration")
+        else discovery_url(request.issuer)
+    )
     validate_https(url, "issuer")
     try:
         response = requests.get(url, timeout=request.timeout, verify=request.verify)
@@ -90,8 +94,10 @@ def endpoints(request: DeviceRequest) -> tuple[str, str]:
     document = _json(response, f"discovery document {url}")
     device, token = document.get("device_authorization_endpoint"), document.get("token_endpoint")
     if not isinstance(device, str) or not device:
-        raise TokenError(f"the provider does not advertise a device_authorization_endpoint ({url}); enable the "
-                         "device authorization grant there")
+        raise TokenError(
+            f"the provider does not advertise a device_authorization_endpoint ({url}); enable the "
+            "device authorization grant there"
+        )
     if not isinstance(token, str) or not token:
         raise TokenError(f"the discovery document has no token_endpoint ({url})")
     for name, value in (("device_authorization_endpoint", device), ("token_endpoint", token)):
@@ -99,8 +105,13 @@ def endpoints(request: DeviceRequest) -> tuple[str, str]:
     return device, token
 
 
-def device_flow(request: DeviceRequest, *, prompt: Callable[[dict[str, Any]], object],
-                sleep: Callable[[float], None] = time.sleep, now: Callable[[], float] = time.time) -> dict[str, Any]:
+def device_flow(
+    request: DeviceRequest,
+    *,
+    prompt: Callable[[dict[str, Any]], object],
+    sleep: Callable[[float], None] = time.sleep,
+    now: Callable[[], float] = time.time,
+) -> dict[str, Any]:
     """Run the grant; return the token response (with `expires_at` added). `prompt` shows the code."""
     device_endpoint, token_endpoint = endpoints(request)
     form = {"scope": request.scope}
@@ -140,8 +151,11 @@ def read_cached(path: Path, key: str, now: float) -> str | None:
     except (OSError, ValueError):
         return None
     entry = entries.get(key) if isinstance(entries, dict) else None
-    if isinstance(entry, dict) and isinstance(entry.get("access_token"), str) \
-            and float(entry.get("expires_at") or 0) - REUSE_MARGIN > now:
+    if (
+        isinstance(entry, dict)
+        and isinstance(entry.get("access_token"), str)
+        and float(entry.get("expires_at") or 0) - REUSE_MARGIN > now
+    ):
         return entry["access_token"]
     return None
 
@@ -151,8 +165,11 @@ def write_cached(path: Path, key: str, tokens: dict[str, Any], now: float) -> No
         entries = json.loads(path.read_text())
     except (OSError, ValueError):
         entries = {}
-    entries = {k: v for k, v in (entries if isinstance(entries, dict) else {}).items()
-               if isinstance(v, dict) and float(v.get("expires_at") or 0) > now}
+    entries = {
+        k: v
+        for k, v in (entries if isinstance(entries, dict) else {}).items()
+        if isinstance(v, dict) and float(v.get("expires_at") or 0) > now
+    }
     entries[key] = {"access_token": tokens["access_token"], "expires_at": tokens["expires_at"]}
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     temporary = path.with_suffix(".tmp")
@@ -169,27 +186,73 @@ def _show(body: dict[str, Any]) -> None:
 
 
 @main.command("token")
-@click.option("--issuer", envvar="NETBOX_SSO_ISSUER", required=True,
-              help="The provider's issuer (or discovery URL). Env: NETBOX_SSO_ISSUER.")
-@click.option("--client-id", envvar="NETBOX_SSO_CLIENT_ID", required=True,
-              help="The public client registered for the device flow. Env: NETBOX_SSO_CLIENT_ID.")
-@click.option("--client-secret", envvar="NETBOX_SSO_CLIENT_SECRET", default=None,
-              help="Only for a confidential client. Env: NETBOX_SSO_CLIENT_SECRET.")
-@click.option("--scope", envvar="NETBOX_SSO_SCOPE", default="openid profile email netbox.read", show_default=True,
-              help="Scopes to ask for (Entra: api://<netbox-app-id>/<scope>). Env: NETBOX_SSO_SCOPE.")
-@click.option("--resource", envvar="NETBOX_SSO_RESOURCE", default=None,
-              help="RFC 8707 resource (the audience NetBox expects), for providers that use it.")
-@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="PEM bundle of CAs to trust (default: REQUESTS_CA_BUNDLE, else the system's).")
-@click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_CACHE,
-              show_default=True, help="Where tokens are kept between runs (mode 0600).")
+@click.option(
+    "--issuer",
+    envvar="NETBOX_SSO_ISSUER",
+    required=True,
+    help="The provider's issuer (or discovery URL). Env: NETBOX_SSO_ISSUER.",
+)
+@click.option(
+    "--client-id",
+    envvar="NETBOX_SSO_CLIENT_ID",
+    required=True,
+    help="The public client registered for the device flow. Env: NETBOX_SSO_CLIENT_ID.",
+)
+@click.option(
+    "--client-secret",
+    envvar="NETBOX_SSO_CLIENT_SECRET",
+    default=None,
+    help="Only for a confidential client. Env: NETBOX_SSO_CLIENT_SECRET.",
+)
+@click.option(
+    "--scope",
+    envvar="NETBOX_SSO_SCOPE",
+    default="openid profile email netbox.read",
+    show_default=True,
+    help="Scopes to ask for (Entra: api://<netbox-app-id>/<scope>). Env: NETBOX_SSO_SCOPE.",
+)
+@click.option(
+    "--resource",
+    envvar="NETBOX_SSO_RESOURCE",
+    default=None,
+    help="RFC 8707 resource (the audience NetBox expects), for providers that use it.",
+)
+@click.option(
+    "--ca-bundle",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="PEM bundle of CAs to trust (default: REQUESTS_CA_BUNDLE, else the system's).",
+)
+@click.option(
+    "--cache",
+    "cache_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_CACHE,
+    show_default=True,
+    help="Where tokens are kept between runs (mode 0600).",
+)
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print the token response as JSON (no refresh token).")
-def token_command(issuer: str, client_id: str, client_secret: str | None, scope: str, resource: str | None,
-                  ca_bundle: str | None, cache_path: Path, no_cache: bool, as_json: bool) -> None:
+def token_command(
+    issuer: str,
+    client_id: str,
+    client_secret: str | None,
+    scope: str,
+    resource: str | None,
+    ca_bundle: str | None,
+    cache_path: Path,
+    no_cache: bool,
+    as_json: bool,
+) -> None:
     """Sign in at the identity provider (device flow) and print an access token for NetBox's API."""
-    request = DeviceRequest(issuer=issuer, client_id=client_id, scope=scope, client_secret=client_secret,
-                            resource=resource, verify=ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE") or True)
+    request = DeviceRequest(
+        issuer=issuer,
+        client_id=client_id,
+        scope=scope,
+        client_secret=client_secret,
+        resource=resource,
+        verify=ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE") or True,
+    )
     key = request.cache_key()
     if not no_cache and not as_json and (cached := read_cached(cache_path, key, time.time())):
         click.echo(cached)

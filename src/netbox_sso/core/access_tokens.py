@@ -72,8 +72,9 @@ def _strings(value: Any, path: str, problems: list[ConfigProblem]) -> tuple[str,
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
-        problems.append(ConfigProblem(path, f"expected a list of non-empty strings, got {value!r}",
-                                      "write e.g. ['netbox.read']"))
+        problems.append(
+            ConfigProblem(path, f"expected a list of non-empty strings, got {value!r}", "write e.g. ['netbox.read']")
+        )
         return ()
     return tuple(value)
 
@@ -84,8 +85,11 @@ def parse_api_tokens(raw: Any) -> dict[str, ApiTokenPolicy]:
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
-        raise ConfigError(ConfigProblem(root, "expected a dict of backend name -> settings",
-                                        "write {'oidc': {'read_scopes': [...], ...}}"))
+        raise ConfigError(
+            ConfigProblem(
+                root, "expected a dict of backend name -> settings", "write {'oidc': {'read_scopes': [...], ...}}"
+            )
+        )
     problems: list[ConfigProblem] = []
     policies: dict[str, ApiTokenPolicy] = {}
     for backend, block in raw.items():
@@ -96,24 +100,43 @@ def parse_api_tokens(raw: Any) -> dict[str, ApiTokenPolicy]:
         for key in block:
             if key not in POLICY_KEYS:
                 hint = did_you_mean(str(key), POLICY_KEYS)
-                problems.append(ConfigProblem(setting_path(PLUGIN_ROOT, ROOT_KEY, str(backend), str(key)),
-                                              "unknown setting", hint or f"use one of {', '.join(POLICY_KEYS)}"))
+                problems.append(
+                    ConfigProblem(
+                        setting_path(PLUGIN_ROOT, ROOT_KEY, str(backend), str(key)),
+                        "unknown setting",
+                        hint or f"use one of {', '.join(POLICY_KEYS)}",
+                    )
+                )
         read = _strings(block.get("read_scopes", ()), f"{path}['read_scopes']", problems)
         write = _strings(block.get("write_scopes", ()), f"{path}['write_scopes']", problems)
         if not read and not write:
-            problems.append(ConfigProblem(path, "no read_scopes or write_scopes: no token could ever be used",
-                                          "list the scope or app-role values that allow reading and writing"))
+            problems.append(
+                ConfigProblem(
+                    path,
+                    "no read_scopes or write_scopes: no token could ever be used",
+                    "list the scope or app-role values that allow reading and writing",
+                )
+            )
         audiences = _strings(block.get("audiences", ()), f"{path}['audiences']", problems)
         create = block.get("create_users", False)
         if not isinstance(create, bool):
-            problems.append(ConfigProblem(f"{path}['create_users']", f"expected True or False, got {create!r}",
-                                          "write True or False"))
+            problems.append(
+                ConfigProblem(
+                    f"{path}['create_users']", f"expected True or False, got {create!r}", "write True or False"
+                )
+            )
         accounts_raw = block.get("service_accounts", {})
         accounts: dict[str, str] = {}
         if not isinstance(accounts_raw, Mapping) or not all(
-                isinstance(k, str) and k and isinstance(v, str) and v for k, v in accounts_raw.items()):
-            problems.append(ConfigProblem(f"{path}['service_accounts']", "expected a dict of client id -> username",
-                                          "write {'<client or application id>': 'svc-inventory'}"))
+            isinstance(k, str) and k and isinstance(v, str) and v for k, v in accounts_raw.items()
+        ):
+            problems.append(
+                ConfigProblem(
+                    f"{path}['service_accounts']",
+                    "expected a dict of client id -> username",
+                    "write {'<client or application id>': 'svc-inventory'}",
+                )
+            )
         else:
             accounts = dict(accounts_raw)
         rules = None
@@ -125,12 +148,19 @@ def parse_api_tokens(raw: Any) -> dict[str, ApiTokenPolicy]:
                 rules = parse_config({"backends": {SERVICE_RULES: mapping}}).backends.get(SERVICE_RULES)
             except ConfigError as error:
                 for problem in error.problems:
-                    where = problem.path.replace(setting_path(PLUGIN_ROOT, "backends", SERVICE_RULES),
-                                                 f"{path}['service_mapping']")
+                    where = problem.path.replace(
+                        setting_path(PLUGIN_ROOT, "backends", SERVICE_RULES), f"{path}['service_mapping']"
+                    )
                     problems.append(ConfigProblem(where, problem.problem, problem.fix))
         policies[str(backend)] = ApiTokenPolicy(
-            backend=str(backend), audiences=audiences, read_scopes=frozenset(read), write_scopes=frozenset(write),
-            create_users=create is True, service_accounts=accounts, service_rules=rules)
+            backend=str(backend),
+            audiences=audiences,
+            read_scopes=frozenset(read),
+            write_scopes=frozenset(write),
+            create_users=create is True,
+            service_accounts=accounts,
+            service_rules=rules,
+        )
     if problems:
         raise ConfigError(problems)
     return policies
@@ -170,8 +200,11 @@ def looks_like_jwt(value: str) -> bool:
     """Three base64url segments with a JSON header: ours. NetBox's own tokens (`nbt_<key>.<token>`, v1
     hex) never look like this, so they reach NetBox's TokenAuthentication unchanged."""
     parts = value.split(".")
-    return len(parts) == 3 and parts[0].startswith("eyJ") and all(
-        part.replace("-", "").replace("_", "").isalnum() or part == "" for part in parts)
+    return (
+        len(parts) == 3
+        and parts[0].startswith("eyJ")
+        and all(part.replace("-", "").replace("_", "").isalnum() or part == "" for part in parts)
+    )
 
 
 def validate_type(header: Mapping[str, Any]) -> None:
@@ -206,7 +239,8 @@ def validate_not_id_token(header: Mapping[str, Any], claims: Mapping[str, Any], 
         if not claims.get("cid") or "scp" not in claims:
             raise BearerRefusal("id_token", "not an Okta access token (no cid and scp)")
     elif str(header.get("typ", "")).lower() not in ("at+jwt", "application/at+jwt") and (
-            not (claims.get("client_id") or claims.get("azp")) or not (claims.get("scope") or claims.get("scp"))):
+        not (claims.get("client_id") or claims.get("azp")) or not (claims.get("scope") or claims.get("scp"))
+    ):
         raise BearerRefusal("id_token", "not an access token (no at+jwt type, no client_id/azp with scope)")
 
 

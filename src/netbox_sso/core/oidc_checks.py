@@ -157,8 +157,11 @@ def validate_jwks(document: Any) -> list[dict[str, Any]]:
     keys = document.get("keys")
     if not isinstance(keys, list):
         raise InvalidJWKSError("keys", "missing or not an array")
-    usable = [key for key in keys if isinstance(key, Mapping) and isinstance(key.get("kty"), str)
-              and key.get("use", "sig") == "sig"]
+    usable = [
+        key
+        for key in keys
+        if isinstance(key, Mapping) and isinstance(key.get("kty"), str) and key.get("use", "sig") == "sig"
+    ]
     if not usable:
         raise InvalidJWKSError("keys", "no signing key")
     return [dict(key) for key in usable]
@@ -188,8 +191,7 @@ def validate_response_size(size: int, limit: int, subject: str) -> None:
 # --------------------------------------------------------------------------------------------------
 # Authorization response (the redirect back to /oauth/complete/...)
 # --------------------------------------------------------------------------------------------------
-def validate_iss_parameter(params: Mapping[str, Any], expected_issuer: str, *,
-                           required: bool = False) -> None:
+def validate_iss_parameter(params: Mapping[str, Any], expected_issuer: str, *, required: bool = False) -> None:
     """RFC 9207 (authorization server issuer identification).
 
     Section 2.4: "Clients that support this specification MUST extract the value of the iss parameter
@@ -337,8 +339,17 @@ def validate_sub(claims: Mapping[str, Any]) -> str:
     return sub
 
 
-def validate_id_token_claims(claims: Mapping[str, Any], *, issuer: str, client_id: str, nonce: str | None,
-                             now: float, leeway: float, max_age: float, max_claim_length: int) -> None:
+def validate_id_token_claims(
+    claims: Mapping[str, Any],
+    *,
+    issuer: str,
+    client_id: str,
+    nonce: str | None,
+    now: float,
+    leeway: float,
+    max_age: float,
+    max_claim_length: int,
+) -> None:
     """The ID-token rules of OIDC Core 3.1.3.7 that follow signature verification, in the spec's order."""
     validate_required_claims(claims)
     validate_iss(claims, issuer)

@@ -20,8 +20,8 @@ import re
 from typing import Any
 
 try:  # Python >= 3.11
-    from re import _constants as sre_constants  # type: ignore[attr-defined]  # private, not in typeshed
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
+    from re import _constants as sre_constants  # type: ignore[attr-defined,unused-ignore]  # private; typeshed varies
+    from re import _parser as sre_parse  # type: ignore[attr-defined,unused-ignore]
 except ImportError:  # pragma: no cover - Python 3.10
     import sre_constants
     import sre_parse
@@ -43,8 +43,10 @@ def backtracking_risk(pattern: str) -> str | None:
     state = {"any_repeats": 0}
     reason = _walk(tree, inside_repeat=False, state=state)
     if reason is None and state["any_repeats"] > MAX_ANY_REPEATS:
-        reason = (f"it has {state['any_repeats']} unbounded repeats of a broad character class (such as .*); "
-                  f"at most {MAX_ANY_REPEATS} keep matching fast")
+        reason = (
+            f"it has {state['any_repeats']} unbounded repeats of a broad character class (such as .*); "
+            f"at most {MAX_ANY_REPEATS} keep matching fast"
+        )
     return reason
 
 
@@ -85,8 +87,10 @@ def _is_broad(body: Any) -> bool:
     if op in (sre_constants.ANY, sre_constants.NOT_LITERAL):
         return True
     if op == sre_constants.IN:
-        return any(kind == sre_constants.NEGATE or (kind == sre_constants.CATEGORY and "NOT" in str(value))
-                   for kind, value in arg)
+        return any(
+            kind == sre_constants.NEGATE or (kind == sre_constants.CATEGORY and "NOT" in str(value))
+            for kind, value in arg
+        )
     return False
 
 

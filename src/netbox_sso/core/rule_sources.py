@@ -179,21 +179,24 @@ def _merge_entry(configured: Mapping[str, Any], database: Mapping[str, Any], nor
         if isinstance(patterns, list | tuple):
             patterns = [dict(p) if isinstance(p, Mapping) else p for p in patterns]
             for extra in database["group_patterns"]:
-                (kind, pattern), = ((k, v) for k, v in extra.items() if k != "groups")
-                same = next((p for p in patterns if isinstance(p, Mapping) and p.get(kind) == pattern
-                             and len(p) == 2), None)
+                ((kind, pattern),) = ((k, v) for k, v in extra.items() if k != "groups")
+                same = next(
+                    (p for p in patterns if isinstance(p, Mapping) and p.get(kind) == pattern and len(p) == 2), None
+                )
                 if same is None:
                     patterns.append(dict(extra))
                 else:
-                    cast("dict[str, Any]", same)["groups"] = _merge_values(same.get("groups"), extra["groups"],
-                                                                           Normalization())
+                    cast("dict[str, Any]", same)["groups"] = _merge_values(
+                        same.get("groups"), extra["groups"], Normalization()
+                    )
             merged["group_patterns"] = patterns
     for key in ("superuser_groups", "required_groups"):
         if key in database:
             merged[key] = _merge_values(merged.get(key), database[key], norm)
     if "default_groups" in database:
-        merged["default_groups"] = _merge_values(merged.get("default_groups"), database["default_groups"],
-                                                 Normalization())
+        merged["default_groups"] = _merge_values(
+            merged.get("default_groups"), database["default_groups"], Normalization()
+        )
     return merged
 
 

@@ -24,8 +24,16 @@ def validate_logout_token_header(header: Mapping[str, Any]) -> None:
         raise checks.InvalidClaimError("typ", f"{typ!r} is not a logout token type")
 
 
-def validate_logout_token_claims(claims: Mapping[str, Any], *, issuer: str, client_id: str, now: float,
-                                 leeway: float, max_age: float, max_claim_length: int) -> None:
+def validate_logout_token_claims(
+    claims: Mapping[str, Any],
+    *,
+    issuer: str,
+    client_id: str,
+    now: float,
+    leeway: float,
+    max_age: float,
+    max_claim_length: int,
+) -> None:
     """OIDC Back-Channel Logout 1.0 section 2.6 ("Logout Token Validation"), after the signature.
 
     "Validate the iss, aud, iat, and exp Claims in the same way they are validated in ID Tokens";
@@ -62,9 +70,17 @@ def validate_logout_token_claims(claims: Mapping[str, Any], *, issuer: str, clie
     checks.validate_claim_lengths(claims, max_claim_length)
 
 
-def validate_refreshed_id_token_claims(claims: Mapping[str, Any], previous: Mapping[str, Any], *, issuer: str,
-                                       client_id: str, now: float, leeway: float, max_age: float,
-                                       max_claim_length: int) -> None:
+def validate_refreshed_id_token_claims(
+    claims: Mapping[str, Any],
+    previous: Mapping[str, Any],
+    *,
+    issuer: str,
+    client_id: str,
+    now: float,
+    leeway: float,
+    max_age: float,
+    max_claim_length: int,
+) -> None:
     """OIDC Core 12.2: an ID token from a refresh must be about the same authentication.
 
     "its iss Claim Value MUST be the same as in the ID Token issued when the original authentication
@@ -108,4 +124,3 @@ class RefreshRefused(checks.OIDCCheckError):
 
     code = "refresh_refused"
     user_text = "the identity provider no longer accepts this session"
-

@@ -158,8 +158,10 @@ def one_of(*choices: str) -> Validator:
 
     def validate(value: Any) -> str:
         if value not in choices:
-            raise Invalid(f"{value!r} is not one of {', '.join(repr(c) for c in choices)}",
-                          f"use {' or '.join(repr(c) for c in choices)}")
+            raise Invalid(
+                f"{value!r} is not one of {', '.join(repr(c) for c in choices)}",
+                f"use {' or '.join(repr(c) for c in choices)}",
+            )
         return str(value)
 
     return validate
@@ -187,8 +189,10 @@ def ip_networks(value: Any) -> tuple[IPv4Network | IPv6Network, ...]:
         try:
             networks.append(ip_network(item.strip(), strict=False))
         except ValueError:
-            raise Invalid(f"{item!r} is not an IP address or CIDR network",
-                          "list your reverse proxies' addresses, e.g. ['10.0.0.5', '192.0.2.0/28']") from None
+            raise Invalid(
+                f"{item!r} is not an IP address or CIDR network",
+                "list your reverse proxies' addresses, e.g. ['10.0.0.5', '192.0.2.0/28']",
+            ) from None
     return tuple(networks)
 
 
@@ -198,8 +202,10 @@ def backchannel_mode(value: Any) -> bool | frozenset[str] | None:
         return value
     if isinstance(value, list | tuple | set | frozenset) and value and all(isinstance(v, str) for v in value):
         return frozenset(value)
-    raise Invalid(f"must be True, False, None or a list of backend names, got {value!r}",
-                  "write None (automatic: where the provider advertises it), True, False or e.g. ['oidc']")
+    raise Invalid(
+        f"must be True, False, None or a list of backend names, got {value!r}",
+        "write None (automatic: where the provider advertises it), True, False or e.g. ['oidc']",
+    )
 
 
 def optional(validator: Validator) -> Validator:
@@ -428,8 +434,10 @@ _current = _section(
 def backend_blocks(value: Any) -> dict[str, Any]:
     """A dict of backend name -> dict (the entries' keys are `core.access_tokens`' to check)."""
     if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
-        raise Invalid(f"must be a dict of backend name -> settings, got {_type_name(value)}",
-                      "write {'oidc': {'read_scopes': ['netbox.read'], ...}}")
+        raise Invalid(
+            f"must be a dict of backend name -> settings, got {_type_name(value)}",
+            "write {'oidc': {'read_scopes': ['netbox.read'], ...}}",
+        )
     return dict(value)
 
 

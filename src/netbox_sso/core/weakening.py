@@ -33,31 +33,54 @@ def find_weakenings(values: Mapping[str, Any], backends: Iterable[str]) -> list[
     for name in setting_names("ID_KEY", backends):
         value = values.get(name)
         if value and value != "sub":
-            found.append(Weakening(
-                name, f"{name} = {value!r}: users are keyed on the claim {value!r} instead of the provider's "
-                "stable identifier (netbox-sso's sub, or tid+oid for Entra ID); if that claim can change or be "
-                "reused (an email, a login name), another person can sign in to the account",
-                f"remove {name}"))
+            found.append(
+                Weakening(
+                    name,
+                    f"{name} = {value!r}: users are keyed on the claim {value!r} instead of the provider's "
+                    "stable identifier (netbox-sso's sub, or tid+oid for Entra ID); if that claim can change or be "
+                    "reused (an email, a login name), another person can sign in to the account",
+                    f"remove {name}",
+                )
+            )
     for name in setting_names("PKCE_CODE_CHALLENGE_METHOD", backends):
         value = values.get(name)
         if isinstance(value, str) and value.lower() == "plain":
-            found.append(Weakening(
-                name, f"{name} = 'plain': the PKCE verifier travels in clear in the authorization request, so "
-                "an intercepted authorization code can be redeemed (RFC 7636 section 7.2)", f"remove {name} (S256)"))
+            found.append(
+                Weakening(
+                    name,
+                    f"{name} = 'plain': the PKCE verifier travels in clear in the authorization request, so "
+                    "an intercepted authorization code can be redeemed (RFC 7636 section 7.2)",
+                    f"remove {name} (S256)",
+                )
+            )
     for name in setting_names("USE_PKCE", backends):
         if values.get(name) is False:
-            found.append(Weakening(
-                name, f"{name} = False: PKCE is off, so an intercepted authorization code can be redeemed "
-                "(authorization-code injection)", f"remove {name}"))
+            found.append(
+                Weakening(
+                    name,
+                    f"{name} = False: PKCE is off, so an intercepted authorization code can be redeemed "
+                    "(authorization-code injection)",
+                    f"remove {name}",
+                )
+            )
     for name in setting_names("SANITIZE_REDIRECTS", backends):
         if values.get(name) is False:
-            found.append(Weakening(
-                name, f"{name} = False: the next URL after sign-in is not checked, so a link to NetBox's "
-                "login can send users on to any site (open redirect)", f"remove {name}"))
+            found.append(
+                Weakening(
+                    name,
+                    f"{name} = False: the next URL after sign-in is not checked, so a link to NetBox's "
+                    "login can send users on to any site (open redirect)",
+                    f"remove {name}",
+                )
+            )
     for name in setting_names("VERIFY_SSL", backends):
         if values.get(name) is False:
-            found.append(Weakening(
-                name, f"{name} = False: the identity provider's TLS certificate is not verified, so anyone on the "
-                "path can impersonate it and mint identities",
-                f"remove {name}; trust the provider's CA with REQUESTS_CA_BUNDLE instead"))
+            found.append(
+                Weakening(
+                    name,
+                    f"{name} = False: the identity provider's TLS certificate is not verified, so anyone on the "
+                    "path can impersonate it and mint identities",
+                    f"remove {name}; trust the provider's CA with REQUESTS_CA_BUNDLE instead",
+                )
+            )
     return found

@@ -41,13 +41,19 @@ _MAX_PENDING = 1000
 
 
 # ---- client credentials -------------------------------------------------------------------------------
-def client_credentials(idp: DevIdP, profile: Profile, route: Route, client: Client, form: dict[str, str]
-                       ) -> Response:
+def client_credentials(idp: DevIdP, profile: Profile, route: Route, client: Client, form: dict[str, str]) -> Response:
     """RFC 6749 4.4.2: only confidential clients; the token is for the client itself (no ID token)."""
     if client.client_secret is None:
         return Response.oauth_error("unauthorized_client", "client_credentials needs a confidential client")
-    grant = Grant(profile=profile.prefix, ctx=dict(route.ctx), client_id=client.client_id, username="",
-                  scopes=form.get("scope", "").split(), auth_time=0, sid="")
+    grant = Grant(
+        profile=profile.prefix,
+        ctx=dict(route.ctx),
+        client_id=client.client_id,
+        username="",
+        scopes=form.get("scope", "").split(),
+        auth_time=0,
+        sid="",
+    )
     if "resource" in form:
         grant.extra["resource"] = form["resource"]
     problem = profile.service_token_problem(grant, client)
@@ -57,15 +63,22 @@ def client_credentials(idp: DevIdP, profile: Profile, route: Route, client: Clie
     now = idp.now(profile)
     jti = secrets.token_urlsafe(16)
     claims: dict[str, Any] = {
-        "iss": profile.token_issuer(grant, None), "sub": client.client_id,
-        "aud": profile.service_token_audience(grant, client), "iat": now, "nbf": now,
-        "exp": now + profile.access_token_lifetime, "jti": jti,
+        "iss": profile.token_issuer(grant, None),
+        "sub": client.client_id,
+        "aud": profile.service_token_audience(grant, client),
+        "iat": now,
+        "nbf": now,
+        "exp": now + profile.access_token_lifetime,
+        "jti": jti,
     }
     claims = profile.service_token_claims(client, grant, claims)
     apply_overrides(claims, (fault("access_token_claims") or {}).get("claims"))
     token = idp.keys[profile.prefix].sign(claims, typ=profile.access_token_typ)
-    response: dict[str, Any] = {"access_token": token, "token_type": "Bearer",
-                                "expires_in": profile.access_token_lifetime}
+    response: dict[str, Any] = {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": profile.access_token_lifetime,
+    }
     if grant.scopes:
         response["scope"] = " ".join(grant.scopes)
     apply_overrides(response, (fault("token_response") or {}).get("values"))
@@ -166,8 +179,15 @@ def device_authorization(idp: DevIdP, profile: Profile, route: Route, request: R
     assert client is not None
     if client.profiles and profile.prefix not in client.profiles:
         return Response.oauth_error("invalid_client", "client not registered here", 401)
-    grant = Grant(profile=profile.prefix, ctx=dict(route.ctx), client_id=client.client_id, username="",
-                  scopes=form.get("scope", "").split(), auth_time=0, sid="")
+    grant = Grant(
+        profile=profile.prefix,
+        ctx=dict(route.ctx),
+        client_id=client.client_id,
+        username="",
+        scopes=form.get("scope", "").split(),
+        auth_time=0,
+        sid="",
+    )
     if (problem := profile.token_extra(form, grant)) is not None:
         return Response.oauth_error("invalid_request", problem)
     if "resource" in form:
@@ -175,9 +195,12 @@ def device_authorization(idp: DevIdP, profile: Profile, route: Route, request: R
     record = idp.device_codes.create(grant, idp.device_interval)
     verification = profile.url("device", route.ctx)
     body: dict[str, Any] = {
-        "device_code": record.device_code, "user_code": record.user_code, "verification_uri": verification,
+        "device_code": record.device_code,
+        "user_code": record.user_code,
+        "verification_uri": verification,
         "verification_uri_complete": add_query(verification, {"user_code": record.user_code}),
-        "expires_in": DEVICE_CODE_LIFETIME, "interval": int(record.interval),
+        "expires_in": DEVICE_CODE_LIFETIME,
+        "interval": int(record.interval),
     }
     body.update(profile.device_response_extra(body))
     return Response.json(body, headers=[("Cache-Control", "no-store")])
@@ -200,22 +223,28 @@ def device_token(idp: DevIdP, profile: Profile, route: Route, client: Client, fo
     return idp._issue(profile, record.grant, user, client, token_record, with_nonce=False)
 
 
-def approve(idp: DevIdP, user_code: str, username: str, password: str | None = None, *,
-            check_password: bool = True) -> str | None:
+def approve(
+    idp: DevIdP, user_code: str, username: str, password: str | None = None, *, check_password: bool = True
+) -> str | None:
     """Approve a pending user code as `username`; returns why not, or None on success."""
     record = idp.device_codes.pending(user_code)
     if record is None:
         return "Unknown or expired code."
     profile = idp.profiles[record.grant.profile]
     user = idp.users.get(username)
-    problem = idp._login_problem(profile, Route("device", record.grant.ctx), user,
-                                 password if check_password else (user.password if user else None))
+    problem = idp._login_problem(
+        profile,
+        Route("device", record.grant.ctx),
+        user,
+        password if check_password else (user.password if user else None),
+    )
     if problem:
         return problem
     assert user is not None
     session = idp._new_session(profile, user)
-    idp.device_codes.decide(record, replace(record.grant, username=user.username, auth_time=session.auth_time,
-                                            sid=session.sid))
+    idp.device_codes.decide(
+        record, replace(record.grant, username=user.username, auth_time=session.auth_time, sid=session.sid)
+    )
     return None
 
 
@@ -226,8 +255,9 @@ def verification_page(idp: DevIdP, profile: Profile, route: Route, request: Requ
     params = request.params(exclude=frozenset({"username", "password"}))
     user_code = params.get("user_code", "")
     if not user_code:
-        return Response.html(_CODE_FORM.format(action=html.escape(request.target.split("?", 1)[0])),
-                             200, [("Cache-Control", "no-store")])
+        return Response.html(
+            _CODE_FORM.format(action=html.escape(request.target.split("?", 1)[0])), 200, [("Cache-Control", "no-store")]
+        )
     record = idp.device_codes.pending(user_code)
     if record is None:
         return message_page("Device sign-in", "This code is unknown, expired or already used.", 400)

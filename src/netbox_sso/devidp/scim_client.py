@@ -64,31 +64,57 @@ def users_from_devidp(idp: Any, style: Style, usernames: Iterable[str] | None = 
             user_name = str(claims.get("preferred_username") or user.username)
             external_id = profile.subject(user, "", {})
             groups = [(group, "") for group in user.groups]
-        result.append(ScimUser(user_name=user_name, external_id=external_id,
-                               given_name=str(claims.get("given_name") or ""),
-                               family_name=str(claims.get("family_name") or ""),
-                               email=str(claims.get("email") or ""), groups=groups))
+        result.append(
+            ScimUser(
+                user_name=user_name,
+                external_id=external_id,
+                given_name=str(claims.get("given_name") or ""),
+                family_name=str(claims.get("family_name") or ""),
+                email=str(claims.get("email") or ""),
+                groups=groups,
+            )
+        )
     return result
 
 
 class SCIMClient:
     """Talks to one SCIM endpoint (e.g. https://netbox/api/plugins/sso/scim/v2) as Entra ID or Okta does."""
 
-    def __init__(self, base_url: str, token: str, style: Style = "entra", *, verify: Any = True,
-                 timeout: float = 30.0, session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        style: Style = "entra",
+        *,
+        verify: Any = True,
+        timeout: float = 30.0,
+        session: requests.Session | None = None,
+    ) -> None:
         self.base = base_url.rstrip("/")
         self.style = style
         self.http = session or requests.Session()
-        self.http.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/scim+json",
-                                  "Content-Type": "application/scim+json"})
+        self.http.headers.update(
+            {
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/scim+json",
+                "Content-Type": "application/scim+json",
+            }
+        )
         self.http.verify = verify
         self.timeout = timeout
         self.user_ids: dict[str, str] = {}  # userName -> SCIM id
         self.group_ids: dict[str, str] = {}  # displayName -> SCIM id
 
     # ---- HTTP ----------------------------------------------------------------------------------------
-    def request(self, method: str, path: str, body: Any = None, *, expect: tuple[int, ...] = (200,),
-                params: dict[str, Any] | None = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        expect: tuple[int, ...] = (200,),
+        params: dict[str, Any] | None = None,
+    ) -> Any:
         response = self.http.request(method, f"{self.base}{path}", json=body, params=params, timeout=self.timeout)
         if response.status_code not in expect:
             raise SCIMClientError(f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}")
@@ -108,8 +134,11 @@ class SCIMClient:
     # ---- users ---------------------------------------------------------------------------------------
     def user_body(self, user: ScimUser, *, active: bool = True) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "schemas": [USER_SCHEMA], "userName": user.user_name, "externalId": user.external_id,
-            "active": active, "displayName": f"{user.given_name} {user.family_name}".strip() or user.user_name,
+            "schemas": [USER_SCHEMA],
+            "userName": user.user_name,
+            "externalId": user.external_id,
+            "active": active,
+            "displayName": f"{user.given_name} {user.family_name}".strip() or user.user_name,
             "name": {"givenName": user.given_name, "familyName": user.family_name},
             "emails": [{"value": user.email, "type": "work", "primary": True}] if user.email else [],
         }
@@ -134,10 +163,12 @@ class SCIMClient:
         scim_id = self._user_id(user.user_name)
         if self.style == "okta":  # Okta replaces the whole profile
             return self.request("PUT", f"/Users/{scim_id}", {**self.user_body(user), "id": scim_id})
-        operations = [{"op": "Replace", "path": "name.givenName", "value": user.given_name},
-                      {"op": "Replace", "path": "name.familyName", "value": user.family_name},
-                      {"op": "Replace", "path": 'emails[type eq "work"].value', "value": user.email},
-                      {"op": "Replace", "path": f"{ENTERPRISE}:department", "value": user.department or "IT"}]
+        operations = [
+            {"op": "Replace", "path": "name.givenName", "value": user.given_name},
+            {"op": "Replace", "path": "name.familyName", "value": user.family_name},
+            {"op": "Replace", "path": 'emails[type eq "work"].value', "value": user.email},
+            {"op": "Replace", "path": f"{ENTERPRISE}:department", "value": user.department or "IT"},
+        ]
         return self.patch(f"/Users/{scim_id}", operations)
 
     def set_active(self, user_name: str, active: bool) -> dict[str, Any]:
@@ -154,8 +185,9 @@ class SCIMClient:
     def ensure_group(self, display_name: str, external_id: str = "") -> str:
         if display_name in self.group_ids:
             return self.group_ids[display_name]
-        found = self.request("GET", "/Groups", params={"filter": f'displayName eq "{display_name}"',
-                                                         "excludedAttributes": "members"})
+        found = self.request(
+            "GET", "/Groups", params={"filter": f'displayName eq "{display_name}"', "excludedAttributes": "members"}
+        )
         if found.get("totalResults"):
             self.group_ids[display_name] = found["Resources"][0]["id"]
         else:
@@ -170,23 +202,33 @@ class SCIMClient:
         group = self.request("GET", f"/Groups/{self.group_ids[display_name]}")
         return [member["value"] for member in group.get("members") or []]
 
-    def change_members(self, display_name: str, external_id: str, *, add: Iterable[str] = (),
-                       remove: Iterable[str] = ()) -> None:
+    def change_members(
+        self, display_name: str, external_id: str, *, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> None:
         scim_id = self.ensure_group(display_name, external_id)
         add_ids = [self._user_id(name) for name in add]
         remove_ids = [self._user_id(name) for name in remove]
         if self.style == "okta":  # the whole group, by PUT
             members = (set(self.group_members(display_name)) | set(add_ids)) - set(remove_ids)
-            self.request("PUT", f"/Groups/{scim_id}", {
-                "schemas": [GROUP_SCHEMA], "id": scim_id, "displayName": display_name,
-                "members": [{"value": member} for member in sorted(members)]})
+            self.request(
+                "PUT",
+                f"/Groups/{scim_id}",
+                {
+                    "schemas": [GROUP_SCHEMA],
+                    "id": scim_id,
+                    "displayName": display_name,
+                    "members": [{"value": member} for member in sorted(members)],
+                },
+            )
             return
         for op, ids in (("Add", add_ids), ("Remove", remove_ids)):
             for start in range(0, len(ids), ENTRA_MEMBER_BATCH):
-                batch = ids[start:start + ENTRA_MEMBER_BATCH]
-                self.patch(f"/Groups/{scim_id}", [{"op": op, "path": "members",
-                                                   "value": [{"value": member} for member in batch]}],
-                           expect=(200, 204))
+                batch = ids[start : start + ENTRA_MEMBER_BATCH]
+                self.patch(
+                    f"/Groups/{scim_id}",
+                    [{"op": op, "path": "members", "value": [{"value": member} for member in batch]}],
+                    expect=(200, 204),
+                )
 
     def patch(self, path: str, operations: list[dict[str, Any]], *, expect: tuple[int, ...] = (200,)) -> Any:
         return self.request("PATCH", path, {"schemas": [PATCH_SCHEMA], "Operations": operations}, expect=expect)

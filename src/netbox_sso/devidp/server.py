@@ -41,8 +41,17 @@ from netbox_sso.devidp.store import (  # re-exported: callers import these from 
 from netbox_sso.devidp.tls import TLSFiles, ensure_tls
 
 __all__ = [
-    "BACKCHANNEL_EVENT", "CODE_LIFETIME", "ENDPOINTS", "NO_STORE", "CodeRecord", "DevIdP", "Session",
-    "TokenRecord", "half_hash", "is_loopback", "pkce_ok",
+    "BACKCHANNEL_EVENT",
+    "CODE_LIFETIME",
+    "ENDPOINTS",
+    "NO_STORE",
+    "CodeRecord",
+    "DevIdP",
+    "Session",
+    "TokenRecord",
+    "half_hash",
+    "is_loopback",
+    "pkce_ok",
 ]
 
 #: Route endpoint (a profile's route name) -> the DevIdP method serving it. Endpoints not listed here

@@ -31,18 +31,31 @@ CLIENT_SECRET = "netbox-demo-secret"
 #: The demo's mapping rules: IdP groups -> NetBox groups (created with their permissions) and superuser.
 DEMO_RULES = {
     "groups_claim": "groups",
-    "group_map": {"netbox-admins": "Admins", "netbox-users": "Users", "network-operators": "Operators",
-                  "contractors": "Contractors"},
+    "group_map": {
+        "netbox-admins": "Admins",
+        "netbox-users": "Users",
+        "network-operators": "Operators",
+        "contractors": "Contractors",
+    },
     "superuser_groups": ["netbox-admins"],
     "required_groups": ["netbox-users", "netbox-admins", "contractors"],
     "create_groups": True,
     "permissions": {
-        "Users": [{"name": "demo-users-view-dcim", "actions": ["view"],
-                   "object_types": ["dcim.site", "dcim.device", "dcim.rack"]}],
-        "Operators": [{"name": "demo-operators-change-dcim", "actions": ["view", "add", "change"],
-                       "object_types": ["dcim.site", "dcim.device", "dcim.rack"]}],
-        "Contractors": [{"name": "demo-contractors-view-sites", "actions": ["view"],
-                         "object_types": ["dcim.site"]}],
+        "Users": [
+            {
+                "name": "demo-users-view-dcim",
+                "actions": ["view"],
+                "object_types": ["dcim.site", "dcim.device", "dcim.rack"],
+            }
+        ],
+        "Operators": [
+            {
+                "name": "demo-operators-change-dcim",
+                "actions": ["view", "add", "change"],
+                "object_types": ["dcim.site", "dcim.device", "dcim.rack"],
+            }
+        ],
+        "Contractors": [{"name": "demo-contractors-view-sites", "actions": ["view"], "object_types": ["dcim.site"]}],
     },
 }
 
@@ -60,7 +73,7 @@ def demo_configuration(issuer: str) -> str:
 REMOTE_AUTH_BACKEND = 'social_core.backends.open_id_connect.OpenIdConnectAuth'
 SOCIAL_AUTH_OIDC_KEY = {CLIENT_ID!r}
 SOCIAL_AUTH_OIDC_SECRET = {CLIENT_SECRET!r}
-SOCIAL_AUTH_OIDC_OIDC_ENDPOINT = {issuer + '/.well-known/openid-configuration'!r}
+SOCIAL_AUTH_OIDC_OIDC_ENDPOINT = {issuer + "/.well-known/openid-configuration"!r}
 SOCIAL_AUTH_BACKEND_ATTRS = {{'oidc': ('Sign in with devidp', 'login')}}
 PLUGINS_CONFIG = {{'netbox_sso': {{
     'break_glass_users': [{ADMIN_USERNAME!r}],
@@ -103,16 +116,26 @@ def main(argv: list[str] | None = None) -> int:
     stack = idp = None
     try:
         stack = Stack(args.state_dir, allow_embedded=True, progress=say)
-        idp = DevIdP(users=load_users_file(DEMO_USERS), profiles=("generic",), host="127.0.0.1",
-                     port=_pick_port(args.idp_port), tls=False, state_dir=args.state_dir / "devidp")
+        idp = DevIdP(
+            users=load_users_file(DEMO_USERS),
+            profiles=("generic",),
+            host="127.0.0.1",
+            port=_pick_port(args.idp_port),
+            tls=False,
+            state_dir=args.state_dir / "devidp",
+        )
         idp.start()
         netbox = stack.new_instance("demo")
         netbox.port = _pick_port(args.port)
         issuer = idp.issuer("generic")
         netbox.write_config(demo_configuration(issuer))
         refuse_unless_check_passes(netbox.config_path, say)
-        idp.register_client(CLIENT_ID, CLIENT_SECRET, redirect_uris=[f"{netbox.url}/oauth/complete/oidc/"],
-                            post_logout_redirect_uris=[f"{netbox.url}/"])
+        idp.register_client(
+            CLIENT_ID,
+            CLIENT_SECRET,
+            redirect_uris=[f"{netbox.url}/oauth/complete/oidc/"],
+            post_logout_redirect_uris=[f"{netbox.url}/"],
+        )
         idp.register_client(DEMO_CLI_CLIENT, None)
         idp.device_interval = 1
         say(f"Starting NetBox on {netbox.url} ...")
@@ -146,16 +169,19 @@ def check_api_token(idp: DevIdP, issuer: str, url: str) -> int:
 
     from netbox_sso.cli.token import DeviceRequest, device_flow
 
-    request = DeviceRequest(issuer=issuer, client_id=DEMO_CLI_CLIENT, scope="openid profile netbox.read",
-                            resource=DEMO_API_AUDIENCE)
+    request = DeviceRequest(
+        issuer=issuer, client_id=DEMO_CLI_CLIENT, scope="openid profile netbox.read", resource=DEMO_API_AUDIENCE
+    )
+
     def approve_as_alice(body: dict[str, Any]) -> None:
         problem = idp.approve_device(body["user_code"], "alice")
         if problem:
             raise RuntimeError(f"devidp refused the device code: {problem}")
 
     tokens = device_flow(request, prompt=approve_as_alice)
-    return requests.get(f"{url}/api/dcim/sites/", timeout=30,
-                        headers={"Authorization": f"Bearer {tokens['access_token']}"}).status_code
+    return requests.get(
+        f"{url}/api/dcim/sites/", timeout=30, headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    ).status_code
 
 
 def _print_banner(url: str, issuer: str, elapsed: float) -> None:
@@ -173,19 +199,34 @@ def _print_banner(url: str, issuer: str, elapsed: float) -> None:
     rules = parse_config({"backends": {"oidc": DEMO_RULES}}).backends["oidc"]
     for user in users:
         claims = user.get("claims", {})
-        decision = decide(rules, read_groups(rules, {"id_token": claims, "userinfo": None}),
-                          CurrentUser(user["username"], frozenset(), False, True), break_glass=False)
+        decision = decide(
+            rules,
+            read_groups(rules, {"id_token": claims, "userinfo": None}),
+            CurrentUser(user["username"], frozenset(), False, True),
+            break_glass=False,
+        )
         superuser = " + superuser" if decision.set_superuser else ""
-        outcome = (f"NetBox groups {', '.join(sorted(decision.add_groups))}{superuser}" if decision.allowed
-                   else "refused: in no required group")
+        outcome = (
+            f"NetBox groups {', '.join(sorted(decision.add_groups))}{superuser}"
+            if decision.allowed
+            else "refused: in no required group"
+        )
         idp_groups = ", ".join(claims.get("groups", [])) or "(none)"
         lines.append(f"    {user['username']:<8} IdP groups: {idp_groups:<38} -> {outcome}")
-    lines += ["", "  The API with devidp tokens (device flow; sign in as one of the accounts above first):",
-              f"    export TOKEN=$(netbox-sso token --issuer {issuer} --client-id {DEMO_CLI_CLIENT} "
-              f"--resource {DEMO_API_AUDIENCE} --no-cache)",
-              f"    curl -H \"Authorization: Bearer $TOKEN\" {url}/api/dcim/sites/"]
-    lines += ["", f"  Local break-glass account: {ADMIN_USERNAME} / {ADMIN_PASSWORD}", "",
-              "  Ctrl-C stops NetBox, devidp and any embedded services.", ""]
+    lines += [
+        "",
+        "  The API with devidp tokens (device flow; sign in as one of the accounts above first):",
+        f"    export TOKEN=$(netbox-sso token --issuer {issuer} --client-id {DEMO_CLI_CLIENT} "
+        f"--resource {DEMO_API_AUDIENCE} --no-cache)",
+        f'    curl -H "Authorization: Bearer $TOKEN" {url}/api/dcim/sites/',
+    ]
+    lines += [
+        "",
+        f"  Local break-glass account: {ADMIN_USERNAME} / {ADMIN_PASSWORD}",
+        "",
+        "  Ctrl-C stops NetBox, devidp and any embedded services.",
+        "",
+    ]
     print("\n".join(lines), flush=True)
 
 

@@ -99,9 +99,17 @@ def parse_login_page(html: str) -> _LoginPageParser:
     return parser
 
 
-def sso_login(netbox_url: str, backend: str, username: str, *, password: str | None = None,
-              session: requests.Session | None = None, next_url: str | None = None,
-              verify: str | bool = True, timeout: float = DEFAULT_TIMEOUT) -> LoginResult:
+def sso_login(
+    netbox_url: str,
+    backend: str,
+    username: str,
+    *,
+    password: str | None = None,
+    session: requests.Session | None = None,
+    next_url: str | None = None,
+    verify: str | bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> LoginResult:
     """Log in to NetBox through `backend` as devidp user `username`; return what the browser would see."""
     session = session or requests.Session()
     # Per request, not session.verify: requests lets REQUESTS_CA_BUNDLE from the environment override a
@@ -114,9 +122,14 @@ def sso_login(netbox_url: str, backend: str, username: str, *, password: str | N
     page.raise_for_status()
     form = find_sso_form(page.text, backend)
     begin = session.post(
-        urljoin(page.url, form.action), data=form.fields, timeout=timeout,
-        headers={"Accept": "application/json", "Referer": page.url, "X-CSRFToken": form.fields.get(
-            "csrfmiddlewaretoken", "")},
+        urljoin(page.url, form.action),
+        data=form.fields,
+        timeout=timeout,
+        headers={
+            "Accept": "application/json",
+            "Referer": page.url,
+            "X-CSRFToken": form.fields.get("csrfmiddlewaretoken", ""),
+        },
         allow_redirects=False,
     )
     history.append(begin.url)
@@ -154,8 +167,7 @@ def find_sso_form(html: str, backend: str) -> SSOForm:
     for form in forms:
         if form.action.rstrip("/").endswith(f"/oauth/begin/{backend}"):
             return form
-    raise AssertionError(f"no SSO button for backend {backend!r} on the login page; found "
-                         f"{[f.action for f in forms]}")
+    raise AssertionError(f"no SSO button for backend {backend!r} on the login page; found {[f.action for f in forms]}")
 
 
 def is_logged_in(session: requests.Session, netbox_url: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
@@ -163,12 +175,20 @@ def is_logged_in(session: requests.Session, netbox_url: str, timeout: float = DE
     return response.status_code == 200
 
 
-def _finish(session: requests.Session, netbox_url: str, response: requests.Response, history: list[str],
-            timeout: float) -> LoginResult:
-    messages = parse_login_page(response.text).messages if "text/html" in response.headers.get(
-        "Content-Type", "") else []
-    return LoginResult(session, response.url, response.status_code, is_logged_in(session, netbox_url, timeout),
-                       messages, history=history)
+def _finish(
+    session: requests.Session, netbox_url: str, response: requests.Response, history: list[str], timeout: float
+) -> LoginResult:
+    messages = (
+        parse_login_page(response.text).messages if "text/html" in response.headers.get("Content-Type", "") else []
+    )
+    return LoginResult(
+        session,
+        response.url,
+        response.status_code,
+        is_logged_in(session, netbox_url, timeout),
+        messages,
+        history=history,
+    )
 
 
 def _json_or_empty(response: requests.Response) -> dict:

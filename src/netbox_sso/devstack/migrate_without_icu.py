@@ -18,8 +18,9 @@ _original = CreateCollation.create_collation
 def _create_collation_without_icu(self: CreateCollation, schema_editor) -> None:
     if self.provider != "icu":
         return _original(self, schema_editor)
-    schema_editor.execute(f'CREATE COLLATION IF NOT EXISTS {schema_editor.quote_name(self.name)} '
-                          "(provider = libc, locale = 'C')")
+    schema_editor.execute(
+        f"CREATE COLLATION IF NOT EXISTS {schema_editor.quote_name(self.name)} (provider = libc, locale = 'C')"
+    )
     return None
 
 

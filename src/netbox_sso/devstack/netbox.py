@@ -50,8 +50,17 @@ def _logging_config(log_file: Path) -> dict:
 class NetBoxInstance:
     """One NetBox: `netbox setup` directory, configuration.py, database, and a gunicorn process."""
 
-    def __init__(self, root: Path, *, pg: Postgres, redis: Redis, dbname: str, redis_dbs: tuple[int, int],
-                 host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        pg: Postgres,
+        redis: Redis,
+        dbname: str,
+        redis_dbs: tuple[int, int],
+        host: str = "127.0.0.1",
+        port: int | None = None,
+    ) -> None:
         self.root = Path(root)
         self.pg = pg
         self.redis = redis
@@ -87,8 +96,9 @@ class NetBoxInstance:
     def setup(self) -> None:
         """`netbox setup --target ROOT` once: the stock configuration template and contrib examples."""
         if not self.config_path.exists():
-            subprocess.run([*self.netbox_command, "setup", "--target", str(self.root)], check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [*self.netbox_command, "setup", "--target", str(self.root)], check=True, stdout=subprocess.DEVNULL
+            )
         (self.root / "logs").mkdir(parents=True, exist_ok=True)
 
     def write_config(self, under_test: str = "", *, plugins: Sequence[str] = ("netbox_sso",)) -> None:
@@ -104,15 +114,21 @@ class NetBoxInstance:
         self.config_path.write_text(f"{base}\n{CONFIG_MARKER}\n{under_test.strip()}\n")
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        env = {**os.environ, "NETBOX_ROOT": str(self.root), "DJANGO_SETTINGS_MODULE": "netbox.settings",
-               "PYTHONUNBUFFERED": "1", **self.extra_env}
+        env = {
+            **os.environ,
+            "NETBOX_ROOT": str(self.root),
+            "DJANGO_SETTINGS_MODULE": "netbox.settings",
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
         env.update(extra or {})
         return env
 
     # -- management commands --------------------------------------------------------------------------
     def manage(self, *args: str, timeout: float = 600) -> str:
-        result = subprocess.run([*self.netbox_command, *args], env=self.env(), capture_output=True, text=True,
-                                timeout=timeout, check=False)
+        result = subprocess.run(
+            [*self.netbox_command, *args], env=self.env(), capture_output=True, text=True, timeout=timeout, check=False
+        )
         if result.returncode != 0:
             raise RuntimeError(f"netbox {' '.join(args)} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
         return result.stdout
@@ -131,12 +147,23 @@ class NetBoxInstance:
         self.gunicorn_log.parent.mkdir(parents=True, exist_ok=True)
         log = self.gunicorn_log.open("ab")
         command = [
-            str(Path(sys.executable).parent / "gunicorn"), "--bind", f"{self.host}:{self.port}",
-            "--workers", str(workers), "--threads", str(threads), "--timeout", "60",
-            "--graceful-timeout", "5", "--no-control-socket", "netbox_sso.devstack.wsgi:application",
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--bind",
+            f"{self.host}:{self.port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--timeout",
+            "60",
+            "--graceful-timeout",
+            "5",
+            "--no-control-socket",
+            "netbox_sso.devstack.wsgi:application",
         ]
-        self._process = subprocess.Popen(command, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True, cwd=self.root)
+        self._process = subprocess.Popen(
+            command, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.root
+        )
         log.close()
         self.wait_ready(timeout=timeout)
 
@@ -156,8 +183,9 @@ class NetBoxInstance:
                 last_error = type(error).__name__
             time.sleep(0.3)
         self.stop()
-        raise TimeoutError(f"NetBox did not answer on {self.url} within {timeout:.0f} s ({last_error}):\n"
-                           f"{self.tail_logs()}")
+        raise TimeoutError(
+            f"NetBox did not answer on {self.url} within {timeout:.0f} s ({last_error}):\n{self.tail_logs()}"
+        )
 
     def stop(self) -> None:
         process, self._process = self._process, None

@@ -34,16 +34,25 @@ class Postgres:
 
     def connect(self, dbname: str = "postgres", autocommit: bool = True) -> psycopg.Connection:
         return psycopg.connect(
-            host=self.host, port=self.port, user=self.user, password=self.password or None,
-            dbname=dbname, autocommit=autocommit, connect_timeout=10,
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password or None,
+            dbname=dbname,
+            autocommit=autocommit,
+            connect_timeout=10,
         )
 
     def database_settings(self, dbname: str) -> dict:
         """The DATABASES['default'] entry for NetBox's configuration.py."""
         return {
             "ENGINE": "django.db.backends.postgresql",
-            "NAME": dbname, "USER": self.user, "PASSWORD": self.password,
-            "HOST": self.host, "PORT": self.port, "CONN_MAX_AGE": 300,
+            "NAME": dbname,
+            "USER": self.user,
+            "PASSWORD": self.password,
+            "HOST": self.host,
+            "PORT": self.port,
+            "CONN_MAX_AGE": 300,
         }
 
     def database_exists(self, dbname: str) -> bool:
@@ -55,8 +64,9 @@ class Postgres:
         """CREATE DATABASE target TEMPLATE template (seconds, versus minutes for a migrate)."""
         with self.connect() as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(target)))
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(target), sql.Identifier(template)))
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(target), sql.Identifier(template))
+            )
 
     def drop_database(self, dbname: str) -> None:
         with self.connect() as conn:
@@ -156,9 +166,21 @@ def embedded_redis(state_dir: Path, port: int | None = None) -> Redis:
     data = state_dir / "redis"
     data.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
-        [str(binary), "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(data)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(binary),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     wait_for_port("127.0.0.1", port, timeout=10, what="embedded Redis")
     redis_service = Redis(port=port, embedded=True)
@@ -194,18 +216,40 @@ def embedded_postgres(state_dir: Path) -> Postgres:
         data.mkdir(parents=True, exist_ok=True)
         if run_as:
             shutil.chown(data, "nobody")
-        subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                        "--no-sync"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     log = state_dir / "postgres.log"
     if run_as:
         log.touch()
         shutil.chown(log, "nobody")
-    subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-o",
-                    f"-h 127.0.0.1 -p {port} -k {data}", "start"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            *run_as,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(log),
+            "-w",
+            "-o",
+            f"-h 127.0.0.1 -p {port} -k {data}",
+            "start",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     service = Postgres(port=port, embedded=True)
-    service._stop.append(lambda: subprocess.run(
-        [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False))
+    service._stop.append(
+        lambda: subprocess.run(
+            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+    )
     return service
 
 

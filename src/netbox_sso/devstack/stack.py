@@ -62,8 +62,14 @@ class Stack:
             names = [row[0] for row in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'nbsso_%'")]
         for name in names:  # nbsso_<instance>_<pid>_<n>: databases of crashed runs
             parts = name.rsplit("_", 2)
-            if (len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit() and not name.startswith("nbsso_tpl_")
-                    and not name.startswith("nbsso_base_") and not Path(f"/proc/{parts[1]}").exists()):
+            if (
+                len(parts) == 3
+                and parts[1].isdigit()
+                and parts[2].isdigit()
+                and not name.startswith("nbsso_tpl_")
+                and not name.startswith("nbsso_base_")
+                and not Path(f"/proc/{parts[1]}").exists()
+            ):
                 with contextlib.suppress(Exception):
                     self.pg.drop_database(name)
 
@@ -72,8 +78,10 @@ class Stack:
             self.progress(f"PostgreSQL: the machine's, on {service.host}:{service.port}")
             return service
         if not allow_embedded:
-            raise ServicesUnavailable("PostgreSQL is not reachable on 127.0.0.1:5432 (trust auth, user postgres); "
-                                      "start it, or set NBSSO_PGHOST/NBSSO_PGPORT/NBSSO_PGUSER")
+            raise ServicesUnavailable(
+                "PostgreSQL is not reachable on 127.0.0.1:5432 (trust auth, user postgres); "
+                "start it, or set NBSSO_PGHOST/NBSSO_PGPORT/NBSSO_PGUSER"
+            )
         service = embedded_postgres(self.state_dir / "embedded-postgres")
         self.progress(f"PostgreSQL: embedded (none reachable on 127.0.0.1:5432), on port {service.port}")
         return service
@@ -83,20 +91,23 @@ class Stack:
             self.progress(f"Redis: the machine's, on {service.host}:{service.port}")
             return service
         if not allow_embedded:
-            raise ServicesUnavailable("Redis is not reachable on 127.0.0.1:6379; start it, or set "
-                                      "NBSSO_REDIS_HOST/NBSSO_REDIS_PORT")
+            raise ServicesUnavailable(
+                "Redis is not reachable on 127.0.0.1:6379; start it, or set NBSSO_REDIS_HOST/NBSSO_REDIS_PORT"
+            )
         service = embedded_redis(self.state_dir / "embedded-redis")
         self.progress(f"Redis: embedded (none reachable on 127.0.0.1:6379), on port {service.port}")
         return service
 
-    def new_instance(self, name: str, *, dbname: str | None = None, share_with: NetBoxInstance | None = None
-                     ) -> NetBoxInstance:
+    def new_instance(
+        self, name: str, *, dbname: str | None = None, share_with: NetBoxInstance | None = None
+    ) -> NetBoxInstance:
         """A NetBox with its own directory; its own cloned database and Redis DBs unless `share_with`."""
         self._counter += 1
         root = self.state_dir / "instances" / f"{name}-{os.getpid()}-{self._counter}"
         if share_with is not None:
-            instance = NetBoxInstance(root, pg=self.pg, redis=self.redis, dbname=share_with.dbname,
-                                      redis_dbs=share_with.redis_dbs)
+            instance = NetBoxInstance(
+                root, pg=self.pg, redis=self.redis, dbname=share_with.dbname, redis_dbs=share_with.redis_dbs
+            )
             instance.owns_database = False
         else:
             dbname = dbname or f"nbsso_{name}_{os.getpid()}_{self._counter}".lower().replace("-", "_")

@@ -67,16 +67,26 @@ def ensure_template(pg: Postgres, redis: Redis, work_dir: Path, *, progress: Pro
             return full
         base = base_template_name()
         if not pg.database_exists(base):
-            progress(f"Migrating a fresh NetBox {netbox_version()} database once (about 8 minutes on 2 "
-                     "cores); every later run clones it in seconds.")
+            progress(
+                f"Migrating a fresh NetBox {netbox_version()} database once (about 8 minutes on 2 "
+                "cores); every later run clones it in seconds."
+            )
             _build(pg, redis, work_dir / "template-base", base, plugins=False, progress=progress)
         progress("Applying netbox-sso migrations and seed data to a clone of the template.")
         _build(pg, redis, work_dir / "template-full", full, plugins=True, progress=progress, clone_from=base)
         return full
 
 
-def _build(pg: Postgres, redis: Redis, root: Path, name: str, *, plugins: bool, progress: Progress,
-           clone_from: str | None = None) -> None:
+def _build(
+    pg: Postgres,
+    redis: Redis,
+    root: Path,
+    name: str,
+    *,
+    plugins: bool,
+    progress: Progress,
+    clone_from: str | None = None,
+) -> None:
     building = f"{name}_building"
     if clone_from:
         pg.clone_database(clone_from, building)
@@ -103,8 +113,7 @@ def _migrate_with_progress(instance: NetBoxInstance, progress: Progress, *, with
     command = [*instance.netbox_command, "migrate", "--no-input"]
     if without_icu:
         command = [sys.executable, "-m", "netbox_sso.devstack.migrate_without_icu", "migrate", "--no-input"]
-    process = subprocess.Popen(command, env=instance.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+    process = subprocess.Popen(command, env=instance.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     done = 0
     tail: list[str] = []
     assert process.stdout is not None
@@ -119,8 +128,13 @@ def _migrate_with_progress(instance: NetBoxInstance, progress: Progress, *, with
 
 
 def _count_unapplied(instance: NetBoxInstance) -> int:
-    result = subprocess.run([*instance.netbox_command, "showmigrations", "--plan"], env=instance.env(),
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [*instance.netbox_command, "showmigrations", "--plan"],
+        env=instance.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return sum(1 for line in result.stdout.splitlines() if line.startswith("[ ]"))
 
 

@@ -90,49 +90,90 @@ class ClientAuth:
         return text
 
 
-def client_auth(settings: NetBoxSettings, backend: Backend, discovery: Mapping[str, Any],
-                environ: Mapping[str, str] = os.environ) -> tuple[ClientAuth | None, list[Finding]]:
+def client_auth(
+    settings: NetBoxSettings, backend: Backend, discovery: Mapping[str, Any], environ: Mapping[str, str] = os.environ
+) -> tuple[ClientAuth | None, list[Finding]]:
     """The client authentication the backend will send, or None with the finding that prevents it."""
     key_setting, key = settings.backend_setting(backend, "KEY")
     secret_setting, raw_secret = settings.backend_setting(backend, "SECRET")
     client_id = "" if key is None else str(key)
     secret = "" if raw_secret is None else str(raw_secret)
     if not client_id.strip():
-        return None, [Finding("setting.missing", "error", key_setting, f"{key_setting} is not set: the token "
-                              "request cannot name the client", "set it to the application (client) ID", backend.name)]
+        return None, [
+            Finding(
+                "setting.missing",
+                "error",
+                key_setting,
+                f"{key_setting} is not set: the token request cannot name the client",
+                "set it to the application (client) ID",
+                backend.name,
+            )
+        ]
     if backend.kind == "entra" and not settings.plugin_enabled and not secret:
         return _stock_entra_assertion(settings, backend, client_id, key_setting, secret_setting, environ)
     if not secret:
-        return None, [Finding("setting.missing", "error", secret_setting, f"{secret_setting} is not set: the "
-                              "token request cannot authenticate the client", "set it to the client secret (for "
-                              "Entra ID: the secret's Value, not its Secret ID)", backend.name)]
+        return None, [
+            Finding(
+                "setting.missing",
+                "error",
+                secret_setting,
+                f"{secret_setting} is not set: the token request cannot authenticate the client",
+                "set it to the client secret (for Entra ID: the secret's Value, not its Secret ID)",
+                backend.name,
+            )
+        ]
     findings: list[Finding] = []
     if backend.kind == "entra" and not settings.plugin_enabled:
         basic, reason = False, "the stock azuread backend (netbox_sso not in PLUGINS)"
     else:
         basic, reason, findings = _oidc_method(settings, backend, discovery)
-    shape: dict[str, Any] = {"secret_is_guid": looks_like_guid(secret),
-                             "secret_has_whitespace": secret != secret.strip()}
+    shape: dict[str, Any] = {
+        "secret_is_guid": looks_like_guid(secret),
+        "secret_has_whitespace": secret != secret.strip(),
+    }
     if basic:
-        return ClientAuth("client_secret_basic", client_id, key_setting, secret_setting, reason,
-                          basic=(client_id, secret), hidden=(secret,), **shape), findings
-    return ClientAuth("client_secret_post", client_id, key_setting, secret_setting, reason,
-                      form={"client_id": client_id, "client_secret": secret}, hidden=(secret,), **shape), findings
+        return ClientAuth(
+            "client_secret_basic",
+            client_id,
+            key_setting,
+            secret_setting,
+            reason,
+            basic=(client_id, secret),
+            hidden=(secret,),
+            **shape,
+        ), findings
+    return ClientAuth(
+        "client_secret_post",
+        client_id,
+        key_setting,
+        secret_setting,
+        reason,
+        form={"client_id": client_id, "client_secret": secret},
+        hidden=(secret,),
+        **shape,
+    ), findings
 
 
-def _oidc_method(settings: NetBoxSettings, backend: Backend,
-                 discovery: Mapping[str, Any]) -> tuple[bool, str, list[Finding]]:
+def _oidc_method(
+    settings: NetBoxSettings, backend: Backend, discovery: Mapping[str, Any]
+) -> tuple[bool, str, list[Finding]]:
     """OpenIdConnectAuth.use_basic_auth, with a warning when a method is configured the backend cannot do."""
     name, configured = settings.backend_setting(backend, "TOKEN_ENDPOINT_AUTH_METHOD")
     if isinstance(configured, str) and configured:
         findings = []
         if configured not in ("client_secret_basic", "client_secret_post"):
-            findings.append(Finding(
-                "credentials.auth_method", "warning", name,
-                f"{name} is {configured!r}, but the backend signs no client assertion: it sends the client secret "
-                "in the request body (client_secret_post)",
-                "set it to the method registered at the provider, client_secret_post or client_secret_basic (or "
-                "remove it to follow the discovery document)", backend.name))
+            findings.append(
+                Finding(
+                    "credentials.auth_method",
+                    "warning",
+                    name,
+                    f"{name} is {configured!r}, but the backend signs no client assertion: it sends the client secret "
+                    "in the request body (client_secret_post)",
+                    "set it to the method registered at the provider, client_secret_post or client_secret_basic (or "
+                    "remove it to follow the discovery document)",
+                    backend.name,
+                )
+            )
         return configured == "client_secret_basic", f"{name} = {configured!r}", findings
     methods = discovery.get("token_endpoint_auth_methods_supported")
     methods = methods if isinstance(methods, list) else []
@@ -140,8 +181,14 @@ def _oidc_method(settings: NetBoxSettings, backend: Backend,
     return basic, "the discovery document's token_endpoint_auth_methods_supported", []
 
 
-def _stock_entra_assertion(settings: NetBoxSettings, backend: Backend, client_id: str, key_setting: str,
-                           secret_setting: str, environ: Mapping[str, str]) -> tuple[ClientAuth | None, list[Finding]]:
+def _stock_entra_assertion(
+    settings: NetBoxSettings,
+    backend: Backend,
+    client_id: str,
+    key_setting: str,
+    secret_setting: str,
+    environ: Mapping[str, str],
+) -> tuple[ClientAuth | None, list[Finding]]:
     """AzureADOAuth2.client_assertion: CLIENT_ASSERTION, else the federated (workload identity) token file."""
     assertion_setting, assertion = settings.backend_setting(backend, "CLIENT_ASSERTION")
     source = assertion_setting
@@ -155,15 +202,28 @@ def _stock_entra_assertion(settings: NetBoxSettings, backend: Backend, client_id
         except OSError:
             assertion = ""
     if not assertion:
-        return None, [Finding("setting.missing", "error", secret_setting,
-                              f"{secret_setting} is not set and no client assertion is configured: the token request "
-                              "cannot authenticate the client",
-                              "set it to the client secret's Value (not its Secret ID), or configure a federated "
-                              "credential (AZURE_FEDERATED_TOKEN_FILE)", backend.name)]
+        return None, [
+            Finding(
+                "setting.missing",
+                "error",
+                secret_setting,
+                f"{secret_setting} is not set and no client assertion is configured: the token request "
+                "cannot authenticate the client",
+                "set it to the client secret's Value (not its Secret ID), or configure a federated "
+                "credential (AZURE_FEDERATED_TOKEN_FILE)",
+                backend.name,
+            )
+        ]
     assertion = str(assertion)
-    return ClientAuth("client_assertion", client_id, key_setting, source, "the stock azuread backend without a secret",
-                      form={"client_id": client_id, "client_assertion_type": ASSERTION_TYPE,
-                            "client_assertion": assertion}, hidden=(assertion,)), []
+    return ClientAuth(
+        "client_assertion",
+        client_id,
+        key_setting,
+        source,
+        "the stock azuread backend without a secret",
+        form={"client_id": client_id, "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion},
+        hidden=(assertion,),
+    ), []
 
 
 def token_request(auth: ClientAuth, redirect_uri: str, *, pkce: bool) -> dict[str, Any]:
@@ -243,56 +303,115 @@ def verdict_findings(verdict: Verdict, auth: ClientAuth, backend: Backend, token
     said = _said(verdict, auth)
     how = f"sent as {auth.method}, chosen by {auth.reason}"
     if verdict.outcome == "accepted":
-        return [Finding("credentials.ok", "info", auth.secret_setting,
-                        f"credentials ok: the provider accepted client ID {auth.client_id!r} and the credential from "
-                        f"{auth.secret_setting} ({how}); it refused only doctor's made-up code ({said})", "",
-                        backend.name)]
+        return [
+            Finding(
+                "credentials.ok",
+                "info",
+                auth.secret_setting,
+                f"credentials ok: the provider accepted client ID {auth.client_id!r} and the credential from "
+                f"{auth.secret_setting} ({how}); it refused only doctor's made-up code ({said})",
+                "",
+                backend.name,
+            )
+        ]
     if verdict.outcome == "inconclusive":
-        return [Finding("credentials.inconclusive", "warning", auth.secret_setting,
-                        f"the client ID and secret could not be proven: {token_endpoint} answered a made-up code sent "
-                        f"with them ({how}) with {said}, neither invalid_client nor invalid_grant",
-                        "sign in once and read NetBox's log for the token request's error; check the app registration "
-                        "allows the authorization-code grant", backend.name)]
+        return [
+            Finding(
+                "credentials.inconclusive",
+                "warning",
+                auth.secret_setting,
+                f"the client ID and secret could not be proven: {token_endpoint} answered a made-up code sent "
+                f"with them ({how}) with {said}, neither invalid_client nor invalid_grant",
+                "sign in once and read NetBox's log for the token request's error; check the app registration "
+                "allows the authorization-code grant",
+                backend.name,
+            )
+        ]
     hints = []
-    if verdict.outcome in ("invalid_secret", "rejected", "expired_secret") and backend.kind == "entra" \
-            and auth.secret_is_guid:
+    if (
+        verdict.outcome in ("invalid_secret", "rejected", "expired_secret")
+        and backend.kind == "entra"
+        and auth.secret_is_guid
+    ):
         hints.append(SECRET_ID_HINT)
     if auth.secret_has_whitespace:
-        hints.append(f"the value of {auth.secret_setting} has leading or trailing whitespace, which the backend "
-                     "sends as part of the secret")
+        hints.append(
+            f"the value of {auth.secret_setting} has leading or trailing whitespace, which the backend "
+            "sends as part of the secret"
+        )
     if verdict.outcome == "unknown_client":
         where = " in this tenant" if backend.kind == "entra" else ""
-        return [Finding("credentials.unknown_client", "error", auth.key_setting,
-                        f"the provider does not know client ID {auth.client_id!r}{where}: the token request is "
-                        f"refused ({said}); every sign-in fails after the provider's login page",
-                        "; ".join([f"set {auth.key_setting} to the application (client) ID of the app registration"
-                                   + (" in the tenant of TENANT_ID" if backend.kind == "entra" else ""), *hints]),
-                        backend.name)]
+        return [
+            Finding(
+                "credentials.unknown_client",
+                "error",
+                auth.key_setting,
+                f"the provider does not know client ID {auth.client_id!r}{where}: the token request is "
+                f"refused ({said}); every sign-in fails after the provider's login page",
+                "; ".join(
+                    [
+                        f"set {auth.key_setting} to the application (client) ID of the app registration"
+                        + (" in the tenant of TENANT_ID" if backend.kind == "entra" else ""),
+                        *hints,
+                    ]
+                ),
+                backend.name,
+            )
+        ]
     if verdict.outcome == "expired_secret":
-        return [Finding("credentials.expired_secret", "error", auth.secret_setting,
-                        f"the client secret of {auth.client_id!r} has expired ({said}); every sign-in fails after "
-                        "the provider's login page",
-                        "; ".join([f"create a new client secret at the provider and set {auth.secret_setting} to its "
-                                   "value" + (" (the Value, not the Secret ID)"
-                                              if backend.kind == "entra" and not auth.secret_is_guid else ""),
-                                   *hints]), backend.name)]
+        return [
+            Finding(
+                "credentials.expired_secret",
+                "error",
+                auth.secret_setting,
+                f"the client secret of {auth.client_id!r} has expired ({said}); every sign-in fails after "
+                "the provider's login page",
+                "; ".join(
+                    [
+                        f"create a new client secret at the provider and set {auth.secret_setting} to its "
+                        "value"
+                        + (
+                            " (the Value, not the Secret ID)"
+                            if backend.kind == "entra" and not auth.secret_is_guid
+                            else ""
+                        ),
+                        *hints,
+                    ]
+                ),
+                backend.name,
+            )
+        ]
     specific = verdict.outcome == "invalid_secret"
-    problem = (f"the provider refused the client secret of {auth.client_id!r} ({said}; {how})" if specific else
-               f"the provider refused client ID {auth.client_id!r} with the configured secret ({said}; {how})")
-    fix = (f"set {auth.secret_setting} to the client secret of the app registration" if specific else
-           f"set {auth.secret_setting} to the client secret of the app registration and check {auth.key_setting} "
-           "is its client ID")
+    problem = (
+        f"the provider refused the client secret of {auth.client_id!r} ({said}; {how})"
+        if specific
+        else f"the provider refused client ID {auth.client_id!r} with the configured secret ({said}; {how})"
+    )
+    fix = (
+        f"set {auth.secret_setting} to the client secret of the app registration"
+        if specific
+        else f"set {auth.secret_setting} to the client secret of the app registration and check {auth.key_setting} "
+        "is its client ID"
+    )
     if backend.kind == "entra" and not auth.secret_is_guid:
         fix += " (the secret's Value, not its Secret ID)"
-    return [Finding("credentials.invalid_secret" if specific else "credentials.rejected", "error", auth.secret_setting,
-                    problem + "; every sign-in fails after the provider's login page", "; ".join([fix, *hints]),
-                    backend.name)]
+    return [
+        Finding(
+            "credentials.invalid_secret" if specific else "credentials.rejected",
+            "error",
+            auth.secret_setting,
+            problem + "; every sign-in fails after the provider's login page",
+            "; ".join([fix, *hints]),
+            backend.name,
+        )
+    ]
 
 
 def _said(verdict: Verdict, auth: ClientAuth) -> str:
     """What the provider said, e.g. `HTTP 401 invalid_client: AADSTS7000215: Invalid client secret provided.`"""
-    words = f"HTTP {verdict.status}" + (f" {auth.redact(verdict.error)}" if verdict.error
-                                        else " without an OAuth error")
+    words = f"HTTP {verdict.status}" + (
+        f" {auth.redact(verdict.error)}" if verdict.error else " without an OAuth error"
+    )
     if verdict.description:
         words += f": {auth.redact(verdict.description)[:QUOTED_LENGTH].rstrip('.')}"
     return words

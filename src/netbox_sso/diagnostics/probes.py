@@ -90,8 +90,12 @@ class BackendReport:
     findings: list[Finding] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"backend": self.backend, "discovery_url": self.discovery_url, "redirect_uri": self.redirect_uri,
-                "probes": self.probes}
+        return {
+            "backend": self.backend,
+            "discovery_url": self.discovery_url,
+            "redirect_uri": self.redirect_uri,
+            "probes": self.probes,
+        }
 
 
 def _setting(settings: NetBoxSettings, backend: Backend, suffix: str) -> tuple[str, str]:
@@ -106,14 +110,21 @@ def target_for(settings: NetBoxSettings, backend: Backend) -> Target | Finding |
     if backend.kind == "generic":
         name, endpoint = _setting(settings, backend, "OIDC_ENDPOINT")
         if not endpoint:
-            return Finding("setting.missing", "error", name, f"{name} is not set", "set it to the issuer URL",
-                           backend.name)
+            return Finding(
+                "setting.missing", "error", name, f"{name} is not set", "set it to the issuer URL", backend.name
+            )
         expected = configured_issuer or normalize_oidc_endpoint(endpoint)
     elif backend.kind == "okta":
         name, api_url = _setting(settings, backend, "API_URL")
         if not api_url:
-            return Finding("setting.missing", "error", name, f"{name} is not set",
-                           "set it to https://<okta-domain>/oauth2/", backend.name)
+            return Finding(
+                "setting.missing",
+                "error",
+                name,
+                f"{name} is not set",
+                "set it to https://<okta-domain>/oauth2/",
+                backend.name,
+            )
         expected = configured_issuer or okta_issuer(api_url)
     elif backend.kind == "entra":
         name, host = _setting(settings, backend, "AUTHORITY_HOST")
@@ -122,8 +133,14 @@ def target_for(settings: NetBoxSettings, backend: Backend) -> Target | Finding |
         url = entra_discovery_url(host or DEFAULT_AUTHORITY_HOST, tenant, v2=bool(backend.spec and backend.spec.v2))
         if configured_issuer:
             return Target(backend, issuer_name, url, client_id, _exact(configured_issuer), _issuer_fix(issuer_name))
-        return Target(backend, f"{backend.prefix}TENANT_ID", url, client_id, _entra_issuer(tenant),
-                      f"set {backend.prefix}TENANT_ID to your directory (tenant) ID")
+        return Target(
+            backend,
+            f"{backend.prefix}TENANT_ID",
+            url,
+            client_id,
+            _entra_issuer(tenant),
+            f"set {backend.prefix}TENANT_ID to your directory (tenant) ID",
+        )
     else:
         return None
     verify = settings.plugin_config.get("verify_discovery_issuer", True)
@@ -132,8 +149,10 @@ def target_for(settings: NetBoxSettings, backend: Backend) -> Target | Finding |
 
 
 def _issuer_fix(issuer_name: str) -> str:
-    return (f"point the setting at the issuer the provider publishes, or set {issuer_name} to the discovery "
-            "document's issuer when the provider serves discovery elsewhere")
+    return (
+        f"point the setting at the issuer the provider publishes, or set {issuer_name} to the discovery "
+        "document's issuer when the provider serves discovery elsewhere"
+    )
 
 
 def _exact(expected: str) -> Callable[[str], str | None]:
@@ -217,18 +236,31 @@ class Prober:
         host = urlsplit(url).hostname or ""
         reason = self.resolve(host)
         if reason is not None:
-            raise Failure(Finding(
-                "dns.unresolved", "error", setting,
-                f"{what}: the host {host!r} does not resolve ({reason})",
-                "check the host name in the setting, this machine's DNS servers (/etc/resolv.conf) and, for an "
-                "on-premises provider, the internal DNS zone", backend,
-            ))
+            raise Failure(
+                Finding(
+                    "dns.unresolved",
+                    "error",
+                    setting,
+                    f"{what}: the host {host!r} does not resolve ({reason})",
+                    "check the host name in the setting, this machine's DNS servers (/etc/resolv.conf) and, for an "
+                    "on-premises provider, the internal DNS zone",
+                    backend,
+                )
+            )
         deadline = time.monotonic() + self.timeout
         sent = time.time()
         headers = {"User-Agent": "netbox-sso-doctor", **(kwargs.pop("headers", None) or {})}
         try:
-            with requests.request(method, url, timeout=(self.timeout, self.timeout), stream=True,
-                                  allow_redirects=False, verify=self.verify, headers=headers, **kwargs) as response:
+            with requests.request(
+                method,
+                url,
+                timeout=(self.timeout, self.timeout),
+                stream=True,
+                allow_redirects=False,
+                verify=self.verify,
+                headers=headers,
+                **kwargs,
+            ) as response:
                 body = bytearray()
                 for chunk in response.iter_content(16384):
                     body.extend(chunk)
@@ -236,25 +268,41 @@ class Prober:
                         raise requests.Timeout("too slow or too large")
                 return Answer(response.status_code, dict(response.headers), bytes(body), sent, time.time())
         except requests.exceptions.SSLError as error:
-            raise Failure(Finding(
-                "tls.verify_failed", "error", setting,
-                f"{what}: the TLS certificate of {host!r} is not trusted ({_ssl_reason(error)}); NetBox fails the "
-                "same way (SSL: CERTIFICATE_VERIFY_FAILED)", CA_FIX, backend,
-            )) from error
+            raise Failure(
+                Finding(
+                    "tls.verify_failed",
+                    "error",
+                    setting,
+                    f"{what}: the TLS certificate of {host!r} is not trusted ({_ssl_reason(error)}); NetBox fails the "
+                    "same way (SSL: CERTIFICATE_VERIFY_FAILED)",
+                    CA_FIX,
+                    backend,
+                )
+            ) from error
         except requests.Timeout as error:
-            raise Failure(Finding(
-                "net.timeout", "error", setting,
-                f"{what}: {url} did not answer within {self.timeout:g} s; sign-in hangs, then fails",
-                "check firewall rules for outbound HTTPS to the provider, the proxy settings (HTTPS_PROXY), and "
-                "the provider's status", backend,
-            )) from error
+            raise Failure(
+                Finding(
+                    "net.timeout",
+                    "error",
+                    setting,
+                    f"{what}: {url} did not answer within {self.timeout:g} s; sign-in hangs, then fails",
+                    "check firewall rules for outbound HTTPS to the provider, the proxy settings (HTTPS_PROXY), and "
+                    "the provider's status",
+                    backend,
+                )
+            ) from error
         except requests.RequestException as error:
-            raise Failure(Finding(
-                "net.unreachable", "error", setting,
-                f"{what}: cannot reach {url} ({_connection_reason(error)})",
-                "check that the provider is up, firewall rules allow outbound HTTPS to it, and routes exist for an "
-                "on-premises provider", backend,
-            )) from error
+            raise Failure(
+                Finding(
+                    "net.unreachable",
+                    "error",
+                    setting,
+                    f"{what}: cannot reach {url} ({_connection_reason(error)})",
+                    "check that the provider is up, firewall rules allow outbound HTTPS to it, and routes exist for an "
+                    "on-premises provider",
+                    backend,
+                )
+            ) from error
 
 
 def _ssl_reason(error: Exception) -> str:
@@ -268,8 +316,14 @@ def _ssl_reason(error: Exception) -> str:
 
 def _connection_reason(error: Exception) -> str:
     text = str(error)
-    for marker in ("Connection refused", "Connection reset", "Connection aborted", "RemoteDisconnected",
-                   "Network is unreachable", "No route to host"):
+    for marker in (
+        "Connection refused",
+        "Connection reset",
+        "Connection aborted",
+        "RemoteDisconnected",
+        "Network is unreachable",
+        "No route to host",
+    ):
         if marker in text:
             return marker
     return type(error).__name__
@@ -282,48 +336,89 @@ def _f(code: str, severity: Severity, target: Target, problem: str, fix: str = "
     return Finding(code, severity, setting or target.setting, problem, fix, target.backend.name)
 
 
-def probe_discovery(prober: Prober, target: Target, allow_http: bool) -> tuple[dict[str, Any] | None, list[Finding],
-                                                                              Answer | None]:
+def probe_discovery(
+    prober: Prober, target: Target, allow_http: bool
+) -> tuple[dict[str, Any] | None, list[Finding], Answer | None]:
     what = "discovery"
     try:
-        answer = prober.request("GET", target.discovery_url, setting=target.setting, backend=target.backend.name,
-                                what=what)
+        answer = prober.request(
+            "GET", target.discovery_url, setting=target.setting, backend=target.backend.name, what=what
+        )
     except Failure as failure:
         return None, [failure.finding], None
     if answer.status != 200:
-        return None, [_f("discovery.http_error", "error", target,
-                         f"{target.discovery_url} answered HTTP {answer.status}; NetBox cannot begin sign-in "
-                         "(stock NetBox answers HTTP 500)",
-                         "check the endpoint setting: it must be the issuer (curl the discovery URL from the "
-                         "NetBox host: it must return JSON)")], answer
+        return (
+            None,
+            [
+                _f(
+                    "discovery.http_error",
+                    "error",
+                    target,
+                    f"{target.discovery_url} answered HTTP {answer.status}; NetBox cannot begin sign-in "
+                    "(stock NetBox answers HTTP 500)",
+                    "check the endpoint setting: it must be the issuer (curl the discovery URL from the "
+                    "NetBox host: it must return JSON)",
+                )
+            ],
+            answer,
+        )
     try:
         document = answer.json()
     except ValueError:
         document = None
     if not isinstance(document, dict):
-        return None, [_f("discovery.malformed", "error", target,
-                         f"{target.discovery_url} did not return a JSON object",
-                         "check that the URL is the provider's discovery document, not a login or proxy page")], answer
+        return (
+            None,
+            [
+                _f(
+                    "discovery.malformed",
+                    "error",
+                    target,
+                    f"{target.discovery_url} did not return a JSON object",
+                    "check that the URL is the provider's discovery document, not a login or proxy page",
+                )
+            ],
+            answer,
+        )
     findings = []
     for name in DISCOVERY_REQUIRED:
         if not isinstance(document.get(name), str) or not document.get(name):
-            findings.append(_f("discovery.missing_field", "error", target,
-                               f"the discovery document has no {name} (OIDC Discovery 1.0 section 3)",
-                               "fix the provider's configuration or point the setting at the right issuer"))
+            findings.append(
+                _f(
+                    "discovery.missing_field",
+                    "error",
+                    target,
+                    f"the discovery document has no {name} (OIDC Discovery 1.0 section 3)",
+                    "fix the provider's configuration or point the setting at the right issuer",
+                )
+            )
     issuer = document.get("issuer")
     if isinstance(issuer, str) and issuer:
         problem = target.check_issuer(issuer)
         if problem:
-            findings.append(_f("discovery.issuer_mismatch", "error", target,
-                               f"{problem}; netbox-sso refuses this provider (OIDC Discovery 4.3)", target.issuer_fix))
+            findings.append(
+                _f(
+                    "discovery.issuer_mismatch",
+                    "error",
+                    target,
+                    f"{problem}; netbox-sso refuses this provider (OIDC Discovery 4.3)",
+                    target.issuer_fix,
+                )
+            )
     for name in (*DISCOVERY_REQUIRED, "userinfo_endpoint"):
         value = document.get(name)
         if isinstance(value, str) and value.startswith("http://"):
             host = urlsplit(value).hostname or ""
             if not is_loopback_host(host) and not allow_http:
-                findings.append(_f("discovery.insecure_endpoint", "error", target,
-                                   f"the discovery document's {name} {value!r} uses plain http",
-                                   "configure the provider's public URL with https"))
+                findings.append(
+                    _f(
+                        "discovery.insecure_endpoint",
+                        "error",
+                        target,
+                        f"the discovery document's {name} {value!r} uses plain http",
+                        "configure the provider's public URL with https",
+                    )
+                )
     return (document if not findings else None), findings, answer
 
 
@@ -334,38 +429,85 @@ def probe_jwks(prober: Prober, target: Target, jwks_uri: str) -> list[Finding]:
         return [failure.finding]
     setting = "jwks_uri"
     if answer.status != 200:
-        return [_f("jwks.http_error", "error", target, f"{jwks_uri} answered HTTP {answer.status}: no ID token can "
-                   "be verified", "check the provider's signing-key configuration", setting)]
+        return [
+            _f(
+                "jwks.http_error",
+                "error",
+                target,
+                f"{jwks_uri} answered HTTP {answer.status}: no ID token can be verified",
+                "check the provider's signing-key configuration",
+                setting,
+            )
+        ]
     try:
         document = answer.json()
     except ValueError:
-        return [_f("jwks.malformed", "error", target, f"{jwks_uri} is not valid JSON: no ID token can be verified",
-                   "check the provider (or a proxy in between) returns the JWK Set unchanged", setting)]
+        return [
+            _f(
+                "jwks.malformed",
+                "error",
+                target,
+                f"{jwks_uri} is not valid JSON: no ID token can be verified",
+                "check the provider (or a proxy in between) returns the JWK Set unchanged",
+                setting,
+            )
+        ]
     keys = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(keys, list):
-        return [_f("jwks.no_keys_field", "error", target,
-                   f"{jwks_uri} has no 'keys' array (RFC 7517 section 5); stock social-core fails with HTTP 500",
-                   "check the jwks_uri in the discovery document points at a JWK Set", setting)]
-    signing = [k for k in keys
-               if isinstance(k, dict) and isinstance(k.get("kty"), str) and k.get("use", "sig") == "sig"]
+        return [
+            _f(
+                "jwks.no_keys_field",
+                "error",
+                target,
+                f"{jwks_uri} has no 'keys' array (RFC 7517 section 5); stock social-core fails with HTTP 500",
+                "check the jwks_uri in the discovery document points at a JWK Set",
+                setting,
+            )
+        ]
+    signing = [
+        k for k in keys if isinstance(k, dict) and isinstance(k.get("kty"), str) and k.get("use", "sig") == "sig"
+    ]
     if not signing:
-        return [_f("jwks.empty", "error", target, f"{jwks_uri} holds no signing key: no ID token can be verified",
-                   "check the provider's signing keys (an active key must be published)", setting)]
+        return [
+            _f(
+                "jwks.empty",
+                "error",
+                target,
+                f"{jwks_uri} holds no signing key: no ID token can be verified",
+                "check the provider's signing keys (an active key must be published)",
+                setting,
+            )
+        ]
     findings = []
     if not any(k.get("kty") == "RSA" and k.get("alg", "RS256") == "RS256" for k in signing):
-        findings.append(_f("jwks.no_rs256", "error", target,
-                           f"{jwks_uri} has no RSA key for RS256, the algorithm NetBox accepts by default",
-                           f"configure the provider to sign ID tokens with RS256, or set "
-                           f"{target.backend.prefix}JWT_ALGORITHMS to the algorithm it uses", setting))
+        findings.append(
+            _f(
+                "jwks.no_rs256",
+                "error",
+                target,
+                f"{jwks_uri} has no RSA key for RS256, the algorithm NetBox accepts by default",
+                f"configure the provider to sign ID tokens with RS256, or set "
+                f"{target.backend.prefix}JWT_ALGORITHMS to the algorithm it uses",
+                setting,
+            )
+        )
     if len(signing) > 1 and any(not k.get("kid") for k in signing):
-        findings.append(_f("jwks.missing_kid", "warning", target,
-                           f"{jwks_uri} has several keys and some have no kid: key rotation cannot be followed",
-                           "configure the provider to publish a kid for every key", setting))
+        findings.append(
+            _f(
+                "jwks.missing_kid",
+                "warning",
+                target,
+                f"{jwks_uri} has several keys and some have no kid: key rotation cannot be followed",
+                "configure the provider to publish a kid for every key",
+                setting,
+            )
+        )
     return findings
 
 
-def probe_token(prober: Prober, settings: NetBoxSettings, target: Target,
-                document: Mapping[str, Any]) -> tuple[list[Finding], Answer | None, str]:
+def probe_token(
+    prober: Prober, settings: NetBoxSettings, target: Target, document: Mapping[str, Any]
+) -> tuple[list[Finding], Answer | None, str]:
     """The code exchange the backend makes, with its client credentials and a made-up code.
 
     Returns the findings, the answer (for the clock) and the credentials probe's state: ok (the provider
@@ -377,30 +519,59 @@ def probe_token(prober: Prober, settings: NetBoxSettings, target: Target,
     if auth is not None:
         request = credentials.token_request(auth, redirect_uri, pkce=settings.plugin_enabled)
     else:  # a setting is missing: still tell whether the endpoint answers like a token endpoint
-        request = {"data": {"grant_type": "authorization_code", "code": credentials.MADE_UP_CODE,
-                            "redirect_uri": redirect_uri}}
+        request = {
+            "data": {"grant_type": "authorization_code", "code": credentials.MADE_UP_CODE, "redirect_uri": redirect_uri}
+        }
     try:
-        answer = prober.request("POST", token_endpoint, setting="token_endpoint", backend=target.backend.name,
-                                what="token endpoint", **request)
+        answer = prober.request(
+            "POST",
+            token_endpoint,
+            setting="token_endpoint",
+            backend=target.backend.name,
+            what="token endpoint",
+            **request,
+        )
     except Failure as failure:
         return [*findings, failure.finding], None, "skipped"
     if answer.status >= 500:
-        return [*findings, _f("token.http_error", "error", target,
-                              f"the token endpoint {token_endpoint} answers HTTP {answer.status} to a code exchange "
-                              "(expected 400/401): code exchange fails ('Failed to fetch user details')",
-                              "check the provider's status and any proxy in front of it", "token_endpoint")], \
-            answer, "skipped"
+        return (
+            [
+                *findings,
+                _f(
+                    "token.http_error",
+                    "error",
+                    target,
+                    f"the token endpoint {token_endpoint} answers HTTP {answer.status} to a code exchange "
+                    "(expected 400/401): code exchange fails ('Failed to fetch user details')",
+                    "check the provider's status and any proxy in front of it",
+                    "token_endpoint",
+                ),
+            ],
+            answer,
+            "skipped",
+        )
     try:
         body = answer.json()
     except ValueError:
         body = None
     if not 400 <= answer.status < 500 or not isinstance(body, dict):
-        return [*findings, _f("token.unexpected", "warning", target,
-                              f"the token endpoint {token_endpoint} answered HTTP {answer.status}"
-                              + ("" if isinstance(body, dict) else " without a JSON body")
-                              + " to a made-up code; an OAuth token endpoint answers 400/401 with a JSON error",
-                              "check that token_endpoint in the discovery document is the provider's, not a proxy or "
-                              "login page", "token_endpoint")], answer, "inconclusive"
+        return (
+            [
+                *findings,
+                _f(
+                    "token.unexpected",
+                    "warning",
+                    target,
+                    f"the token endpoint {token_endpoint} answered HTTP {answer.status}"
+                    + ("" if isinstance(body, dict) else " without a JSON body")
+                    + " to a made-up code; an OAuth token endpoint answers 400/401 with a JSON error",
+                    "check that token_endpoint in the discovery document is the provider's, not a proxy or login page",
+                    "token_endpoint",
+                ),
+            ],
+            answer,
+            "inconclusive",
+        )
     if auth is None:
         return findings, answer, "failed"
     verdict = credentials.classify(answer.status, answer.body)
@@ -431,22 +602,42 @@ def probe_clock(target: Target, answers: list[Answer | None], leeway: float) -> 
         return []
     direction = "ahead of" if skew > 0 else "behind"
     severity: Severity = "error" if abs(skew) > leeway + 1 else "warning"
-    return [_f("clock.skew", severity, target,
-               f"the provider's clock is {abs(skew):.0f} s {direction} this machine's (Date header); tokens are "
-               f"refused beyond {leeway:g} s of clock leeway (stock social-core allows 1 s, Entra 0 s)",
-               "synchronise clocks with NTP (timedatectl set-ntp true / chrony) on NetBox's host; netbox-sso's "
-               "PLUGINS_CONFIG['netbox_sso']['clock_leeway'] bounds the tolerance", "Date")]
+    return [
+        _f(
+            "clock.skew",
+            severity,
+            target,
+            f"the provider's clock is {abs(skew):.0f} s {direction} this machine's (Date header); tokens are "
+            f"refused beyond {leeway:g} s of clock leeway (stock social-core allows 1 s, Entra 0 s)",
+            "synchronise clocks with NTP (timedatectl set-ntp true / chrony) on NetBox's host; netbox-sso's "
+            "PLUGINS_CONFIG['netbox_sso']['clock_leeway'] bounds the tolerance",
+            "Date",
+        )
+    ]
 
 
 def probe_authorize(prober: Prober, target: Target, authorization_endpoint: str) -> list[Finding]:
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    params = {"client_id": target.client_id, "redirect_uri": target.redirect_uri, "response_type": "code",
-              "scope": "openid", "state": "netbox-sso-doctor", "nonce": secrets.token_urlsafe(16),
-              "code_challenge": challenge, "code_challenge_method": "S256"}
+    params = {
+        "client_id": target.client_id,
+        "redirect_uri": target.redirect_uri,
+        "response_type": "code",
+        "scope": "openid",
+        "state": "netbox-sso-doctor",
+        "nonce": secrets.token_urlsafe(16),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
     try:
-        answer = prober.request("GET", authorization_endpoint, setting="authorization_endpoint",
-                                backend=target.backend.name, what="authorization endpoint", params=params)
+        answer = prober.request(
+            "GET",
+            authorization_endpoint,
+            setting="authorization_endpoint",
+            backend=target.backend.name,
+            what="authorization endpoint",
+            params=params,
+        )
     except Failure as failure:
         return [failure.finding]
     key_setting = f"{target.backend.prefix}KEY"
@@ -455,28 +646,56 @@ def probe_authorize(prober: Prober, target: Target, authorization_endpoint: str)
         if location.startswith(target.redirect_uri):
             error = (parse_qs(urlsplit(location).query).get("error") or [""])[0]
             if error:
-                return [_f("authorize.http_error", "warning", target,
-                           f"the provider accepted the redirect URI but answered error={error!r} before sign-in",
-                           "check the app registration's allowed grant types and scopes", key_setting)]
+                return [
+                    _f(
+                        "authorize.http_error",
+                        "warning",
+                        target,
+                        f"the provider accepted the redirect URI but answered error={error!r} before sign-in",
+                        "check the app registration's allowed grant types and scopes",
+                        key_setting,
+                    )
+                ]
         return []
     if answer.status < 300:
         return []
     text = answer.body.decode("utf-8", "replace")
     lowered = text.lower()
     if any(marker.lower() in lowered for marker in REDIRECT_MISMATCH_MARKERS):
-        return [_f("redirect.mismatch", "error", target,
-                   f"the provider rejects NetBox's redirect URI {target.redirect_uri!r} (HTTP {answer.status}: "
-                   f"{_excerpt(text, REDIRECT_MISMATCH_MARKERS)})",
-                   f"register exactly {target.redirect_uri} for client {target.client_id!r} at the provider "
-                   "(scheme, host, path and trailing slash must match)", "redirect_uri")]
+        return [
+            _f(
+                "redirect.mismatch",
+                "error",
+                target,
+                f"the provider rejects NetBox's redirect URI {target.redirect_uri!r} (HTTP {answer.status}: "
+                f"{_excerpt(text, REDIRECT_MISMATCH_MARKERS)})",
+                f"register exactly {target.redirect_uri} for client {target.client_id!r} at the provider "
+                "(scheme, host, path and trailing slash must match)",
+                "redirect_uri",
+            )
+        ]
     if any(marker.lower() in lowered for marker in INVALID_CLIENT_MARKERS):
-        return [_f("authorize.invalid_client", "error", target,
-                   f"the provider does not know client ID {target.client_id!r} (HTTP {answer.status}: "
-                   f"{_excerpt(text, INVALID_CLIENT_MARKERS)})",
-                   f"set {key_setting} to the application (client) ID of the app registration", key_setting)]
-    return [_f("authorize.http_error", "warning", target,
-               f"the authorization endpoint answered HTTP {answer.status} before sign-in: {_excerpt(text, ())}",
-               "open the URL in a browser to see the provider's message", "authorization_endpoint")]
+        return [
+            _f(
+                "authorize.invalid_client",
+                "error",
+                target,
+                f"the provider does not know client ID {target.client_id!r} (HTTP {answer.status}: "
+                f"{_excerpt(text, INVALID_CLIENT_MARKERS)})",
+                f"set {key_setting} to the application (client) ID of the app registration",
+                key_setting,
+            )
+        ]
+    return [
+        _f(
+            "authorize.http_error",
+            "warning",
+            target,
+            f"the authorization endpoint answered HTTP {answer.status} before sign-in: {_excerpt(text, ())}",
+            "open the URL in a browser to see the provider's message",
+            "authorization_endpoint",
+        )
+    ]
 
 
 def _excerpt(text: str, markers: tuple[str, ...]) -> str:
@@ -484,7 +703,7 @@ def _excerpt(text: str, markers: tuple[str, ...]) -> str:
     plain = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text)).strip()
     index = next((plain.lower().find(m.lower()) for m in markers if m.lower() in plain.lower()), 0)
     start = max(0, index - 40)
-    return plain[start:start + 200]
+    return plain[start : start + 200]
 
 
 def diagnose(settings: NetBoxSettings, target: Target, prober: Prober) -> BackendReport:
@@ -533,23 +752,37 @@ class DoctorResult:
 
 
 def run_doctor(
-    settings: NetBoxSettings, *, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT,
+    settings: NetBoxSettings,
+    *,
+    base_url: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
     ca_bundle: str | None = None,
 ) -> DoctorResult:
     """Probe every enabled backend netbox-sso hardens; other backends are listed with their redirect URI only."""
     backends = settings.sso_backends()
     uris, findings = redirect_uris(settings, [backend.name for backend in backends], base_url)
     by_name = {uri.backend: uri.uri for uri in uris}
-    findings.append(Finding(
-        "redirect.uris", "info", "redirect_uri",
-        "register these redirect URIs at the provider, exactly: " + ", ".join(u.uri for u in uris)
-        if uris else "no SSO backend is enabled: no redirect URI",
-        "",
-    ))
+    findings.append(
+        Finding(
+            "redirect.uris",
+            "info",
+            "redirect_uri",
+            "register these redirect URIs at the provider, exactly: " + ", ".join(u.uri for u in uris)
+            if uris
+            else "no SSO backend is enabled: no redirect URI",
+            "",
+        )
+    )
     if not backends:
-        findings.append(Finding("backend.none", "error", "REMOTE_AUTH_BACKEND",
-                                "no single sign-on backend is enabled: nothing to probe",
-                                "set REMOTE_AUTH_BACKEND (run `netbox-sso check` for details)"))
+        findings.append(
+            Finding(
+                "backend.none",
+                "error",
+                "REMOTE_AUTH_BACKEND",
+                "no single sign-on backend is enabled: nothing to probe",
+                "set REMOTE_AUTH_BACKEND (run `netbox-sso check` for details)",
+            )
+        )
     prober = Prober(timeout=timeout, ca_bundle=ca_bundle)
     reports = []
     for backend in backends:
@@ -558,8 +791,9 @@ def run_doctor(
             findings.append(target)
             continue
         if target is None:
-            reports.append(BackendReport(backend.name, redirect_uri=by_name[backend.name],
-                                         probes={"discovery": "skipped"}))
+            reports.append(
+                BackendReport(backend.name, redirect_uri=by_name[backend.name], probes={"discovery": "skipped"})
+            )
             continue
         target.redirect_uri = by_name[backend.name]
         reports.append(diagnose(settings, target, prober))

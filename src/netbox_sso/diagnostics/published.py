@@ -31,9 +31,12 @@ def run_and_publish(base_url: str) -> dict[str, Any]:
     from netbox_sso.diagnostics.probes import run_doctor
 
     result = run_doctor(netbox_settings(), base_url=base_url)
-    report = {"generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"), "base_url": base_url,
-              "backends": [backend.to_dict() for backend in result.reports],
-              "findings": [finding.to_dict() for finding in result.all_findings()]}
+    report = {
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "base_url": base_url,
+        "backends": [backend.to_dict() for backend in result.reports],
+        "findings": [finding.to_dict() for finding in result.all_findings()],
+    }
     cache.set(CACHE_KEY, report, CACHE_SECONDS)
     return report
 

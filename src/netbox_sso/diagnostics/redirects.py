@@ -54,39 +54,55 @@ def redirect_uris(
         scheme, netloc = parts.scheme or "https", parts.netloc
         public_path = parts.path.strip("/")
         if public_path and f"{public_path}/" != prefix:
-            findings.append(Finding(
-                "redirect.base_path", "warning", "BASE_PATH",
-                f"the public URL {base_url!r} has the path '/{public_path}/' but BASE_PATH is {prefix!r}; NetBox "
-                f"builds redirect URIs from BASE_PATH, so they start with '/{prefix}'",
-                f"set BASE_PATH = '{public_path}/' when NetBox is served under that path, or pass the URL "
-                "without a path",
-            ))
+            findings.append(
+                Finding(
+                    "redirect.base_path",
+                    "warning",
+                    "BASE_PATH",
+                    f"the public URL {base_url!r} has the path '/{public_path}/' but BASE_PATH is {prefix!r}; NetBox "
+                    f"builds redirect URIs from BASE_PATH, so they start with '/{prefix}'",
+                    f"set BASE_PATH = '{public_path}/' when NetBox is served under that path, or pass the URL "
+                    "without a path",
+                )
+            )
     else:
         host = _host_from_allowed_hosts(settings)
         scheme, netloc = "https", host or PLACEHOLDER_HOST
-        findings.append(Finding(
-            "redirect.no_base_url", "info", "--base-url",
-            f"the public URL of NetBox was not given; assumed https://{netloc}"
-            + (" (the first entry of ALLOWED_HOSTS)" if host else ""),
-            "pass --base-url https://<the name users type>/ to get the exact URIs",
-        ))
+        findings.append(
+            Finding(
+                "redirect.no_base_url",
+                "info",
+                "--base-url",
+                f"the public URL of NetBox was not given; assumed https://{netloc}"
+                + (" (the first entry of ALLOWED_HOSTS)" if host else ""),
+                "pass --base-url https://<the name users type>/ to get the exact URIs",
+            )
+        )
     if forced_https:
         scheme = "https"
     hostname = urlsplit(f"//{netloc}").hostname or ""
     if scheme == "https" and not forced_https and base_url:
-        findings.append(Finding(
-            "redirect.proxy_https", "info", "SOCIAL_AUTH_REDIRECT_IS_HTTPS",
-            "NetBox sends https:// redirect URIs only when the request reached it over TLS or the reverse proxy "
-            "sets 'X-Forwarded-Proto: https'; a proxy that terminates TLS without it makes NetBox send http://, "
-            "and the identity provider answers redirect_uri_mismatch",
-            "set SOCIAL_AUTH_REDIRECT_IS_HTTPS = True (or make the proxy send X-Forwarded-Proto: https)",
-        ))
+        findings.append(
+            Finding(
+                "redirect.proxy_https",
+                "info",
+                "SOCIAL_AUTH_REDIRECT_IS_HTTPS",
+                "NetBox sends https:// redirect URIs only when the request reached it over TLS or the reverse proxy "
+                "sets 'X-Forwarded-Proto: https'; a proxy that terminates TLS without it makes NetBox send http://, "
+                "and the identity provider answers redirect_uri_mismatch",
+                "set SOCIAL_AUTH_REDIRECT_IS_HTTPS = True (or make the proxy send X-Forwarded-Proto: https)",
+            )
+        )
     if scheme == "http" and not is_loopback_host(hostname):
-        findings.append(Finding(
-            "redirect.insecure", "warning", "--base-url",
-            f"the redirect URI uses http:// on {hostname!r}: the authorization code travels in clear, and most "
-            "identity providers refuse http redirect URIs outside localhost",
-            "serve NetBox over https and set SOCIAL_AUTH_REDIRECT_IS_HTTPS = True behind a TLS proxy",
-        ))
+        findings.append(
+            Finding(
+                "redirect.insecure",
+                "warning",
+                "--base-url",
+                f"the redirect URI uses http:// on {hostname!r}: the authorization code travels in clear, and most "
+                "identity providers refuse http redirect URIs outside localhost",
+                "serve NetBox over https and set SOCIAL_AUTH_REDIRECT_IS_HTTPS = True behind a TLS proxy",
+            )
+        )
     uris = [RedirectURI(name, f"{scheme}://{netloc}/{prefix}oauth/complete/{name}/") for name in backends]
     return uris, findings

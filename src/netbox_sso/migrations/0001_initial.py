@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,26 +14,34 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='SSOEvent',
+            name="SSOEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False)),
-                ('time', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('event', models.CharField(db_index=True, max_length=32)),
-                ('outcome', models.CharField(max_length=16)),
-                ('reason', models.CharField(blank=True, max_length=64)),
-                ('backend', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('username', models.CharField(blank=True, db_index=True, max_length=150)),
-                ('client', models.GenericIPAddressField(blank=True, null=True)),
-                ('message', models.CharField(blank=True, max_length=300)),
-                ('details', models.JSONField(blank=True, null=True)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL,
-                                           related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False)),
+                ("time", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("event", models.CharField(db_index=True, max_length=32)),
+                ("outcome", models.CharField(max_length=16)),
+                ("reason", models.CharField(blank=True, max_length=64)),
+                ("backend", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("username", models.CharField(blank=True, db_index=True, max_length=150)),
+                ("client", models.GenericIPAddressField(blank=True, null=True)),
+                ("message", models.CharField(blank=True, max_length=300)),
+                ("details", models.JSONField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'SSO event',
-                'verbose_name_plural': 'SSO events',
-                'ordering': ('-time', '-pk'),
-                'indexes': [models.Index(fields=['event', 'time'], name='netbox_sso__event_acebc4_idx')],
+                "verbose_name": "SSO event",
+                "verbose_name_plural": "SSO events",
+                "ordering": ("-time", "-pk"),
+                "indexes": [models.Index(fields=["event", "time"], name="netbox_sso__event_acebc4_idx")],
             },
         ),
     ]

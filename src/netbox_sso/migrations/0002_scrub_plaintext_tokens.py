@@ -16,7 +16,6 @@ def scrub_plaintext_tokens(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("netbox_sso", "0001_initial"),
         ("social_django", "0017_usersocialauth_user_social_auth_uid_required"),

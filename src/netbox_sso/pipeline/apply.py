@@ -49,7 +49,8 @@ def apply_decision(user: Any, decision: Decision, rules: BackendRules) -> Outcom
         elif missing:
             outcome.warnings.append(
                 f"NetBox group(s) {sorted(missing)} named by the rules for backend {rules.backend!r} do not exist; "
-                "create them in NetBox, or set create_groups: True for this backend")
+                "create them in NetBox, or set create_groups: True for this backend"
+            )
         if existing:
             _add_groups(user, list(existing.values()))
             outcome.added = set(existing)
@@ -80,14 +81,21 @@ def _add_groups(user: Any, groups: list[Any]) -> None:
     through = manager.through
     db = router.db_for_write(through, instance=user)
     pk_set = {group.pk for group in groups}
-    signal = {"sender": through, "instance": user, "reverse": False, "model": manager.model, "pk_set": pk_set,
-              "using": db, "raw": False}
+    signal = {
+        "sender": through,
+        "instance": user,
+        "reverse": False,
+        "model": manager.model,
+        "pk_set": pk_set,
+        "using": db,
+        "raw": False,
+    }
     source, target = manager.source_field_name, manager.target_field_name
     with transaction.atomic(using=db, savepoint=False):
         m2m_changed.send(action="pre_add", **signal)
         through._default_manager.using(db).bulk_create(
-            [through(**{f"{source}_id": user.pk, f"{target}_id": pk}) for pk in sorted(pk_set)],
-            ignore_conflicts=True)
+            [through(**{f"{source}_id": user.pk, f"{target}_id": pk}) for pk in sorted(pk_set)], ignore_conflicts=True
+        )
         m2m_changed.send(action="post_add", **signal)
 
 
@@ -101,8 +109,12 @@ def _grant_permissions(group: Any, specs: tuple[PermissionSpec, ...]) -> None:
     for spec in specs:
         permission, _ = ObjectPermission.objects.get_or_create(
             name=spec.name,
-            defaults={"actions": list(spec.actions), "constraints": spec.constraints,
-                      "description": spec.description, "enabled": spec.enabled},
+            defaults={
+                "actions": list(spec.actions),
+                "constraints": spec.constraints,
+                "description": spec.description,
+                "enabled": spec.enabled,
+            },
         )
         types = []
         for label in spec.object_types:

@@ -64,10 +64,18 @@ STEP_ROLES: tuple[tuple[str, frozenset[str]], ...] = (
 REQUIRED_ROLES = frozenset({"social_details", "social_uid", "social_user", "associate_user"})
 ASSOCIATE_BY_EMAIL = frozenset({_SA + "associate_by_email", _OURS + "associate_by_email"})
 #: Steps that fill no role but are known: NetBox's handler, the reference's step and ours.
-OTHER_KNOWN_STEPS = frozenset({
-    NETBOX_DEFAULT_GROUPS_STEP, RESOLVE_GROUPS, APPLY_MAPPING, REFERENCE_ENTRA_STEP, MIGRATE_LEGACY_UID,
-    _OURS + "associate_by_email", GUARD_SIGNED_IN, CAPTURE_CLAIMS,
-})
+OTHER_KNOWN_STEPS = frozenset(
+    {
+        NETBOX_DEFAULT_GROUPS_STEP,
+        RESOLVE_GROUPS,
+        APPLY_MAPPING,
+        REFERENCE_ENTRA_STEP,
+        MIGRATE_LEGACY_UID,
+        _OURS + "associate_by_email",
+        GUARD_SIGNED_IN,
+        CAPTURE_CLAIMS,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -78,16 +86,18 @@ class Assembly:
     notices: tuple[str, ...]
 
 
-def assemble(pipeline: Sequence[str], *, mapping_enabled: bool, database_rules: bool = False,
-             capture_claims: bool = False) -> Assembly:
+def assemble(
+    pipeline: Sequence[str], *, mapping_enabled: bool, database_rules: bool = False, capture_claims: bool = False
+) -> Assembly:
     """The whole pipeline netbox-sso runs: mapping steps, hardened identity steps, claims capture.
 
     Raises ValueError (with the fix) when the administrator's pipeline lists our steps in the wrong order.
     """
     steps, notices = assemble_pipeline(pipeline, mapping_enabled=mapping_enabled, database_rules=database_rules)
     hardened = [HARDENED_STEPS.get(step, step) for step in steps]
-    notices.extend(f"SOCIAL_AUTH_PIPELINE: {stock} replaced by {ours}" for stock, ours in HARDENED_STEPS.items()
-                   if stock in steps)
+    notices.extend(
+        f"SOCIAL_AUTH_PIPELINE: {stock} replaced by {ours}" for stock, ours in HARDENED_STEPS.items() if stock in steps
+    )
     if SOCIAL_UID in hardened and MIGRATE_LEGACY_UID not in hardened:
         hardened.insert(hardened.index(SOCIAL_UID) + 1, MIGRATE_LEGACY_UID)
         notices.append(f"SOCIAL_AUTH_PIPELINE: inserted {MIGRATE_LEGACY_UID} after social_uid")
@@ -101,8 +111,9 @@ def assemble(pipeline: Sequence[str], *, mapping_enabled: bool, database_rules: 
     return Assembly(tuple(hardened), tuple(notices))
 
 
-def assemble_pipeline(pipeline: Sequence[str], *, mapping_enabled: bool,
-                      database_rules: bool = False) -> tuple[tuple[str, ...], list[str]]:
+def assemble_pipeline(
+    pipeline: Sequence[str], *, mapping_enabled: bool, database_rules: bool = False
+) -> tuple[tuple[str, ...], list[str]]:
     """The group-mapping part of `assemble()`: the pipeline with our mapping steps, one notice per change.
 
     `database_rules`: rules may be added in NetBox at run time (netbox_sso.models.MappingRule), so our two
@@ -113,8 +124,10 @@ def assemble_pipeline(pipeline: Sequence[str], *, mapping_enabled: bool,
     notices: list[str] = []
     if REFERENCE_ENTRA_STEP in steps:
         steps.remove(REFERENCE_ENTRA_STEP)
-        notices.append(f"SOCIAL_AUTH_PIPELINE: {REFERENCE_ENTRA_STEP} is provided by netbox-sso as "
-                       f"{RESOLVE_GROUPS} + {APPLY_MAPPING}")
+        notices.append(
+            f"SOCIAL_AUTH_PIPELINE: {REFERENCE_ENTRA_STEP} is provided by netbox-sso as "
+            f"{RESOLVE_GROUPS} + {APPLY_MAPPING}"
+        )
         mapping_enabled = True
     if not mapping_enabled and not database_rules:
         return tuple(steps), notices
@@ -128,10 +141,14 @@ def assemble_pipeline(pipeline: Sequence[str], *, mapping_enabled: bool,
         notices.append(f"SOCIAL_AUTH_PIPELINE: inserted {APPLY_MAPPING} after user_details")
     if NETBOX_DEFAULT_GROUPS_STEP in steps and mapping_enabled:
         steps.remove(NETBOX_DEFAULT_GROUPS_STEP)
-        notices.append(f"SOCIAL_AUTH_PIPELINE: {NETBOX_DEFAULT_GROUPS_STEP} removed; netbox-sso adds "
-                       "REMOTE_AUTH_DEFAULT_GROUPS on a user's first login only, so removals by an "
-                       "administrator stick")
+        notices.append(
+            f"SOCIAL_AUTH_PIPELINE: {NETBOX_DEFAULT_GROUPS_STEP} removed; netbox-sso adds "
+            "REMOTE_AUTH_DEFAULT_GROUPS on a user's first login only, so removals by an "
+            "administrator stick"
+        )
     if steps.index(RESOLVE_GROUPS) > steps.index(APPLY_MAPPING):
-        raise ValueError(f"SOCIAL_AUTH_PIPELINE lists {APPLY_MAPPING} before {RESOLVE_GROUPS}; list "
-                         f"{RESOLVE_GROUPS} before create_user and {APPLY_MAPPING} after user_details")
+        raise ValueError(
+            f"SOCIAL_AUTH_PIPELINE lists {APPLY_MAPPING} before {RESOLVE_GROUPS}; list "
+            f"{RESOLVE_GROUPS} before create_user and {APPLY_MAPPING} after user_details"
+        )
     return tuple(steps), notices

@@ -15,18 +15,24 @@ from typing import Any
 from netbox_sso.keys import CLAIMS_ATTRIBUTE
 
 
-def capture_claims(backend: Any, response: Mapping[str, Any] | None = None, details: Mapping[str, Any] | None = None,
-                   *args: Any, **kwargs: Any) -> None:
+def capture_claims(
+    backend: Any,
+    response: Mapping[str, Any] | None = None,
+    details: Mapping[str, Any] | None = None,
+    *args: Any,
+    **kwargs: Any,
+) -> None:
     from netbox_sso.pipeline.groups import claim_sources
 
     request = getattr(getattr(backend, "strategy", None), "request", None)
     if request is None:
         return
-    sources = {name: dict(value) if value is not None else None
-               for name, value in claim_sources(backend, response or {}).items()}
+    sources = {
+        name: dict(value) if value is not None else None
+        for name, value in claim_sources(backend, response or {}).items()
+    }
     username = (details or {}).get("username") or (sources.get("id_token") or {}).get("preferred_username")
-    setattr(request, CLAIMS_ATTRIBUTE, {"backend": backend.name, "username": str(username or ""),
-                                        "sources": sources})
+    setattr(request, CLAIMS_ATTRIBUTE, {"backend": backend.name, "username": str(username or ""), "sources": sources})
 
 
 def add_graph_groups(backend: Any, groups: Any) -> None:

@@ -22,8 +22,15 @@ class SSORefused(SSOError, AuthForbidden):
     (`netbox_sso.audit.record_failure`, called where every SSO failure is handled).
     """
 
-    def __init__(self, backend: Any, message: str, *, code: str = "refused", username: str = "",
-                 audit_details: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        backend: Any,
+        message: str,
+        *,
+        code: str = "refused",
+        username: str = "",
+        audit_details: Mapping[str, Any] | None = None,
+    ) -> None:
         AuthForbidden.__init__(self, backend)
         self.message = message
         self.code = code

@@ -30,15 +30,32 @@ from netbox_sso.pipeline.errors import SSORefused
 logger = logging.getLogger("netbox_sso.mapping")
 
 #: Token-endpoint fields that are not claims (they sit beside userinfo's claims in `response`).
-_TOKEN_FIELDS = frozenset({"access_token", "id_token", "refresh_token", "token_type", "expires_in", "scope",
-                           "ext_expires_in", "expires_on", "not_before", "resource"})
+_TOKEN_FIELDS = frozenset(
+    {
+        "access_token",
+        "id_token",
+        "refresh_token",
+        "token_type",
+        "expires_in",
+        "scope",
+        "ext_expires_in",
+        "expires_on",
+        "not_before",
+        "resource",
+    }
+)
 
 
 def _refusal_details(rules: BackendRules, reading: GroupsReading, decision: Decision | None = None) -> dict[str, Any]:
-    return {"groups_claim": reading.claim, "source": reading.source, "consulted": list(reading.consulted),
-            "groups": None if reading.values is None else sorted(reading.values),
-            "required_groups": sorted(rules.required_groups), "problem": reading.problem,
-            "reasons": list(decision.reasons) if decision else []}
+    return {
+        "groups_claim": reading.claim,
+        "source": reading.source,
+        "consulted": list(reading.consulted),
+        "groups": None if reading.values is None else sorted(reading.values),
+        "required_groups": sorted(rules.required_groups),
+        "problem": reading.problem,
+        "reasons": list(decision.reasons) if decision else [],
+    }
 
 
 def _refusal_code(reading: GroupsReading, break_glass: bool) -> str:
@@ -58,8 +75,7 @@ def claim_sources(backend: Any, response: Mapping[str, Any]) -> dict[str, Mappin
     if isinstance(id_token, Mapping):
         userinfo = {key: value for key, value in response.items() if key not in _TOKEN_FIELDS}
         return {"id_token": id_token, "userinfo": userinfo or None}
-    return {"id_token": {key: value for key, value in response.items() if key not in _TOKEN_FIELDS},
-            "userinfo": None}
+    return {"id_token": {key: value for key, value in response.items() if key not in _TOKEN_FIELDS}, "userinfo": None}
 
 
 def _config(backend: Any) -> SSOConfig:
@@ -81,8 +97,9 @@ def _is_break_glass(backend: Any, username: str | None) -> bool:
     return bool(username) and _config(backend).is_break_glass(username or "")
 
 
-def resolve_groups(backend: Any, details: Mapping[str, Any], response: Mapping[str, Any], user: Any = None,
-                   *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+def resolve_groups(
+    backend: Any, details: Mapping[str, Any], response: Mapping[str, Any], user: Any = None, *args: Any, **kwargs: Any
+) -> dict[str, Any] | None:
     """Read the groups claim and refuse the login, before any row is written, when the rules say so."""
     rules = _rules_for(backend)
     if rules is None:
@@ -95,23 +112,38 @@ def resolve_groups(backend: Any, details: Mapping[str, Any], response: Mapping[s
         try:
             reading = resolve_overage(backend, rules, response, reading, sources)
         except GraphError as error:  # fail closed: never continue as if the user had no groups
-            raise SSORefused(backend, f"Single sign-on refused: your groups could not be read ({error}).",
-                             code="graph_unavailable", username=str(details.get("username") or ""),
-                             audit_details={"graph_error": str(error)}) from error
+            raise SSORefused(
+                backend,
+                f"Single sign-on refused: your groups could not be read ({error}).",
+                code="graph_unavailable",
+                username=str(details.get("username") or ""),
+                audit_details={"graph_error": str(error)},
+            ) from error
         if reading.source == "graph" and reading.values is not None:
             add_graph_groups(backend, reading.values)
     username = user.username if user is not None else str(details.get("username") or "")
     break_glass = _is_break_glass(backend, username)
     preview = decide(rules, reading, CurrentUser(username, frozenset(), False, user is None), break_glass=break_glass)
     if not preview.allowed:
-        raise SSORefused(backend, preview.refusal or "Sign-in refused by the group rules.",
-                         code=_refusal_code(reading, break_glass), username=username,
-                         audit_details=_refusal_details(rules, reading, preview))
+        raise SSORefused(
+            backend,
+            preview.refusal or "Sign-in refused by the group rules.",
+            code=_refusal_code(reading, break_glass),
+            username=username,
+            audit_details=_refusal_details(rules, reading, preview),
+        )
     return {"sso_groups_reading": reading}
 
 
-def apply_mapping(backend: Any, user: Any = None, response: Mapping[str, Any] | None = None, is_new: bool = False,
-                  sso_groups_reading: GroupsReading | None = None, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+def apply_mapping(
+    backend: Any,
+    user: Any = None,
+    response: Mapping[str, Any] | None = None,
+    is_new: bool = False,
+    sso_groups_reading: GroupsReading | None = None,
+    *args: Any,
+    **kwargs: Any,
+) -> dict[str, Any] | None:
     """Mirror managed groups and flags onto the user, atomically."""
     rules = _rules_for(backend)
     if rules is None or user is None:
@@ -126,9 +158,13 @@ def apply_mapping(backend: Any, user: Any = None, response: Mapping[str, Any] | 
         break_glass = _is_break_glass(backend, username)
         decision = decide(rules, reading, current, break_glass=break_glass)
         if not decision.allowed:  # state changed since resolve_groups (e.g. became break-glass): stay safe
-            raise SSORefused(backend, decision.refusal or "Sign-in refused by the group rules.",
-                             code=_refusal_code(reading, break_glass), username=username,
-                             audit_details=_refusal_details(rules, reading, decision))
+            raise SSORefused(
+                backend,
+                decision.refusal or "Sign-in refused by the group rules.",
+                code=_refusal_code(reading, break_glass),
+                username=username,
+                audit_details=_refusal_details(rules, reading, decision),
+            )
         outcome = apply_decision(user, decision, rules)
     _log(backend, user, current, reading, decision, outcome)
     return {"sso_decision": decision}
@@ -151,36 +187,75 @@ def _lock_user(pk: Any) -> tuple[str, bool, list[str]]:
         field = model._meta.get_field("groups")
         through = field.remote_field.through
         names = through.objects.filter(**{field.m2m_field_name(): OuterRef("pk")}).values(
-            f"{field.m2m_reverse_field_name()}__name")
-        username, is_superuser, groups = locked.annotate(sso_group_names=ArraySubquery(names)).values_list(
-            model.USERNAME_FIELD, "is_superuser", "sso_group_names").get()
+            f"{field.m2m_reverse_field_name()}__name"
+        )
+        username, is_superuser, groups = (
+            locked.annotate(sso_group_names=ArraySubquery(names))
+            .values_list(model.USERNAME_FIELD, "is_superuser", "sso_group_names")
+            .get()
+        )
         return username, is_superuser, list(groups or [])
     row = locked.get()
     return row.get_username(), row.is_superuser, list(row.groups.values_list("name", flat=True))
 
 
-def _log(backend: Any, user: Any, before: CurrentUser, reading: GroupsReading, decision: Decision,
-         outcome: Outcome) -> None:
+def _log(
+    backend: Any, user: Any, before: CurrentUser, reading: GroupsReading, decision: Decision, outcome: Outcome
+) -> None:
     """Mapping warnings to the log; group and flag changes to the audit trail (before/after)."""
     warnings = (*decision.warnings, *outcome.warnings)
     for warning in warnings:
         logger.warning("netbox-sso mapping (%s, %s): %s", backend.name, user.username, warning)
     request = getattr(getattr(backend, "strategy", None), "request", None)
     if warnings:  # e.g. a missing groups claim (nothing changed) or a mapped NetBox group that does not exist
-        reason = ("missing_groups_claim" if reading.values is None
-                  else "missing_netbox_groups" if outcome.warnings else "mapping_warning")
-        audit.record("mapping_warning", request=request, backend=backend.name, user=user, outcome="info",
-                     reason=reason, details={"warnings": list(warnings), "groups_claim": reading.claim,
-                                             "problem": reading.problem, "consulted": list(reading.consulted)})
+        reason = (
+            "missing_groups_claim"
+            if reading.values is None
+            else "missing_netbox_groups"
+            if outcome.warnings
+            else "mapping_warning"
+        )
+        audit.record(
+            "mapping_warning",
+            request=request,
+            backend=backend.name,
+            user=user,
+            outcome="info",
+            reason=reason,
+            details={
+                "warnings": list(warnings),
+                "groups_claim": reading.claim,
+                "problem": reading.problem,
+                "consulted": list(reading.consulted),
+            },
+        )
     if outcome.added or outcome.removed:
         after = (before.groups - outcome.removed) | outcome.added
-        audit.record("groups_changed", request=request, backend=backend.name, user=user, outcome="success",
-                     reason="mapping",
-                     details={"before": sorted(before.groups), "after": sorted(after),
-                              "added": sorted(outcome.added), "removed": sorted(outcome.removed),
-                              "created_groups": sorted(outcome.created_groups), "groups_claim": reading.claim,
-                              "source": reading.source, "first_login": before.is_new})
+        audit.record(
+            "groups_changed",
+            request=request,
+            backend=backend.name,
+            user=user,
+            outcome="success",
+            reason="mapping",
+            details={
+                "before": sorted(before.groups),
+                "after": sorted(after),
+                "added": sorted(outcome.added),
+                "removed": sorted(outcome.removed),
+                "created_groups": sorted(outcome.created_groups),
+                "groups_claim": reading.claim,
+                "source": reading.source,
+                "first_login": before.is_new,
+            },
+        )
     if outcome.superuser_changed:
-        audit.record("flags_changed", request=request, backend=backend.name, user=user, outcome="success",
-                     reason="superuser_groups",
-                     details={"is_superuser": {"before": before.is_superuser, "after": outcome.superuser_after}})
+        audit.record(
+            "flags_changed",
+            request=request,
+            backend=backend.name,
+            user=user,
+            outcome="success",
+            reason="superuser_groups",
+            details={"is_superuser": {"before": before.is_superuser, "after": outcome.superuser_after}},
+        )

@@ -46,10 +46,27 @@ from netbox_sso.pipeline.errors import IdentityRefused
 logger = logging.getLogger("netbox_sso")
 
 #: Names no SSO identity may take, whatever the provider says (compared case-insensitively).
-RESERVED_USERNAMES = frozenset({
-    "admin", "administrator", "root", "system", "superuser", "sysadmin", "netbox", "support",
-    "security", "operator", "anonymous", "guest", "nobody", "api", "service", "null", "none",
-})
+RESERVED_USERNAMES = frozenset(
+    {
+        "admin",
+        "administrator",
+        "root",
+        "system",
+        "superuser",
+        "sysadmin",
+        "netbox",
+        "support",
+        "security",
+        "operator",
+        "anonymous",
+        "guest",
+        "nobody",
+        "api",
+        "service",
+        "null",
+        "none",
+    }
+)
 #: What NetBox keeps of a username (users.utils.clean_username strips anything else).
 _USERNAME = re.compile(r"^[A-Za-z0-9.@+_-]{1,150}$")
 
@@ -75,8 +92,13 @@ def is_reserved(username: str) -> bool:
     return username.casefold() in reserved
 
 
-def username_candidates(claims: Mapping[str, Any], username_claim: str,
-                        fallback_claims: tuple[str, ...] = (), *, email_verified: bool = False) -> list[Any]:
+def username_candidates(
+    claims: Mapping[str, Any],
+    username_claim: str,
+    fallback_claims: tuple[str, ...] = (),
+    *,
+    email_verified: bool = False,
+) -> list[Any]:
     """Configured claim, the backend's fallbacks (Entra v1: upn), the email, then sub.
 
     The email's local part only when the provider asserts the email is verified; otherwise the whole
@@ -90,8 +112,15 @@ def username_candidates(claims: Mapping[str, Any], username_claim: str,
     return [claims.get(username_claim), *(claims.get(c) for c in fallback_claims), from_email, claims.get("sub")]
 
 
-def get_username(strategy: Any, details: dict[str, Any], backend: Any, user: Any = None,
-                 response: Mapping[str, Any] | None = None, *args: Any, **kwargs: Any) -> dict[str, Any]:
+def get_username(
+    strategy: Any,
+    details: dict[str, Any],
+    backend: Any,
+    user: Any = None,
+    response: Mapping[str, Any] | None = None,
+    *args: Any,
+    **kwargs: Any,
+) -> dict[str, Any]:
     if user is not None:
         return {"username": user.get_username()}
     cfg = hardening()
@@ -102,13 +131,23 @@ def get_username(strategy: Any, details: dict[str, Any], backend: Any, user: Any
         name = clean_username(candidate)
         if name:
             return {"username": name}
-    raise IdentityRefused(backend, "no_username", f"Single sign-on failed: the identity provider sent no "
-                          f"usable username (claim {cfg.username_claim!r}, email or sub).", cfg.username_claim)
+    raise IdentityRefused(
+        backend,
+        "no_username",
+        f"Single sign-on failed: the identity provider sent no "
+        f"usable username (claim {cfg.username_claim!r}, email or sub).",
+        cfg.username_claim,
+    )
 
 
-def associate_by_email(backend: Any, details: Mapping[str, Any], user: Any = None,
-                       response: Mapping[str, Any] | None = None, *args: Any, **kwargs: Any
-                       ) -> dict[str, Any] | None:
+def associate_by_email(
+    backend: Any,
+    details: Mapping[str, Any],
+    user: Any = None,
+    response: Mapping[str, Any] | None = None,
+    *args: Any,
+    **kwargs: Any,
+) -> dict[str, Any] | None:
     """Link to the existing account with this email, only when that is safe (see module docstring)."""
     if user is not None:
         return None
@@ -117,16 +156,28 @@ def associate_by_email(backend: Any, details: Mapping[str, Any], user: Any = Non
         return None
     # Inactive accounts are never linked; nor are accounts that got this email from another identity that
     # did not verify it (they must not block the verified owner).
-    users = [user for user in get_user_model().objects.filter(email__iexact=email, is_active=True)
-             if not _email_came_unverified(user)]
+    users = [
+        user
+        for user in get_user_model().objects.filter(email__iexact=email, is_active=True)
+        if not _email_came_unverified(user)
+    ]
     if not users:
         return None
 
     def refuse(code: str, why: str) -> IdentityRefused:
-        logger.warning("netbox-sso: email link refused (%s) backend=%s target=%s", code, backend.name,
-                       ",".join(u.username for u in users))
-        return IdentityRefused(backend, code, f"Single sign-on failed: a NetBox account with the email {email} "
-                               f"already exists, and {why} Ask an administrator to link the accounts.", "email")
+        logger.warning(
+            "netbox-sso: email link refused (%s) backend=%s target=%s",
+            code,
+            backend.name,
+            ",".join(u.username for u in users),
+        )
+        return IdentityRefused(
+            backend,
+            code,
+            f"Single sign-on failed: a NetBox account with the email {email} "
+            f"already exists, and {why} Ask an administrator to link the accounts.",
+            "email",
+        )
 
     if len(users) > 1:
         raise refuse("email_ambiguous", "several accounts share it, so it cannot be linked automatically.")
@@ -138,8 +189,9 @@ def associate_by_email(backend: Any, details: Mapping[str, Any], user: Any = Non
         raise refuse("email_privileged", "it is a superuser or break-glass account, which is never linked.")
     if target.social_auth.filter(provider=backend.name).exists():
         raise refuse("email_linked_elsewhere", "it is already linked to another identity at this provider.")
-    logger.info("netbox-sso: linked %s identity to existing account %s by verified email", backend.name,
-                target.username)
+    logger.info(
+        "netbox-sso: linked %s identity to existing account %s by verified email", backend.name, target.username
+    )
     return {"user": target, "is_new": False}
 
 
@@ -149,8 +201,9 @@ def _email_came_unverified(user: Any) -> bool:
     return bool(flags) and all(flag is False for flag in flags)
 
 
-def refuse_linking_signed_in_privileged(backend: Any, uid: str, user: Any = None, social: Any = None,
-                                        *args: Any, **kwargs: Any) -> None:
+def refuse_linking_signed_in_privileged(
+    backend: Any, uid: str, user: Any = None, social: Any = None, *args: Any, **kwargs: Any
+) -> None:
     """social-core links a new identity to the account signed in in this browser; never a privileged one.
 
     A superuser or break-glass account linked to an SSO identity would let that identity (and whoever
@@ -159,11 +212,19 @@ def refuse_linking_signed_in_privileged(backend: Any, uid: str, user: Any = None
     if user is None or social is not None:
         return
     if user.is_superuser or is_break_glass(user.get_username()):
-        logger.warning("netbox-sso: %s identity not linked to the signed-in account %s (superuser or break-glass)",
-                       backend.name, user.get_username())
-        raise IdentityRefused(backend, "link_privileged", f"Single sign-on failed: you are signed in as "
-                              f"{user.get_username()}, a superuser or break-glass account, which is never linked "
-                              "to a single sign-on identity. Sign out, then sign in with single sign-on.", "user")
+        logger.warning(
+            "netbox-sso: %s identity not linked to the signed-in account %s (superuser or break-glass)",
+            backend.name,
+            user.get_username(),
+        )
+        raise IdentityRefused(
+            backend,
+            "link_privileged",
+            f"Single sign-on failed: you are signed in as "
+            f"{user.get_username()}, a superuser or break-glass account, which is never linked "
+            "to a single sign-on identity. Sign out, then sign in with single sign-on.",
+            "user",
+        )
 
 
 def _linked_meanwhile(backend: Any, uid: Any) -> dict[str, Any] | None:
@@ -174,13 +235,17 @@ def _linked_meanwhile(backend: Any, uid: Any) -> dict[str, Any] | None:
     social = backend.strategy.storage.user.get_social_auth(backend.name, str(uid))
     if social is None:
         return None
-    logger.info("netbox-sso: %s identity's first sign-in completed concurrently; using account %s", backend.name,
-                social.user.get_username())
+    logger.info(
+        "netbox-sso: %s identity's first sign-in completed concurrently; using account %s",
+        backend.name,
+        social.user.get_username(),
+    )
     return {"user": social.user, "social": social, "is_new": False, "new_association": False}
 
 
-def create_user(strategy: Any, details: dict[str, Any], backend: Any, user: Any = None,
-                *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+def create_user(
+    strategy: Any, details: dict[str, Any], backend: Any, user: Any = None, *args: Any, **kwargs: Any
+) -> dict[str, Any] | None:
     """social-core's create_user, after refusing reserved and (case-insensitively) taken names."""
     if user is not None:
         return {"is_new": False}
@@ -188,15 +253,24 @@ def create_user(strategy: Any, details: dict[str, Any], backend: Any, user: Any 
     username = kwargs.get("username") or details.get("username")
     if isinstance(username, str) and username:
         if is_reserved(username):
-            raise IdentityRefused(backend, "username_reserved", f"Single sign-on failed: the username "
-                                  f"{username!r} is reserved and cannot be used for single sign-on.", "username")
+            raise IdentityRefused(
+                backend,
+                "username_reserved",
+                f"Single sign-on failed: the username {username!r} is reserved and cannot be used for single sign-on.",
+                "username",
+            )
         if get_user_model().objects.filter(username__iexact=username).exists():
             linked = _linked_meanwhile(backend, uid)
             if linked is not None:
                 return linked
-            raise IdentityRefused(backend, "username_taken", f"Single sign-on failed: the username "
-                                  f"{username!r} already belongs to another NetBox account. Ask an "
-                                  "administrator to link the accounts.", "username")
+            raise IdentityRefused(
+                backend,
+                "username_taken",
+                f"Single sign-on failed: the username "
+                f"{username!r} already belongs to another NetBox account. Ask an "
+                "administrator to link the accounts.",
+                "username",
+            )
     try:
         return _create_user(strategy, details, backend, kwargs)
     except AuthAlreadyAssociated:
@@ -205,25 +279,33 @@ def create_user(strategy: Any, details: dict[str, Any], backend: Any, user: Any 
         linked = _linked_meanwhile(backend, uid)
         if linked is not None:
             return linked
-        raise IdentityRefused(backend, "username_taken", f"Single sign-on failed: the username {username!r} "
-                              "already belongs to another NetBox account. Ask an administrator to link the "
-                              "accounts.", "username") from None
+        raise IdentityRefused(
+            backend,
+            "username_taken",
+            f"Single sign-on failed: the username {username!r} "
+            "already belongs to another NetBox account. Ask an administrator to link the "
+            "accounts.",
+            "username",
+        ) from None
 
 
 #: social-core's user fields that its user_details step never overwrites (unless told otherwise).
 _DEFAULT_PROTECTED = ("username", "id", "pk", "email", "password", "is_active", "is_staff", "is_superuser")
 
 
-def _create_user(strategy: Any, details: Mapping[str, Any], backend: Any, kwargs: Mapping[str, Any]
-                 ) -> dict[str, Any] | None:
+def _create_user(
+    strategy: Any, details: Mapping[str, Any], backend: Any, kwargs: Mapping[str, Any]
+) -> dict[str, Any] | None:
     """social-core's create_user, with the names user_details would set next already in the INSERT.
 
     social-core creates the user with USER_FIELDS (username, email), then its user_details step finds the
     first and last name changed and saves the whole row again: one UPDATE per first login, saved here.
     A name user_details would not write (protected by the settings, empty, mapped elsewhere) is left to it.
     """
-    fields = {name: kwargs.get(name, details.get(name))
-              for name in backend.setting("USER_FIELDS", social_user_steps.USER_FIELDS)}
+    fields = {
+        name: kwargs.get(name, details.get(name))
+        for name in backend.setting("USER_FIELDS", social_user_steps.USER_FIELDS)
+    }
     if not fields:
         return None
     if backend.setting("FORCE_EMAIL_LOWERCASE", False) and fields.get("email"):
@@ -240,8 +322,14 @@ def _create_user(strategy: Any, details: Mapping[str, Any], backend: Any, kwargs
     return {"is_new": True, "user": strategy.create_user(**fields)}
 
 
-def migrate_legacy_uid(backend: Any, uid: str, details: Mapping[str, Any],
-                       response: Mapping[str, Any] | None = None, *args: Any, **kwargs: Any) -> None:
+def migrate_legacy_uid(
+    backend: Any,
+    uid: str,
+    details: Mapping[str, Any],
+    response: Mapping[str, Any] | None = None,
+    *args: Any,
+    **kwargs: Any,
+) -> None:
     """Move an account linked under the provider's old key (`backend.legacy_uids()`) to `uid`."""
     legacy = getattr(backend, "legacy_uids", None)
     if legacy is None:
@@ -258,19 +346,26 @@ def migrate_legacy_uid(backend: Any, uid: str, details: Mapping[str, Any],
             stable = backend.stable_uid(recorded) if recorded and hasattr(backend, "stable_uid") else None
             if stable is not None and stable != uid:
                 # The old key (a upn, an Okta login) now names someone else: never hand them the account.
-                logger.warning("netbox-sso: %s account %s is linked under a legacy key that now belongs to "
-                               "another identity (its recorded identifier differs); not re-keyed",
-                               backend.name, social.user.get_username())
+                logger.warning(
+                    "netbox-sso: %s account %s is linked under a legacy key that now belongs to "
+                    "another identity (its recorded identifier differs); not re-keyed",
+                    backend.name,
+                    social.user.get_username(),
+                )
                 return
             social.uid = uid
             social.save(update_fields=["uid"])
-            logger.info("netbox-sso: %s account %s re-keyed from legacy uid to the stable identifier",
-                        backend.name, social.user.get_username())
+            logger.info(
+                "netbox-sso: %s account %s re-keyed from legacy uid to the stable identifier",
+                backend.name,
+                social.user.get_username(),
+            )
             return
 
 
-def associate_user(backend: Any, uid: Any, user: Any = None, social: Any = None, *args: Any,
-                   is_new: bool = False, **kwargs: Any) -> dict[str, Any] | None:
+def associate_user(
+    backend: Any, uid: Any, user: Any = None, social: Any = None, *args: Any, is_new: bool = False, **kwargs: Any
+) -> dict[str, Any] | None:
     """social-core's associate_user; for a user this login just created, the link is inserted without the
     savepoint social_django wraps it in.
 

@@ -73,8 +73,9 @@ def graph_url(backend: Any = None) -> str:
     return DEFAULT_GRAPH_URL
 
 
-def transitive_group_ids(access_token: str, *, base_url: str, verify: bool | str = True,
-                         backend: Any = None) -> list[str]:
+def transitive_group_ids(
+    access_token: str, *, base_url: str, verify: bool | str = True, backend: Any = None
+) -> list[str]:
     """All group object IDs the signed-in user is a transitive member of.
 
     With a hardened backend, every page goes through its bounded transport (https rule, total deadline,
@@ -94,8 +95,11 @@ def transitive_group_ids(access_token: str, *, base_url: str, verify: bool | str
         values = page.get("value")
         if not isinstance(values, list):
             raise GraphError("Microsoft Graph answered transitiveMemberOf without a 'value' list")
-        ids.extend(str(item["id"]) for item in values if isinstance(item, Mapping) and item.get("id")
-                   and item.get("@odata.type", GROUP_TYPE) == GROUP_TYPE)
+        ids.extend(
+            str(item["id"])
+            for item in values
+            if isinstance(item, Mapping) and item.get("id") and item.get("@odata.type", GROUP_TYPE) == GROUP_TYPE
+        )
         next_link = page.get("@odata.nextLink")
         url = str(next_link) if next_link else None
     raise GraphError(f"Microsoft Graph returned more than {MAX_PAGES} pages of groups; refusing to continue")
@@ -105,7 +109,8 @@ def _refused(status: int) -> GraphError:
     return GraphError(
         f"Microsoft Graph refused to list the user's groups (HTTP {status}): the access token "
         "must be for Graph with the delegated User.Read permission; with azuread-oauth2 set "
-        "SOCIAL_AUTH_AZUREAD_OAUTH2_RESOURCE = 'https://graph.microsoft.com/' and grant User.Read")
+        "SOCIAL_AUTH_AZUREAD_OAUTH2_RESOURCE = 'https://graph.microsoft.com/' and grant User.Read"
+    )
 
 
 def _page_object(content: bytes) -> dict[str, Any]:
@@ -129,29 +134,40 @@ def _get_page_through(backend: Any, url: str, params: dict[str, str] | None, acc
         if error.status in (401, 403):
             raise _refused(error.status) from error
         if error.status is not None:
-            raise GraphError(f"Microsoft Graph answered HTTP {error.status} while resolving the groups overage"
-                             ) from error
-        raise GraphError(f"Microsoft Graph could not be reached to resolve the groups overage ({error.reason})"
-                         ) from error
+            raise GraphError(
+                f"Microsoft Graph answered HTTP {error.status} while resolving the groups overage"
+            ) from error
+        raise GraphError(
+            f"Microsoft Graph could not be reached to resolve the groups overage ({error.reason})"
+        ) from error
     except checks.ResponseTooLargeError as error:
         raise GraphError("Microsoft Graph's answer exceeds the size limit") from error
     except checks.InsecureEndpointError as error:
-        raise GraphError(f"Microsoft Graph's address must use https ({error.reason}); fix "
-                         "PLUGINS_CONFIG['netbox_sso']['graph_url']") from error
+        raise GraphError(
+            f"Microsoft Graph's address must use https ({error.reason}); fix PLUGINS_CONFIG['netbox_sso']['graph_url']"
+        ) from error
     except (AuthConnectionError, requests.RequestException) as error:
-        raise GraphError(f"Microsoft Graph could not be reached to resolve the groups overage "
-                         f"({type(error).__name__})") from error
+        raise GraphError(
+            f"Microsoft Graph could not be reached to resolve the groups overage ({type(error).__name__})"
+        ) from error
     return _page_object(response.content)
 
 
 def _get_page(url: str, params: dict[str, str] | None, access_token: str, verify: bool | str) -> dict[str, Any]:
     """One page with plain requests: for a backend without netbox-sso's transport (a stock class)."""
     try:
-        response = requests.get(url, params=params, timeout=TIMEOUT, verify=verify, stream=True,
-                                headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"})
+        response = requests.get(
+            url,
+            params=params,
+            timeout=TIMEOUT,
+            verify=verify,
+            stream=True,
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+        )
     except requests.RequestException as error:
-        raise GraphError(f"Microsoft Graph could not be reached to resolve the groups overage "
-                         f"({type(error).__name__})") from error
+        raise GraphError(
+            f"Microsoft Graph could not be reached to resolve the groups overage ({type(error).__name__})"
+        ) from error
     with response:
         if response.status_code in (401, 403):
             raise _refused(response.status_code)
@@ -165,13 +181,19 @@ def _get_page(url: str, params: dict[str, str] | None, access_token: str, verify
                 if len(body) > MAX_PAGE_BYTES:
                     raise GraphError("Microsoft Graph's answer exceeds the size limit")
         except requests.RequestException as error:
-            raise GraphError(f"Microsoft Graph could not be reached to resolve the groups overage "
-                             f"({type(error).__name__})") from error
+            raise GraphError(
+                f"Microsoft Graph could not be reached to resolve the groups overage ({type(error).__name__})"
+            ) from error
     return _page_object(bytes(body))
 
 
-def resolve_overage(backend: Any, rules: BackendRules, response: Mapping[str, Any], reading: GroupsReading,
-                    sources: Mapping[str, Mapping[str, Any] | None]) -> GroupsReading:
+def resolve_overage(
+    backend: Any,
+    rules: BackendRules,
+    response: Mapping[str, Any],
+    reading: GroupsReading,
+    sources: Mapping[str, Mapping[str, Any] | None],
+) -> GroupsReading:
     """Re-read the groups with Graph's answer added as the 'graph' source."""
     access_token = response.get("access_token")
     if not access_token:

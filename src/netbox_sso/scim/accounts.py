@@ -48,12 +48,17 @@ def social_uid(connection: SCIMConnection, external_id: str) -> str | None:
         return None
     if connection.backend == ENTRA:
         if not _GUID.match(external_id):
-            raise InvalidValueException(detail=(
-                f"externalId {external_id!r} is not an Entra ID object ID: map the source attribute objectId to "
-                "externalId in the application's provisioning attribute mappings, so the account matches sign-in"))
+            raise InvalidValueException(
+                detail=(
+                    f"externalId {external_id!r} is not an Entra ID object ID: map the source attribute objectId to "
+                    "externalId in the application's provisioning attribute mappings, so the account matches sign-in"
+                )
+            )
         if not connection.tenant_id:
-            raise InvalidValueException(detail=f"SCIM connection {connection.name!r} has no tenant ID: set it "
-                                               "(netbox-sso needs it to match Entra ID sign-ins)")
+            raise InvalidValueException(
+                detail=f"SCIM connection {connection.name!r} has no tenant ID: set it "
+                "(netbox-sso needs it to match Entra ID sign-ins)"
+            )
         return user_key(connection.tenant_id, external_id)
     return external_id
 
@@ -61,9 +66,12 @@ def social_uid(connection: SCIMConnection, external_id: str) -> str | None:
 def username_for(account: Account) -> str:
     name = clean_username(account.user_name)
     if name is None:
-        raise InvalidValueException(detail=(
-            f"userName {account.user_name!r} cannot be a NetBox username (letters, digits and . @ + _ - only, "
-            "at most 150 characters)"))
+        raise InvalidValueException(
+            detail=(
+                f"userName {account.user_name!r} cannot be a NetBox username (letters, digits and . @ + _ - only, "
+                "at most 150 characters)"
+            )
+        )
     return name
 
 
@@ -93,10 +101,17 @@ def find_or_create(connection: SCIMConnection, account: Account, uid: str | None
         return linked, False
     existing = User.objects.filter(username__iexact=username).first()
     if existing is not None:
-        raise _refuse_taken(username, "a NetBox account of that name exists and is not linked to this identity "
-                                      "provider; link or rename it first")
-    user = User(username=username, email=account.email, first_name=account.first_name,
-                last_name=account.last_name, is_active=True)
+        raise _refuse_taken(
+            username,
+            "a NetBox account of that name exists and is not linked to this identity provider; link or rename it first",
+        )
+    user = User(
+        username=username,
+        email=account.email,
+        first_name=account.first_name,
+        last_name=account.last_name,
+        is_active=True,
+    )
     user.set_unusable_password()
     user.save()
     return user, True
@@ -114,8 +129,11 @@ def update_account(user: Any, account: Account) -> list[str]:
             raise _refuse_taken(username, "is a reserved or break-glass name")
         user.username = username
         changed.append("username")
-    for field, value in (("email", account.email), ("first_name", account.first_name),
-                         ("last_name", account.last_name)):
+    for field, value in (
+        ("email", account.email),
+        ("first_name", account.first_name),
+        ("last_name", account.last_name),
+    ):
         if getattr(user, field) != value:
             setattr(user, field, value)
             changed.append(field)
@@ -150,8 +168,11 @@ def _scim_rules(connection: SCIMConnection, config: Any) -> BackendRules | None:
 
 def provider_groups(connection: SCIMConnection, rows: Iterable[SCIMUser]) -> dict[Any, set[str]]:
     """SCIM user pk -> the group keys the mapping rules are written against (one query)."""
-    key = ("scimgroup__external_id" if connection.effective_group_key == GroupKey.EXTERNAL_ID
-           else "scimgroup__display_name")
+    key = (
+        "scimgroup__external_id"
+        if connection.effective_group_key == GroupKey.EXTERNAL_ID
+        else "scimgroup__display_name"
+    )
     result: dict[Any, set[str]] = defaultdict(set)
     ids = [row.pk for row in rows]
     for member, value in SCIMMembership.objects.filter(scimuser_id__in=ids).values_list("scimuser_id", key):
@@ -160,8 +181,9 @@ def provider_groups(connection: SCIMConnection, rows: Iterable[SCIMUser]) -> dic
     return result
 
 
-def apply_groups(connection: SCIMConnection, rows: list[SCIMUser], *, request: Any,
-                 new: frozenset[Any] = frozenset()) -> None:
+def apply_groups(
+    connection: SCIMConnection, rows: list[SCIMUser], *, request: Any, new: frozenset[Any] = frozenset()
+) -> None:
     """Decide and apply the mapping for each user from their SCIM groups (the caller holds the transaction)."""
     config = sso_config()  # one read of the rules in force for the whole request
     rules = _scim_rules(connection, config)
@@ -174,7 +196,8 @@ def apply_groups(connection: SCIMConnection, rows: list[SCIMUser], *, request: A
     locked = {user.pk: user for user in User.objects.select_for_update().filter(pk__in=[r.user_id for r in rows])}
     memberships: dict[Any, set[str]] = defaultdict(set)
     for user_id, name in User.groups.through.objects.filter(user_id__in=list(locked)).values_list(
-            "user_id", "group__name"):
+        "user_id", "group__name"
+    ):
         memberships[user_id].add(name)
     for row in rows:
         user = locked[row.user_id]
@@ -188,7 +211,24 @@ def apply_groups(connection: SCIMConnection, rows: list[SCIMUser], *, request: A
         log_mapping(backend, user, current, reading, decision, outcome)
 
 
-def record(event: str, connection: SCIMConnection, *, request: Any, user: Any = None, username: str = "",
-           reason: str, details: dict[str, Any] | None = None, outcome: str = "success") -> None:
-    audit.record(event, request=request, backend=connection.backend, user=user, username=username or None,
-                 outcome=outcome, reason=reason, details={"connection": connection.name, **(details or {})})
+def record(
+    event: str,
+    connection: SCIMConnection,
+    *,
+    request: Any,
+    user: Any = None,
+    username: str = "",
+    reason: str,
+    details: dict[str, Any] | None = None,
+    outcome: str = "success",
+) -> None:
+    audit.record(
+        event,
+        request=request,
+        backend=connection.backend,
+        user=user,
+        username=username or None,
+        outcome=outcome,
+        reason=reason,
+        details={"connection": connection.name, **(details or {})},
+    )

@@ -32,16 +32,30 @@ GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:group"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"
 MAX_FILTER_LENGTH = 2048
 
-_TEXT_LOOKUPS = {CompareOperator.eq: "exact", CompareOperator.co: "contains", CompareOperator.sw: "startswith",
-                 CompareOperator.ew: "endswith", CompareOperator.gt: "gt", CompareOperator.ge: "gte",
-                 CompareOperator.lt: "lt", CompareOperator.le: "lte"}
+_TEXT_LOOKUPS = {
+    CompareOperator.eq: "exact",
+    CompareOperator.co: "contains",
+    CompareOperator.sw: "startswith",
+    CompareOperator.ew: "endswith",
+    CompareOperator.gt: "gt",
+    CompareOperator.ge: "gte",
+    CompareOperator.lt: "lt",
+    CompareOperator.le: "lte",
+}
 
 
 class _Field:
     """How one SCIM attribute is compared in SQL."""
 
-    def __init__(self, column: str, *, fold: bool = False, ci: bool = False, kind: str = "text",
-                 present: Callable[[], Q] | None = None) -> None:
+    def __init__(
+        self,
+        column: str,
+        *,
+        fold: bool = False,
+        ci: bool = False,
+        kind: str = "text",
+        present: Callable[[], Q] | None = None,
+    ) -> None:
         # fold: the column holds a case-folded copy; ci: compare case-insensitively in SQL.
         self.column, self.fold, self.ci, self.kind, self._present = column, fold, ci, kind, present
 
@@ -60,8 +74,13 @@ class _Field:
                 raise InvalidFilterException(detail=f"{attr} is boolean: use eq true or eq false")
             return Q(**{self.column: value})
         if self.kind == "datetime":
-            if op not in (CompareOperator.eq, CompareOperator.gt, CompareOperator.ge, CompareOperator.lt,
-                          CompareOperator.le):
+            if op not in (
+                CompareOperator.eq,
+                CompareOperator.gt,
+                CompareOperator.ge,
+                CompareOperator.lt,
+                CompareOperator.le,
+            ):
                 raise InvalidFilterException(detail=f"{attr} is a dateTime: use eq, gt, ge, lt or le")
             return Q(**{f"{self.column}__{_TEXT_LOOKUPS[op]}": value})
         if not isinstance(value, str):
@@ -87,8 +106,10 @@ class _Field:
 
 
 _CI = frozenset({CompareOperator.eq, CompareOperator.co, CompareOperator.sw, CompareOperator.ew})
-_META = {"meta.created": _Field("created", kind="datetime"),
-         "meta.lastmodified": _Field("last_modified", kind="datetime")}
+_META = {
+    "meta.created": _Field("created", kind="datetime"),
+    "meta.lastmodified": _Field("last_modified", kind="datetime"),
+}
 
 USER_FIELDS: dict[str, _Field] = {
     "id": _Field("id", kind="uuid"),

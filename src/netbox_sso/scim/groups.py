@@ -37,7 +37,8 @@ def members_of(rows: list[SCIMGroup]) -> dict[Any, list[tuple[str, str]]]:
     through = SCIMGroup.members.through
     result: dict[Any, list[tuple[str, str]]] = {row.pk: [] for row in rows}
     for group_id, user_id, name, display in through.objects.filter(scimgroup_id__in=list(result)).values_list(
-            "scimgroup_id", "scimuser_id", "scimuser__user_name", "display"):
+        "scimgroup_id", "scimuser_id", "scimuser__user_name", "display"
+    ):
         result[group_id].append((str(user_id), display or name))
     return result
 
@@ -46,13 +47,14 @@ def render(row: SCIMGroup, base: str, *, with_members: bool = True) -> dict[str,
     return res.render_group(row, base, members_of([row])[row.pk] if with_members else None)
 
 
-def search(connection: SCIMConnection, filter_text: str | None, start: int, count: int, base: str, *,
-           with_members: bool) -> tuple[int, list[dict[str, Any]]]:
+def search(
+    connection: SCIMConnection, filter_text: str | None, start: int, count: int, base: str, *, with_members: bool
+) -> tuple[int, list[dict[str, Any]]]:
     queryset = SCIMGroup.objects.filter(connection=connection)
     if filter_text:
         queryset = queryset.filter(group_query(filter_text)).distinct()
     total = queryset.count()
-    rows = list(queryset.order_by("display_name_folded", "pk")[start - 1:start - 1 + count]) if count else []
+    rows = list(queryset.order_by("display_name_folded", "pk")[start - 1 : start - 1 + count]) if count else []
     members = members_of(rows) if with_members else {}
     return total, [res.render_group(row, base, members.get(row.pk) if with_members else None) for row in rows]
 
@@ -71,8 +73,10 @@ def _member_ids(connection: SCIMConnection, values: list[Any]) -> dict[Any, str]
     known = set(SCIMUser.objects.filter(connection=connection, pk__in=list(ids)).values_list("pk", flat=True))
     unknown = set(ids) - known
     if unknown:
-        raise InvalidValueException(detail=f"unknown member(s) {sorted(map(str, unknown))[:5]}: provision the "
-                                           "users before adding them to a group")
+        raise InvalidValueException(
+            detail=f"unknown member(s) {sorted(map(str, unknown))[:5]}: provision the "
+            "users before adding them to a group"
+        )
     return ids
 
 
@@ -113,11 +117,17 @@ def _remap(connection: SCIMConnection, user_ids: set[Any], *, request: Any) -> N
 
 def _add_members(row: SCIMGroup, members: dict[Any, str]) -> set[Any]:
     """Add (or re-display) members in one statement; returns the users that were not members before."""
-    current = set(SCIMMembership.objects.filter(scimgroup=row, scimuser_id__in=list(members)).values_list(
-        "scimuser_id", flat=True))
+    current = set(
+        SCIMMembership.objects.filter(scimgroup=row, scimuser_id__in=list(members)).values_list(
+            "scimuser_id", flat=True
+        )
+    )
     SCIMMembership.objects.bulk_create(
         [SCIMMembership(scimgroup=row, scimuser_id=pk, display=display) for pk, display in members.items()],
-        update_conflicts=True, unique_fields=("scimgroup", "scimuser"), update_fields=("display",))
+        update_conflicts=True,
+        unique_fields=("scimgroup", "scimuser"),
+        update_fields=("display",),
+    )
     return set(members) - current
 
 
@@ -142,14 +152,19 @@ def create(connection: SCIMConnection, payload: Any, *, request: Any) -> SCIMGro
         row.save()
         if ids:
             _add_members(row, ids)
-        accounts.record("scim_provisioned", connection, request=request, username=row.display_name,
-                        reason="group_created", details={"scim_id": str(row.pk), "members": len(ids)})
+        accounts.record(
+            "scim_provisioned",
+            connection,
+            request=request,
+            username=row.display_name,
+            reason="group_created",
+            details={"scim_id": str(row.pk), "members": len(ids)},
+        )
         _remap(connection, set(ids), request=request)
     return row
 
 
-def replace(connection: SCIMConnection, scim_id: str, payload: Any, *, request: Any,
-            if_match: str | None) -> SCIMGroup:
+def replace(connection: SCIMConnection, scim_id: str, payload: Any, *, request: Any, if_match: str | None) -> SCIMGroup:
     resource = res.parse_group(payload, replace=True)
     with transaction.atomic():
         row = get(connection, scim_id, lock=True)
@@ -182,11 +197,15 @@ def _is_members_path(path: Any) -> tuple[bool, Any]:
         node = Path(text).ast
     except Exception as error:
         raise InvalidValueException(detail=f"invalid path {text!r}: {error}") from None
-    if isinstance(node, ValuePath) and isinstance(node.val_filter, Comparison) \
-            and node.val_filter.attr_path.attr.casefold() == "value" and node.val_filter.op == CompareOperator.eq \
-            and node.sub_attr is None:
+    if (
+        isinstance(node, ValuePath)
+        and isinstance(node.val_filter, Comparison)
+        and node.val_filter.attr_path.attr.casefold() == "value"
+        and node.val_filter.op == CompareOperator.eq
+        and node.sub_attr is None
+    ):
         return True, node.val_filter.value
-    raise InvalidValueException(detail=f"unsupported members path {text!r}: use members or members[value eq \"id\"]")
+    raise InvalidValueException(detail=f'unsupported members path {text!r}: use members or members[value eq "id"]')
 
 
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -208,8 +227,7 @@ def _operations(payload: Any) -> list[dict[str, Any]]:
     return operations
 
 
-def patch(connection: SCIMConnection, scim_id: str, payload: Any, *, request: Any,
-          if_match: str | None) -> SCIMGroup:
+def patch(connection: SCIMConnection, scim_id: str, payload: Any, *, request: Any, if_match: str | None) -> SCIMGroup:
     operations = _operations(payload)
     with transaction.atomic():
         row = get(connection, scim_id, lock=True)
@@ -267,6 +285,12 @@ def delete(connection: SCIMConnection, scim_id: str, *, request: Any, if_match: 
         members = set(row.members.values_list("pk", flat=True))
         name = row.display_name
         row.delete()
-        accounts.record("scim_provisioned", connection, request=request, username=name, reason="group_deleted",
-                        details={"scim_id": scim_id, "members": len(members)})
+        accounts.record(
+            "scim_provisioned",
+            connection,
+            request=request,
+            username=name,
+            reason="group_deleted",
+            details={"scim_id": scim_id, "members": len(members)},
+        )
         _remap(connection, members, request=request)

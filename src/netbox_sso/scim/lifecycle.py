@@ -45,7 +45,7 @@ def index_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if not key or not getattr(user, "pk", None):
         return
     try:
-        keys = [k for k in (cache.get(_index_key(user.pk)) or []) if k != key][-(MAX_INDEXED - 1):]
+        keys = [k for k in (cache.get(_index_key(user.pk)) or []) if k != key][-(MAX_INDEXED - 1) :]
         cache.set(_index_key(user.pk), [*keys, key], max(60, int(settings.SESSION_COOKIE_AGE)))
     except Exception:  # a login must never fail because the index could not be written
         logger.debug("netbox-sso: session index for deprovisioning not written", exc_info=True)
@@ -82,21 +82,39 @@ def deprovision(row: SCIMUser, *, request: Any, reason: str) -> dict[str, Any]:
     """Make the account inactive, disable its API tokens, end its sessions; returns the audit details."""
     connection, user = row.connection, row.user
     if is_break_glass(user):
-        details: dict[str, Any] = {"connection": connection.name,
-                                   "skipped": "break-glass account: never deprovisioned"}
-        audit.record("scim_deprovisioned", request=request, backend=connection.backend, user=user,
-                     outcome="info", reason="break_glass", details=details)
+        details: dict[str, Any] = {"connection": connection.name, "skipped": "break-glass account: never deprovisioned"}
+        audit.record(
+            "scim_deprovisioned",
+            request=request,
+            backend=connection.backend,
+            user=user,
+            outcome="info",
+            reason="break_glass",
+            details=details,
+        )
         return details
     tokens = _tokens(user)
     active_tokens = list(tokens.filter(enabled=True).values_list("pk", flat=True))
-    details = {"connection": connection.name, "trigger": reason, "dry_run": connection.dry_run,
-                               "was_active": user.is_active, "token_action": connection.token_action,
-                               "tokens": sorted(active_tokens)}
+    details = {
+        "connection": connection.name,
+        "trigger": reason,
+        "dry_run": connection.dry_run,
+        "was_active": user.is_active,
+        "token_action": connection.token_action,
+        "tokens": sorted(active_tokens),
+    }
     if connection.dry_run:
-        audit.record("scim_deprovisioned", request=request, backend=connection.backend, user=user, outcome="info",
-                     reason="dry_run", details=details,
-                     message=f"dry run: would deactivate {user.get_username()} and {connection.token_action} "
-                             f"{len(active_tokens)} API token(s)")
+        audit.record(
+            "scim_deprovisioned",
+            request=request,
+            backend=connection.backend,
+            user=user,
+            outcome="info",
+            reason="dry_run",
+            details=details,
+            message=f"dry run: would deactivate {user.get_username()} and {connection.token_action} "
+            f"{len(active_tokens)} API token(s)",
+        )
         return details
     user.is_active = False
     user.save(update_fields=["is_active"])
@@ -110,21 +128,39 @@ def deprovision(row: SCIMUser, *, request: Any, reason: str) -> dict[str, Any]:
         row.disabled_tokens = sorted({*row.disabled_tokens, *active_tokens})
         row.save(update_fields=["disabled_tokens"])
     details["sessions_deleted"] = end_sessions(user)
-    audit.record("scim_deprovisioned", request=request, backend=connection.backend, user=user, outcome="success",
-                 reason=reason, details=details)
+    audit.record(
+        "scim_deprovisioned",
+        request=request,
+        backend=connection.backend,
+        user=user,
+        outcome="success",
+        reason=reason,
+        details=details,
+    )
     return details
 
 
 def reactivate(row: SCIMUser, *, request: Any) -> dict[str, Any]:
     """Make the account active again and re-enable the API tokens this connection disabled."""
     connection, user = row.connection, row.user
-    details: dict[str, Any] = {"connection": connection.name, "dry_run": connection.dry_run,
-                               "tokens": list(row.disabled_tokens)}
+    details: dict[str, Any] = {
+        "connection": connection.name,
+        "dry_run": connection.dry_run,
+        "tokens": list(row.disabled_tokens),
+    }
     if is_break_glass(user):
         return details
     if connection.dry_run:
-        audit.record("scim_provisioned", request=request, backend=connection.backend, user=user, outcome="info",
-                     reason="dry_run", details=details, message=f"dry run: would reactivate {user.get_username()}")
+        audit.record(
+            "scim_provisioned",
+            request=request,
+            backend=connection.backend,
+            user=user,
+            outcome="info",
+            reason="dry_run",
+            details=details,
+            message=f"dry run: would reactivate {user.get_username()}",
+        )
         return details
     if not user.is_active:
         user.is_active = True
@@ -133,6 +169,13 @@ def reactivate(row: SCIMUser, *, request: Any) -> dict[str, Any]:
         details["tokens_enabled"] = _tokens(user).filter(pk__in=row.disabled_tokens).update(enabled=True)
         row.disabled_tokens = []
         row.save(update_fields=["disabled_tokens"])
-    audit.record("scim_provisioned", request=request, backend=connection.backend, user=user, outcome="success",
-                 reason="reactivated", details=details)
+    audit.record(
+        "scim_provisioned",
+        request=request,
+        backend=connection.backend,
+        user=user,
+        outcome="success",
+        reason="reactivated",
+        details=details,
+    )
     return details

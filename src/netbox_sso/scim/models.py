@@ -37,17 +37,33 @@ class SCIMConnection(models.Model):
     """One SCIM provisioning client and the NetBox sign-in backend its users belong to."""
 
     name = models.CharField(verbose_name=_("name"), max_length=100, unique=True)
-    backend = models.CharField(verbose_name=_("backend"), max_length=64,
-                               help_text=_("Social-auth backend the provisioned users sign in with, e.g. "
-                                           "azuread-oauth2, okta-openidconnect, oidc"))
-    tenant_id = models.CharField(verbose_name=_("tenant ID"), max_length=64, blank=True,
-                                 help_text=_("Entra ID only: the directory (tenant) ID of the users"))
-    group_key = models.CharField(verbose_name=_("group key"), max_length=16, blank=True,
-                                 choices=GroupKey.choices, default=GroupKey.AUTOMATIC)
-    token_action = models.CharField(verbose_name=_("API tokens on deprovisioning"), max_length=16,
-                                    choices=TokenAction.choices, default=TokenAction.DISABLE)
-    dry_run = models.BooleanField(verbose_name=_("dry run"), default=False,
-                                  help_text=_("Deprovisioning is reported in the audit trail, not applied"))
+    backend = models.CharField(
+        verbose_name=_("backend"),
+        max_length=64,
+        help_text=_(
+            "Social-auth backend the provisioned users sign in with, e.g. azuread-oauth2, okta-openidconnect, oidc"
+        ),
+    )
+    tenant_id = models.CharField(
+        verbose_name=_("tenant ID"),
+        max_length=64,
+        blank=True,
+        help_text=_("Entra ID only: the directory (tenant) ID of the users"),
+    )
+    group_key = models.CharField(
+        verbose_name=_("group key"), max_length=16, blank=True, choices=GroupKey.choices, default=GroupKey.AUTOMATIC
+    )
+    token_action = models.CharField(
+        verbose_name=_("API tokens on deprovisioning"),
+        max_length=16,
+        choices=TokenAction.choices,
+        default=TokenAction.DISABLE,
+    )
+    dry_run = models.BooleanField(
+        verbose_name=_("dry run"),
+        default=False,
+        help_text=_("Deprovisioning is reported in the audit trail, not applied"),
+    )
     enabled = models.BooleanField(verbose_name=_("enabled"), default=True)
     rate_limit = models.PositiveIntegerField(verbose_name=_("requests per minute"), default=6000)
     token_prefix = models.CharField(max_length=16, unique=True, editable=False)

@@ -83,8 +83,9 @@ def add_missing_typed_values(payload: dict[str, Any], stored: dict[str, Any]) ->
         if match and str(operation.get("op", "")).casefold() in ("add", "replace"):
             attr = next((key for key in stored if key.casefold() == match["attr"].casefold()), match["attr"])
             values = stored.get(attr) or []
-            if not any(isinstance(v, dict) and str(v.get("type", "")).casefold() == match["type"].casefold()
-                       for v in values):
+            if not any(
+                isinstance(v, dict) and str(v.get("type", "")).casefold() == match["type"].casefold() for v in values
+            ):
                 new = {"type": match["type"], match["sub"]: operation.get("value")}
                 if not values and attr.casefold() == "emails":
                     new["primary"] = True
@@ -143,8 +144,13 @@ def account(resource: Any) -> Account:
 
 
 def meta(kind: str, row: Any, base: str) -> dict[str, Any]:
-    return {"resourceType": kind, "created": row.created.isoformat(), "lastModified": row.last_modified.isoformat(),
-            "location": f"{base}/{kind}s/{row.pk}", "version": etag(row)}
+    return {
+        "resourceType": kind,
+        "created": row.created.isoformat(),
+        "lastModified": row.last_modified.isoformat(),
+        "location": f"{base}/{kind}s/{row.pk}",
+        "version": etag(row),
+    }
 
 
 def etag(row: Any) -> str:
@@ -153,20 +159,32 @@ def etag(row: Any) -> str:
 
 def render_user(row: Any, base: str, groups: list[tuple[str, str]] | None = None) -> dict[str, Any]:
     attributes = dict(row.attributes)
-    body = {"schemas": _user_schemas(attributes), "id": str(row.pk), **attributes,
-            "userName": row.user_name, "meta": meta("User", row, base)}
+    body = {
+        "schemas": _user_schemas(attributes),
+        "id": str(row.pk),
+        **attributes,
+        "userName": row.user_name,
+        "meta": meta("User", row, base),
+    }
     if "active" in attributes:  # what the provider last said (absent: never sent, or removed by PATCH)
         body["active"] = row.active
     if groups:
-        body["groups"] = [{"value": gid, "display": name, "$ref": f"{base}/Groups/{gid}", "type": "direct"}
-                          for gid, name in groups]
+        body["groups"] = [
+            {"value": gid, "display": name, "$ref": f"{base}/Groups/{gid}", "type": "direct"} for gid, name in groups
+        ]
     return body
 
 
 def render_group(row: Any, base: str, members: list[tuple[str, str]] | None) -> dict[str, Any]:
-    body = {"schemas": [GROUP_SCHEMA], "id": str(row.pk), **row.attributes, "displayName": row.display_name,
-            "meta": meta("Group", row, base)}
+    body = {
+        "schemas": [GROUP_SCHEMA],
+        "id": str(row.pk),
+        **row.attributes,
+        "displayName": row.display_name,
+        "meta": meta("Group", row, base),
+    }
     if members is not None:
-        body["members"] = [{"value": uid, "display": name, "$ref": f"{base}/Users/{uid}", "type": "User"}
-                           for uid, name in members]
+        body["members"] = [
+            {"value": uid, "display": name, "$ref": f"{base}/Users/{uid}", "type": "User"} for uid, name in members
+        ]
     return body

@@ -49,8 +49,14 @@ def rotate(connection: SCIMConnection) -> str:
 def create_connection(name: str, backend: str, **fields: Any) -> tuple[SCIMConnection, str]:
     """A new connection and its token (shown once)."""
     token, prefix = new_token()
-    connection = SCIMConnection.objects.create(name=name, backend=backend, token_prefix=prefix,
-                                               token_hash=digest(token), token_rotated=timezone.now(), **fields)
+    connection = SCIMConnection.objects.create(
+        name=name,
+        backend=backend,
+        token_prefix=prefix,
+        token_hash=digest(token),
+        token_rotated=timezone.now(),
+        **fields,
+    )
     return connection, token
 
 

@@ -40,7 +40,8 @@ def groups_of(rows: list[SCIMUser]) -> dict[Any, list[tuple[str, str]]]:
     """SCIM user pk -> [(group id, displayName)] in one query."""
     result: dict[Any, list[tuple[str, str]]] = {row.pk: [] for row in rows}
     for user_id, group_id, name in SCIMMembership.objects.filter(scimuser_id__in=list(result)).values_list(
-            "scimuser_id", "scimgroup_id", "scimgroup__display_name"):
+        "scimuser_id", "scimgroup_id", "scimgroup__display_name"
+    ):
         result[user_id].append((str(group_id), name))
     return result
 
@@ -49,13 +50,14 @@ def render(row: SCIMUser, base: str) -> dict[str, Any]:
     return res.render_user(row, base, groups_of([row])[row.pk])
 
 
-def search(connection: SCIMConnection, filter_text: str | None, start: int, count: int,
-           base: str) -> tuple[int, list[dict[str, Any]]]:
+def search(
+    connection: SCIMConnection, filter_text: str | None, start: int, count: int, base: str
+) -> tuple[int, list[dict[str, Any]]]:
     queryset = SCIMUser.objects.filter(connection=connection)
     if filter_text:
         queryset = queryset.filter(user_query(filter_text)).distinct()
     total = queryset.count()
-    rows = list(queryset.order_by("user_name_folded", "pk")[start - 1:start - 1 + count]) if count else []
+    rows = list(queryset.order_by("user_name_folded", "pk")[start - 1 : start - 1 + count]) if count else []
     groups = groups_of(rows)
     return total, [res.render_user(row, base, groups[row.pk]) for row in rows]
 
@@ -82,9 +84,14 @@ def create(connection: SCIMConnection, payload: Any, *, request: Any) -> SCIMUse
         _store(row, resource, account)
         row.save()
         accounts.link(connection, user, uid)
-        accounts.record("scim_provisioned", connection, request=request, user=user,
-                        reason="created" if created else "adopted",
-                        details={"scim_id": str(row.pk), "linked": uid is not None})
+        accounts.record(
+            "scim_provisioned",
+            connection,
+            request=request,
+            user=user,
+            reason="created" if created else "adopted",
+            details={"scim_id": str(row.pk), "linked": uid is not None},
+        )
         if not account.active:
             lifecycle.deprovision(row, request=request, reason="created_inactive")
         elif not user.is_active:
@@ -98,8 +105,10 @@ def _save(connection: SCIMConnection, row: SCIMUser, resource: Any, *, request: 
     account = res.account(resource)
     uid = accounts.social_uid(connection, account.external_id)
     folded = account.user_name.casefold()
-    if folded != row.user_name_folded and SCIMUser.objects.filter(
-            connection=connection, user_name_folded=folded).exclude(pk=row.pk).exists():
+    if (
+        folded != row.user_name_folded
+        and SCIMUser.objects.filter(connection=connection, user_name_folded=folded).exclude(pk=row.pk).exists()
+    ):
         raise accounts.UniquenessException(detail=f"userName {account.user_name!r} is already provisioned")
     was_active = row.active
     if not lifecycle.is_break_glass(row.user):
@@ -116,8 +125,7 @@ def _save(connection: SCIMConnection, row: SCIMUser, resource: Any, *, request: 
     return row
 
 
-def replace(connection: SCIMConnection, scim_id: str, payload: Any, *, request: Any,
-            if_match: str | None) -> SCIMUser:
+def replace(connection: SCIMConnection, scim_id: str, payload: Any, *, request: Any, if_match: str | None) -> SCIMUser:
     resource = res.parse_user(payload, replace=True)
     with transaction.atomic():
         row = get(connection, scim_id, lock=True)
@@ -125,8 +133,7 @@ def replace(connection: SCIMConnection, scim_id: str, payload: Any, *, request: 
         return _save(connection, row, resource, request=request)
 
 
-def patch(connection: SCIMConnection, scim_id: str, payload: Any, *, request: Any,
-          if_match: str | None) -> SCIMUser:
+def patch(connection: SCIMConnection, scim_id: str, payload: Any, *, request: Any, if_match: str | None) -> SCIMUser:
     res.parse_patch(res.UserResource, payload)  # the whole request is valid before anything is read or locked
     with transaction.atomic():
         row = get(connection, scim_id, lock=True)
@@ -147,8 +154,15 @@ def delete(connection: SCIMConnection, scim_id: str, *, request: Any, if_match: 
         SCIMMembership.objects.filter(scimuser=row).delete()
         if not connection.dry_run:
             accounts.apply_groups(connection, [row], request=request)
-        accounts.record("scim_deprovisioned", connection, request=request, user=row.user, reason="resource_deleted",
-                        details={"scim_id": str(row.pk)}, outcome="info")
+        accounts.record(
+            "scim_deprovisioned",
+            connection,
+            request=request,
+            user=row.user,
+            reason="resource_deleted",
+            details={"scim_id": str(row.pk)},
+            outcome="info",
+        )
         row.delete()
 
 

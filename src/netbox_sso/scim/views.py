@@ -44,8 +44,9 @@ def scim_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return response
 
 
-def error_response(status: int, detail: str, scim_type: str | None = None,
-                   headers: dict[str, str] | None = None) -> HttpResponse:
+def error_response(
+    status: int, detail: str, scim_type: str | None = None, headers: dict[str, str] | None = None
+) -> HttpResponse:
     body = Error(status=status, scim_type=scim_type, detail=detail).model_dump(mode="json", exclude_none=True)
     return scim_response(body, status, headers)
 
@@ -93,16 +94,21 @@ def _int_param(request: HttpRequest, name: str, default: int, minimum: int, maxi
 
 def _project(body: dict[str, Any], request: HttpRequest) -> dict[str, Any]:
     """attributes / excludedAttributes (RFC 7644 3.4.2.5) on top-level attributes; id and schemas always stay."""
-    wanted = {a.strip().rsplit(":", 1)[-1].split(".")[0].casefold()
-              for a in request.GET.get("attributes", "").split(",") if a.strip()}
-    excluded = {a.strip().rsplit(":", 1)[-1].split(".")[0].casefold()
-                for a in request.GET.get("excludedAttributes", "").split(",") if a.strip()}
+    wanted = {
+        a.strip().rsplit(":", 1)[-1].split(".")[0].casefold()
+        for a in request.GET.get("attributes", "").split(",")
+        if a.strip()
+    }
+    excluded = {
+        a.strip().rsplit(":", 1)[-1].split(".")[0].casefold()
+        for a in request.GET.get("excludedAttributes", "").split(",")
+        if a.strip()
+    }
     always = {"id", "schemas"}
     result = {}
     for key, value in body.items():
         folded = key.rsplit(":", 1)[-1].casefold() if key.startswith("urn:") else key.casefold()
-        if key in always or ((not wanted or folded in wanted or key.casefold() in wanted)
-                             and folded not in excluded):
+        if key in always or ((not wanted or folded in wanted or key.casefold() in wanted) and folded not in excluded):
             result[key] = value
     return result
 
@@ -120,15 +126,21 @@ def _search_params(request: HttpRequest) -> None:
     request.GET = params
 
 
-def _list(request: HttpRequest, search: Callable[..., tuple[int, list[dict[str, Any]]]], **kwargs: Any
-          ) -> HttpResponse:
+def _list(request: HttpRequest, search: Callable[..., tuple[int, list[dict[str, Any]]]], **kwargs: Any) -> HttpResponse:
     start = _int_param(request, "startIndex", 1, 1, 10**9)
     count = _int_param(request, "count", discovery.DEFAULT_COUNT, 0, discovery.MAX_RESULTS)
-    total, resources = search(request.scim_connection, request.GET.get("filter") or None, start, count,
-                              _base(request), **kwargs)
-    return scim_response({"schemas": [LIST_SCHEMA], "totalResults": total, "startIndex": start,
-                          "itemsPerPage": len(resources),
-                          "Resources": [_project(r, request) for r in resources]})
+    total, resources = search(
+        request.scim_connection, request.GET.get("filter") or None, start, count, _base(request), **kwargs
+    )
+    return scim_response(
+        {
+            "schemas": [LIST_SCHEMA],
+            "totalResults": total,
+            "startIndex": start,
+            "itemsPerPage": len(resources),
+            "Resources": [_project(r, request) for r in resources],
+        }
+    )
 
 
 def _one(request: HttpRequest, body: dict[str, Any], status: int = 200) -> HttpResponse:
@@ -146,12 +158,18 @@ def scim_view(handler: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         connection = tokens.authenticate(request.headers.get("Authorization"))
         if connection is None:
             metrics.count_scim_request("unauthenticated", request.method or "", 401)
-            return error_response(401, "a valid SCIM bearer token is required (Authorization: Bearer ...)",
-                                  headers={"WWW-Authenticate": 'Bearer realm="netbox-sso SCIM"'})
+            return error_response(
+                401,
+                "a valid SCIM bearer token is required (Authorization: Bearer ...)",
+                headers={"WWW-Authenticate": 'Bearer realm="netbox-sso SCIM"'},
+            )
         if tokens.over_rate_limit(connection):
             metrics.count_scim_request(connection.name, request.method or "", 429)
-            return error_response(429, "too many requests for this SCIM connection; retry later",
-                                  headers={"Retry-After": str(tokens.WINDOW)})
+            return error_response(
+                429,
+                "too many requests for this SCIM connection; retry later",
+                headers={"Retry-After": str(tokens.WINDOW)},
+            )
         request.scim_connection = connection
         response = _handle(handler, request, connection, *args, **kwargs)
         metrics.count_scim_request(connection.name, request.method or "", response.status_code)
@@ -160,8 +178,9 @@ def scim_view(handler: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     return view
 
 
-def _handle(handler: Callable[..., HttpResponse], request: HttpRequest, connection: SCIMConnection,
-            *args: Any, **kwargs: Any) -> HttpResponse:
+def _handle(
+    handler: Callable[..., HttpResponse], request: HttpRequest, connection: SCIMConnection, *args: Any, **kwargs: Any
+) -> HttpResponse:
     from netbox.context import current_request
 
     reset = current_request.set(None)  # no NetBox user to attribute changes to: the SSO audit trail records them
@@ -169,21 +188,25 @@ def _handle(handler: Callable[..., HttpResponse], request: HttpRequest, connecti
         return handler(request, connection, *args, **kwargs)
     except SCIMException as error:
         if error.status >= 400 and error.status not in (404, 412):
-            audit.record("scim_refused", request=request, backend=connection.backend, outcome="refused",
-                         reason=(error.scim_type or str(error.status))[:64],
-                         details={"connection": connection.name, "method": request.method,
-                                  "detail": str(error)[:300]})
+            audit.record(
+                "scim_refused",
+                request=request,
+                backend=connection.backend,
+                outcome="refused",
+                reason=(error.scim_type or str(error.status))[:64],
+                details={"connection": connection.name, "method": request.method, "detail": str(error)[:300]},
+            )
         return _from_exception(error)
     except IntegrityError as error:  # a concurrent request created the same userName / link first
         logger.warning("netbox-sso SCIM (%s): conflict: %s", connection.name, type(error).__name__)
         return error_response(409, "the resource conflicts with one created concurrently; retry", "uniqueness")
     except DatabaseError:
         logger.exception("netbox-sso SCIM (%s): database error", connection.name)
-        return error_response(503, "NetBox's database is unavailable; retry later",
-                              headers={"Retry-After": "30"})
+        return error_response(503, "NetBox's database is unavailable; retry later", headers={"Retry-After": "30"})
     except Exception:
-        logger.exception("netbox-sso SCIM (%s): unexpected error on %s %s", connection.name, request.method,
-                         request.path)
+        logger.exception(
+            "netbox-sso SCIM (%s): unexpected error on %s %s", connection.name, request.method, request.path
+        )
         return error_response(500, "internal error while processing the SCIM request; see NetBox's log")
     finally:
         current_request.reset(reset)
@@ -209,8 +232,15 @@ def _collection(request: HttpRequest, items: list[dict[str, Any]], item_id: str 
             if item["id"] == item_id:
                 return scim_response(item)
         raise NotFoundException(detail=f"{kind} {item_id[:200]} not found")
-    return scim_response({"schemas": [LIST_SCHEMA], "totalResults": len(items), "startIndex": 1,
-                          "itemsPerPage": len(items), "Resources": items})
+    return scim_response(
+        {
+            "schemas": [LIST_SCHEMA],
+            "totalResults": len(items),
+            "startIndex": 1,
+            "itemsPerPage": len(items),
+            "Resources": items,
+        }
+    )
 
 
 @scim_view
@@ -242,8 +272,9 @@ def groups_search(request: HttpRequest, connection: SCIMConnection) -> HttpRespo
 
 @scim_view
 def root_search(request: HttpRequest, connection: SCIMConnection) -> HttpResponse:
-    return error_response(501, "searching several resource types at once is not supported: POST "
-                               "/Users/.search or /Groups/.search")
+    return error_response(
+        501, "searching several resource types at once is not supported: POST /Users/.search or /Groups/.search"
+    )
 
 
 @scim_view
@@ -309,5 +340,6 @@ def group_view(request: HttpRequest, connection: SCIMConnection, scim_id: str) -
 
 @scim_view
 def not_found(request: HttpRequest, connection: SCIMConnection, rest: str = "") -> HttpResponse:
-    return error_response(404, f"no SCIM endpoint {rest[:200]!r} (Users, Groups, ServiceProviderConfig, "
-                               "ResourceTypes, Schemas)")
+    return error_response(
+        404, f"no SCIM endpoint {rest[:200]!r} (Users, Groups, ServiceProviderConfig, ResourceTypes, Schemas)"
+    )

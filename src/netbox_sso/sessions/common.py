@@ -28,32 +28,61 @@ MAX_INDEXED = 50
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 ENDED_BY_PROVIDER = "Your session was ended by the identity provider. Please sign in again."
-REFRESH_REFUSED = ("Your single sign-on session has ended: the identity provider no longer accepts it. "
-                   "Please sign in again.")
-EXPIRED_UNRENEWED = ("Your single sign-on session expired and could not be renewed (the identity provider "
-                     "is unavailable). Please sign in again.")
-REFRESH_INVALID = ("Your single sign-on session has ended: the identity provider's renewed token was "
-                   "rejected. Please sign in again.")
+REFRESH_REFUSED = (
+    "Your single sign-on session has ended: the identity provider no longer accepts it. Please sign in again."
+)
+EXPIRED_UNRENEWED = (
+    "Your single sign-on session expired and could not be renewed (the identity provider "
+    "is unavailable). Please sign in again."
+)
+REFRESH_INVALID = (
+    "Your single sign-on session has ended: the identity provider's renewed token was rejected. Please sign in again."
+)
 
 
-def log_event(event: str, *, backend: str, username: str, outcome: str, reason: str,
-              details: Mapping[str, Any] | None = None, logger: logging.Logger = audit_log) -> None:
+def log_event(
+    event: str,
+    *,
+    backend: str,
+    username: str,
+    outcome: str,
+    reason: str,
+    details: Mapping[str, Any] | None = None,
+    logger: logging.Logger = audit_log,
+) -> None:
     """One JSON line: on `netbox_sso.audit` when the audit trail cannot record the event (a plain Django
     site), on `netbox_sso` for operational session lines that are not audit events (refresh)."""
-    payload = {"event": event, "backend": backend, "user": username, "outcome": outcome, "reason": reason,
-               **({"details": dict(details)} if details else {})}
-    logger.log(logging.WARNING if outcome in ("failure", "refused") else logging.INFO,
-                  json.dumps(payload, sort_keys=True, default=str))
+    payload = {
+        "event": event,
+        "backend": backend,
+        "user": username,
+        "outcome": outcome,
+        "reason": reason,
+        **({"details": dict(details)} if details else {}),
+    }
+    logger.log(
+        logging.WARNING if outcome in ("failure", "refused") else logging.INFO,
+        json.dumps(payload, sort_keys=True, default=str),
+    )
 
 
-def record_event(event: str, request: HttpRequest | None, *, backend: str, username: str, outcome: str,
-                 reason: str, details: Mapping[str, Any] | None = None) -> None:
+def record_event(
+    event: str,
+    request: HttpRequest | None,
+    *,
+    backend: str,
+    username: str,
+    outcome: str,
+    reason: str,
+    details: Mapping[str, Any] | None = None,
+) -> None:
     """The audit trail's `record` for known event types; otherwise one JSON line on `netbox_sso.audit`."""
     try:
         from netbox_sso import audit
 
-        audit.record(event, request=request, backend=backend, username=username, outcome=outcome,
-                     reason=reason, details=details)
+        audit.record(
+            event, request=request, backend=backend, username=username, outcome=outcome, reason=reason, details=details
+        )
     except Exception:  # unknown event type or no audit trail: the log line is the record
         log_event(event, backend=backend, username=username, outcome=outcome, reason=reason, details=details)
 

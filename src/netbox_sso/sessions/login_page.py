@@ -31,15 +31,23 @@ def login_redirect(request: HttpRequest, backend_name: str) -> HttpResponse | No
     from social_django.utils import load_backend, load_strategy
 
     try:
-        backend = load_backend(load_strategy(request), backend_name,
-                               redirect_uri=reverse("social:complete", args=(backend_name,)))
+        backend = load_backend(
+            load_strategy(request), backend_name, redirect_uri=reverse("social:complete", args=(backend_name,))
+        )
         return do_auth(backend, redirect_name=REDIRECT_FIELD_NAME)
     except Exception as error:  # e.g. discovery unreachable: the login page, with the reason
         from netbox_sso.middleware import describe
 
         code, subject, message = describe(error)
-        record_event("login_failure", request, backend=backend_name, username="", outcome="failure", reason=code,
-                     details={"stage": "login_redirect", "subject": subject, "detail": str(error)[:300]})
+        record_event(
+            "login_failure",
+            request,
+            backend=backend_name,
+            username="",
+            outcome="failure",
+            reason=code,
+            details={"stage": "login_redirect", "subject": subject, "detail": str(error)[:300]},
+        )
         with contextlib.suppress(messages.MessageFailure):
             messages.error(request, message)
         return None
@@ -62,6 +70,12 @@ def _local_login_page(request: HttpRequest) -> HttpResponse:
     view.setup(request)
     if request.user.is_authenticated:
         return view.get(request)
-    return render(request, view.template_name, {"form": AuthenticationForm(request),
-                                                "auth_backends": view.get_auth_backends(request),
-                                                "login_form_hidden": False})
+    return render(
+        request,
+        view.template_name,
+        {
+            "form": AuthenticationForm(request),
+            "auth_backends": view.get_auth_backends(request),
+            "login_form_hidden": False,
+        },
+    )

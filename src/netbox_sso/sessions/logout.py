@@ -24,8 +24,9 @@ from netbox_sso.sessions.common import NO_STORE, _digest, hardened_backend, logg
 from netbox_sso.sessions.state import end_sessions_counted
 
 
-def rp_logout(request: HttpRequest, state: Mapping[str, Any],
-              get_response: Callable[[HttpRequest], HttpResponse]) -> HttpResponse:
+def rp_logout(
+    request: HttpRequest, state: Mapping[str, Any], get_response: Callable[[HttpRequest], HttpResponse]
+) -> HttpResponse:
     """NetBox's logout, then on to the provider's end_session_endpoint (OIDC RP-Initiated Logout 1.0)."""
     cfg = hardening()
     id_token = tokens.unseal(state.get("sealed")).get("id_token")
@@ -35,8 +36,11 @@ def rp_logout(request: HttpRequest, state: Mapping[str, Any],
     cross_origin = not same_origin_navigation(request)
     # The logout is one audit event (user_logged_out: row and log line); it says whether it continues at the
     # provider. NetBox's logout view always answers with a redirect, which is what we continue from.
-    setattr(request, LOGOUT_DETAILS_ATTRIBUTE, {"provider_logout": bool(target and not cross_origin),
-                                                **({"cross_origin": True} if cross_origin else {})})
+    setattr(
+        request,
+        LOGOUT_DETAILS_ATTRIBUTE,
+        {"provider_logout": bool(target and not cross_origin), **({"cross_origin": True} if cross_origin else {})},
+    )
     response = get_response(request)  # NetBox ends the session and redirects to LOGOUT_REDIRECT_URL
     redirected = response.status_code in (301, 302, 303) and response.has_header("Location")
     provider = bool(target and not cross_origin and redirected)
@@ -97,17 +101,24 @@ def backchannel_logout(request: HttpRequest, backend_name: str) -> HttpResponse:
     except (AuthConnectionError, requests.RequestException) as error:
         return _bad_logout_request(request, backend_name, "provider_unavailable", f"signing keys: {error}")
     now = time.time()
-    lifetime = (float(claims["exp"]) - now if isinstance(claims.get("exp"), int | float)
-                else float(cfg.id_token_max_age)) + cfg.clock_leeway
+    lifetime = (
+        float(claims["exp"]) - now if isinstance(claims.get("exp"), int | float) else float(cfg.id_token_max_age)
+    ) + cfg.clock_leeway
     # Section 2.6 step 7 (optional, recommended): refuse a jti seen before; the cache is shared by instances.
     if not cache.add(f"{CACHE_PREFIX}:logout-jti:{_digest(claims['iss'], claims['jti'])}", 1, max(60, int(lifetime))):
         return _bad_logout_request(request, backend_name, "replayed", "logout token already used (jti)")
     sub = claims.get("sub") or None
     sid = claims.get("sid") or None
     ended, other_sub = end_sessions_counted(backend.name, str(claims["iss"]), sub, sid)
-    record_event("logout", request, backend=backend.name, username="", outcome="success", reason="backchannel",
-                 details={"sub": sub, "sid": sid, "sessions_ended": ended,
-                          **({"other_sub": other_sub} if other_sub else {})})
+    record_event(
+        "logout",
+        request,
+        backend=backend.name,
+        username="",
+        outcome="success",
+        reason="backchannel",
+        details={"sub": sub, "sid": sid, "sessions_ended": ended, **({"other_sub": other_sub} if other_sub else {})},
+    )
     return HttpResponse(status=200, headers=NO_STORE)
 
 
@@ -123,8 +134,12 @@ def _bad_logout_request(request: HttpRequest, backend: str, code: str, detail: s
     metrics.count_backchannel_rejected(backend, code)
     client = audit.client_address(request) or ""
     if throttle.admit("backchannel_rejected", client, backend, code).record:
-        logger.warning("netbox-sso: back-channel logout request for %s from %s rejected (%s): %s; further "
-                       "rejections are counted in netbox_sso_backchannel_rejected_total",
-                       metrics.backend_label(backend), client or "?", code, audit.redact_text(detail, 200))
-    return JsonResponse({"error": "invalid_request", "error_description": detail[:300]}, status=400,
-                        headers=NO_STORE)
+        logger.warning(
+            "netbox-sso: back-channel logout request for %s from %s rejected (%s): %s; further "
+            "rejections are counted in netbox_sso_backchannel_rejected_total",
+            metrics.backend_label(backend),
+            client or "?",
+            code,
+            audit.redact_text(detail, 200),
+        )
+    return JsonResponse({"error": "invalid_request", "error_description": detail[:300]}, status=400, headers=NO_STORE)

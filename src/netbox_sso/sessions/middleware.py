@@ -41,8 +41,7 @@ class SSOSessionMiddleware:
         state = request.session.get(STATE_KEY) if hasattr(request, "session") else None
         if isinstance(state, dict) and request.user.is_authenticated:
             # Sessions from before the per-backend flag existed keep being checked.
-            if state.get("backchannel", True) and cfg.backchannel_logout is not False \
-                    and logged_out_by_provider(state):
+            if state.get("backchannel", True) and cfg.backchannel_logout is not False and logged_out_by_provider(state):
                 end_session(request, state, reason="backchannel", message=ENDED_BY_PROVIDER)
                 return self.after_session_ended(request)
             if cfg.refresh_tokens and not maybe_refresh(request, state, cfg):

@@ -46,11 +46,18 @@ def configure_sessions() -> None:
     timeout = getattr(configuration, "LOGIN_TIMEOUT", None)
     if age is not None and timeout is None:
         settings.SESSION_COOKIE_AGE = int(age)
-        logger.info("netbox-sso: SESSION_COOKIE_AGE = %s from configuration.py applied (NetBox itself reads "
-                    "only LOGIN_TIMEOUT)", int(age))
+        logger.info(
+            "netbox-sso: SESSION_COOKIE_AGE = %s from configuration.py applied (NetBox itself reads "
+            "only LOGIN_TIMEOUT)",
+            int(age),
+        )
     elif age is not None and timeout is not None and int(age) != int(timeout):
-        logger.warning("netbox-sso: configuration.py sets both SESSION_COOKIE_AGE (%s) and LOGIN_TIMEOUT (%s); "
-                       "LOGIN_TIMEOUT applies", age, timeout)
+        logger.warning(
+            "netbox-sso: configuration.py sets both SESSION_COOKIE_AGE (%s) and LOGIN_TIMEOUT (%s); "
+            "LOGIN_TIMEOUT applies",
+            age,
+            timeout,
+        )
     try:
         cfg = hardening()
     except (TypeError, ValueError) as error:
@@ -64,9 +71,13 @@ def configure_sessions() -> None:
             raise ImproperlyConfigured(
                 f"netbox-sso: PLUGINS_CONFIG['netbox_sso']['login_redirect_backend'] = "
                 f"{cfg.login_redirect_backend!r} is not a configured backend; one of "
-                f"{sorted(n for n in names if isinstance(n, str))}")
-        logger.info("netbox-sso: the login page sends visitors to %s; local accounts sign in at %s?local=1",
-                    cfg.login_redirect_backend, settings.LOGIN_URL)
+                f"{sorted(n for n in names if isinstance(n, str))}"
+            )
+        logger.info(
+            "netbox-sso: the login page sends visitors to %s; local accounts sign in at %s?local=1",
+            cfg.login_redirect_backend,
+            settings.LOGIN_URL,
+        )
 
 
 # ---- login: state, lifetime, index -------------------------------------------------------------------
@@ -84,15 +95,24 @@ def finalize_login(request: HttpRequest, record: Mapping[str, Any]) -> None:
         if record.get("refresh_token"):
             keep["refresh_token"] = str(record["refresh_token"])
         else:
-            logger.info("netbox-sso: %s sent no refresh token for %s; the session cannot be renewed (Okta and "
-                        "Entra v2 need offline_access and the refresh-token grant enabled for the app)",
-                        record.get("backend"), user.get_username())
+            logger.info(
+                "netbox-sso: %s sent no refresh token for %s; the session cannot be renewed (Okta and "
+                "Entra v2 need offline_access and the refresh-token grant enabled for the app)",
+                record.get("backend"),
+                user.get_username(),
+            )
     now = time.time()
     state = {
-        "backend": record.get("backend"), "client_id": record.get("client_id"), "iss": record.get("iss"),
-        "sub": record.get("sub"), "sid": record.get("sid"), "id_exp": record.get("id_exp"),
-        "at_exp": record.get("at_exp") or record.get("id_exp"), "end_session": end_session,
-        "sealed": tokens.seal(keep) if keep else None, "login_at": now,
+        "backend": record.get("backend"),
+        "client_id": record.get("client_id"),
+        "iss": record.get("iss"),
+        "sub": record.get("sub"),
+        "sid": record.get("sid"),
+        "id_exp": record.get("id_exp"),
+        "at_exp": record.get("at_exp") or record.get("id_exp"),
+        "end_session": end_session,
+        "sealed": tokens.seal(keep) if keep else None,
+        "login_at": now,
         # Back-channel logout is on for this session's backend (decided at sign-in, with discovery at hand).
         "backchannel": bool(record.get("backchannel", True)),
         # The sign-in itself counts as this interval's contact with the provider.
@@ -104,8 +124,7 @@ def finalize_login(request: HttpRequest, record: Mapping[str, Any]) -> None:
         try:
             index_session(request.session.session_key, state)
         except Exception:  # cache unavailable: the logout markers still end this session when read
-            logger.warning("netbox-sso: session not indexed for back-channel logout (cache unavailable)",
-                           exc_info=True)
+            logger.warning("netbox-sso: session not indexed for back-channel logout (cache unavailable)", exc_info=True)
 
 
 def cap_session(request: HttpRequest, state: Mapping[str, Any], cfg: Hardening) -> None:
@@ -121,15 +140,23 @@ def cap_session(request: HttpRequest, state: Mapping[str, Any], cfg: Hardening) 
 
 def index_session(session_key: str, state: Mapping[str, Any]) -> None:
     """Remember this session under its sub and sid, so a logout token can end it on any instance."""
-    index_keys = [_index_key(kind, str(state["backend"]), state.get("iss"), state[kind])
-                  for kind in ("sub", "sid") if state.get(kind)]
+    index_keys = [
+        _index_key(kind, str(state["backend"]), state.get("iss"), state[kind])
+        for kind in ("sub", "sid")
+        if state.get(kind)
+    ]
     if not index_keys:
         return
     # Read-modify-write, one round trip each way: two concurrent logins of one sub may lose an entry; the
     # logout markers cover that.
     current = cache.get_many(index_keys)
-    cache.set_many({key: [*[k for k in (current.get(key) or []) if k != session_key][-(MAX_INDEXED - 1):],
-                          session_key] for key in index_keys}, _lifetime())
+    cache.set_many(
+        {
+            key: [*[k for k in (current.get(key) or []) if k != session_key][-(MAX_INDEXED - 1) :], session_key]
+            for key in index_keys
+        },
+        _lifetime(),
+    )
 
 
 def end_sessions(backend: str, iss: str, sub: str | None, sid: str | None) -> int:
@@ -146,8 +173,9 @@ def end_sessions_counted(backend: str, iss: str, sub: str | None, sid: str | Non
     """
     now = time.time()
     lifetime = _lifetime()
-    cache.set_many({_marker_key(name[0], backend, iss, *name[1:]): now for name in _markers_of_token(sub, sid)},
-                   lifetime)
+    cache.set_many(
+        {_marker_key(name[0], backend, iss, *name[1:]): now for name in _markers_of_token(sub, sid)}, lifetime
+    )
     candidates: set[str] = set()
     for kind, value in (("sid", sid), ("sub", sub)):
         if value:

@@ -20,8 +20,7 @@ def test_a_client_rotating_x_forwarded_for_gets_one_audit_row_per_reason_and_win
     factory = RequestFactory()
     with override_settings(HTTP_CLIENT_IP_HEADERS=NETBOX_CLIENT_IP_HEADERS):
         for n in range(20):
-            request = factory.get("/api/dcim/sites/", REMOTE_ADDR="203.0.113.7",
-                                  HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
+            request = factory.get("/api/dcim/sites/", REMOTE_ADDR="203.0.113.7", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
             authentication.record_refusal(request, BearerRefusal("malformed", "not a well-formed JWT"))
     assert [row["event"] for row in rows] == ["api_token_refused"]
 

@@ -23,8 +23,13 @@ DISCOVERY = {
 
 
 def backend(strategy, endpoint: str = ISSUER) -> OpenIdConnect:
-    strategy.set_settings({"SOCIAL_AUTH_OIDC_OIDC_ENDPOINT": endpoint, "SOCIAL_AUTH_OIDC_KEY": "netbox",
-                           "SOCIAL_AUTH_OIDC_SECRET": "s3cret"})
+    strategy.set_settings(
+        {
+            "SOCIAL_AUTH_OIDC_OIDC_ENDPOINT": endpoint,
+            "SOCIAL_AUTH_OIDC_KEY": "netbox",
+            "SOCIAL_AUTH_OIDC_SECRET": "s3cret",
+        }
+    )
     return OpenIdConnect(strategy, redirect_uri="/oauth/complete/oidc/")
 
 

@@ -22,12 +22,18 @@ def groups(backend: EntraID, base_url: str = GRAPH) -> list[str]:
     return transitive_group_ids("access-token", base_url=base_url, backend=backend)
 
 
-def test_every_page_is_read_through_the_backend_transport_and_only_groups_are_kept(strategy, provider,
-                                                                                   plugin_config):
+def test_every_page_is_read_through_the_backend_transport_and_only_groups_are_kept(strategy, provider, plugin_config):
     plugin_config({})
-    provider.routes[FIRST] = (200, {"value": [{"id": "g1", "@odata.type": GROUP},
-                                              {"id": "r1", "@odata.type": "#microsoft.graph.directoryRole"}],
-                                    "@odata.nextLink": SECOND})
+    provider.routes[FIRST] = (
+        200,
+        {
+            "value": [
+                {"id": "g1", "@odata.type": GROUP},
+                {"id": "r1", "@odata.type": "#microsoft.graph.directoryRole"},
+            ],
+            "@odata.nextLink": SECOND,
+        },
+    )
     provider.routes[SECOND] = (200, {"value": [{"id": "g2", "@odata.type": GROUP}]})
     assert groups(entra(strategy)) == ["g1", "g2"]
     assert provider.calls == [FIRST, SECOND]

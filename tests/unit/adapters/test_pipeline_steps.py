@@ -9,8 +9,10 @@ import pytest
 from netbox_sso.pipeline.errors import SSORefused
 from netbox_sso.pipeline.groups import resolve_groups
 
-RULES = {"backends": {"oidc": {"group_map": {"ops": "Operators"}, "required_groups": ["ops"]}},
-         "break_glass_users": ["admin"]}
+RULES = {
+    "backends": {"oidc": {"group_map": {"ops": "Operators"}, "required_groups": ["ops"]}},
+    "break_glass_users": ["admin"],
+}
 
 
 def oidc_backend(strategy, claims):

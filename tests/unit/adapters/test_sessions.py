@@ -24,9 +24,19 @@ def signed_in_request(user_pk: int = 7):
 
 def record(**extra):
     now = time.time()
-    return {"user": 7, "backend": "oidc", "client_id": "netbox", "iss": ISSUER, "sub": "sub-bob", "sid": "sid-1",
-            "id_exp": now + 300, "at_exp": now + 300, "id_token": "header.payload.signature",
-            "end_session": f"{ISSUER}/logout", **extra}
+    return {
+        "user": 7,
+        "backend": "oidc",
+        "client_id": "netbox",
+        "iss": ISSUER,
+        "sub": "sub-bob",
+        "sid": "sid-1",
+        "id_exp": now + 300,
+        "at_exp": now + 300,
+        "id_token": "header.payload.signature",
+        "end_session": f"{ISSUER}/logout",
+        **extra,
+    }
 
 
 def test_a_sign_in_stores_the_session_state_without_tokens_in_clear(plugin_config):

@@ -6,8 +6,14 @@ from netbox_sso import status
 
 
 def test_the_status_page_lists_only_settings_changed_from_their_default(plugin_config):
-    plugin_config({"idp_timeout": 5, "clock_leeway": 60, "allow_insecure_http": True,
-                   "backends": {"oidc": {"group_map": {"a": "A"}}}})
+    plugin_config(
+        {
+            "idp_timeout": 5,
+            "clock_leeway": 60,
+            "allow_insecure_http": True,
+            "backends": {"oidc": {"group_map": {"a": "A"}}},
+        }
+    )
     changed = {entry["key"]: entry for entry in status.changed_settings()}
     assert set(changed) == {"idp_timeout", "allow_insecure_http"}
     assert changed["idp_timeout"]["value"] == 5.0 and changed["idp_timeout"]["default"] == "10.0"

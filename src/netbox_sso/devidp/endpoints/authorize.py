@@ -1,5 +1,4 @@
-"""/authorize, the sign-in page and IdP browser sessions (with back-channel logout when one ends).
-"""
+"""/authorize, the sign-in page and IdP browser sessions (with back-channel logout when one ends)."""
 
 from __future__ import annotations
 

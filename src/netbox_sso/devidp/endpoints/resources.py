@@ -1,5 +1,4 @@
-"""The resource endpoints: /userinfo, /revoke (RFC 7009) and /logout (RP-initiated logout 1.0).
-"""
+"""The resource endpoints: /userinfo, /revoke (RFC 7009) and /logout (RP-initiated logout 1.0)."""
 
 from __future__ import annotations
 

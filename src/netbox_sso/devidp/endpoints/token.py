@@ -1,5 +1,4 @@
-"""/token (authorization code with PKCE, refresh, client credentials) and RFC 8628 device authorization.
-"""
+"""/token (authorization code with PKCE, refresh, client credentials) and RFC 8628 device authorization."""
 
 from __future__ import annotations
 
@@ -67,8 +66,11 @@ class TokenEndpoints:
             candidates = [(unquote_plus(raw_id), unquote_plus(raw_secret)), (raw_id, raw_secret)]
             known = [(self._client_for(cid, profile), secret) for cid, secret in candidates]
             for client, secret in known:
-                if sep and client and client.client_secret and hmac.compare_digest(
-                    secret.encode(), client.client_secret.encode()
+                if (
+                    sep
+                    and client
+                    and client.client_secret
+                    and hmac.compare_digest(secret.encode(), client.client_secret.encode())
                 ):
                     if form.get("client_id", client.client_id) != client.client_id:
                         break

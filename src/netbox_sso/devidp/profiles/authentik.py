@@ -49,13 +49,19 @@ class AuthentikProfile(Profile):
 
     def client_auth_error(self, failure: ClientAuthFailure, client_id: str, ctx: dict[str, str]) -> Response:
         """authentik's TokenError (providers/oauth2/errors.py): RFC 6749's descriptions, HTTP 400."""
-        return Response.oauth_error("invalid_client", "Client authentication failed (e.g., unknown client, no client "
-                                    "authentication included, or unsupported authentication method)")
+        return Response.oauth_error(
+            "invalid_client",
+            "Client authentication failed (e.g., unknown client, no client "
+            "authentication included, or unsupported authentication method)",
+        )
 
     def unknown_code_error(self, ctx: dict[str, str]) -> Response:
-        return Response.oauth_error("invalid_grant", "The provided authorization grant or refresh token is invalid, "
-                                    "expired, revoked, does not match the redirection URI used in the authorization "
-                                    "request, or was issued to another client")
+        return Response.oauth_error(
+            "invalid_grant",
+            "The provided authorization grant or refresh token is invalid, "
+            "expired, revoked, does not match the redirection URI used in the authorization "
+            "request, or was issued to another client",
+        )
 
     def shape_claims(self, user: User, grant: Grant, target: Target) -> dict[str, Any]:
         claims = super().shape_claims(user, grant, target)

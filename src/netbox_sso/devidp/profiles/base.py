@@ -66,8 +66,17 @@ PROTOCOL_CLAIMS = frozenset(
     }
 )
 
-CORE_ENDPOINTS = ("discovery", "jwks", "authorize", "token", "userinfo", "end_session", "revoke",
-                  "device_authorization", "device")
+CORE_ENDPOINTS = (
+    "discovery",
+    "jwks",
+    "authorize",
+    "token",
+    "userinfo",
+    "end_session",
+    "revoke",
+    "device_authorization",
+    "device",
+)
 
 
 @dataclass(frozen=True)
@@ -298,8 +307,12 @@ class Profile:
             "revocation_endpoint": self.url("revoke", ctx),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials",
-                                      "urn:ietf:params:oauth:grant-type:device_code"],
+            "grant_types_supported": [
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                "urn:ietf:params:oauth:grant-type:device_code",
+            ],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],

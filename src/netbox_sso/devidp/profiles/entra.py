@@ -328,8 +328,9 @@ class EntraProfile(Profile):
     def _v2_resource(self, grant: Grant) -> tuple[str, list[str]]:
         """Audience and `scp` of a v2 access token from the requested scopes."""
         # A custom API's scopes: `<Application ID URI>/<scope>` (api://...) or `<application id>/<scope>`.
-        custom = [s for s in grant.scopes
-                  if "/" in s and (s.startswith("api://") or s.split("/", 1)[0] in self.idp.clients)]
+        custom = [
+            s for s in grant.scopes if "/" in s and (s.startswith("api://") or s.split("/", 1)[0] in self.idp.clients)
+        ]
         if custom:
             resource = custom[0].rsplit("/", 1)[0]
             return resource, [s.rsplit("/", 1)[1] for s in custom if s.startswith(resource + "/")]
@@ -359,8 +360,9 @@ class EntraProfile(Profile):
         v1_token = aud in GRAPH_AUDIENCES or grant.ctx.get("layout") != "v2"
         claims.update(idtyp="user", scp=scp, acr="1", ver="1.0" if v1_token else "2.0")
         # v1 tokens name the client in appid/appidacr, v2 tokens in azp/azpacr.
-        claims.update({"appid": grant.client_id, "appidacr": "1"} if v1_token
-                      else {"azp": grant.client_id, "azpacr": "1"})
+        claims.update(
+            {"appid": grant.client_id, "appidacr": "1"} if v1_token else {"azp": grant.client_id, "azpacr": "1"}
+        )
         if v1_token:
             claims.pop("preferred_username", None)
             claims.pop("aio", None)
@@ -369,8 +371,10 @@ class EntraProfile(Profile):
     # -- client credentials: app-only tokens ----------------------------------------------------------------
     def service_token_problem(self, grant: Grant, client: Client) -> str | None:
         if len(grant.scopes) != 1 or not grant.scopes[0].endswith("/.default"):
-            return ("AADSTS1002012: The provided value for scope is not valid. Client credential flows must have "
-                    "a scope value with /.default suffixed to the resource identifier (application ID URI).")
+            return (
+                "AADSTS1002012: The provided value for scope is not valid. Client credential flows must have "
+                "a scope value with /.default suffixed to the resource identifier (application ID URI)."
+            )
         return None
 
     def service_token_audience(self, grant: Grant, client: Client) -> str | list[str]:
@@ -381,17 +385,25 @@ class EntraProfile(Profile):
         v2 = grant.ctx.get("layout") == "v2"
         principal = stable_id("service-principal", client.client_id)
         tid = self.resolve_tenant(grant.ctx.get("tenant")) or self.home_tenant_id
-        claims.update(sub=principal, oid=principal, tid=tid, idtyp="app", rh="0.devidp",
-                      uti=secrets.token_urlsafe(16), ver="2.0" if v2 else "1.0")
-        claims.update({"azp": client.client_id, "azpacr": "1"} if v2
-                      else {"appid": client.client_id, "appidacr": "1"})
+        claims.update(
+            sub=principal,
+            oid=principal,
+            tid=tid,
+            idtyp="app",
+            rh="0.devidp",
+            uti=secrets.token_urlsafe(16),
+            ver="2.0" if v2 else "1.0",
+        )
+        claims.update({"azp": client.client_id, "azpacr": "1"} if v2 else {"appid": client.client_id, "appidacr": "1"})
         if client.roles:
             claims["roles"] = list(client.roles)
         return claims
 
     def device_response_extra(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {"message": f"To sign in, use a web browser to open the page {body['verification_uri']} and enter "
-                           f"the code {body['user_code']} to authenticate."}
+        return {
+            "message": f"To sign in, use a web browser to open the page {body['verification_uri']} and enter "
+            f"the code {body['user_code']} to authenticate."
+        }
 
     def token_response(self, grant: Grant, response: dict[str, Any], now: int) -> dict[str, Any]:
         lifetime = self.access_token_lifetime

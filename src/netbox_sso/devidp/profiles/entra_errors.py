@@ -21,28 +21,38 @@ from netbox_sso.devidp.http import Response
 #: failure -> (HTTP status, OAuth error, AADSTS code, message template with {client_id} and {tenant}).
 CLIENT_AUTH_ERRORS: dict[str, tuple[int, str, int, str]] = {
     "unknown_client": (
-        400, "unauthorized_client", 700016,
+        400,
+        "unauthorized_client",
+        700016,
         "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if "
         "the application has not been installed by the administrator of the tenant or consented to by any user in "
         "the tenant. You may have sent your authentication request to the wrong tenant.",
     ),
     "invalid_secret": (
-        401, "invalid_client", 7000215,
+        401,
+        "invalid_client",
+        7000215,
         "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, "
         "not the client secret ID, for a secret added to app '{client_id}'.",
     ),
     "expired_secret": (
-        401, "invalid_client", 7000222,
+        401,
+        "invalid_client",
+        7000222,
         "The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal to create new "
         "keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added "
         "security: https://aka.ms/certCreds",
     ),
     "missing_credentials": (
-        401, "invalid_client", 7000218,
+        401,
+        "invalid_client",
+        7000218,
         "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
     ),
     "malformed": (
-        401, "invalid_client", 7000215,
+        401,
+        "invalid_client",
+        7000215,
         "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, "
         "not the client secret ID, for a secret added to app '{client_id}'.",
     ),
@@ -55,9 +65,16 @@ def entra_error(status: int, error: str, code: int, message: str) -> Response:
     """One token endpoint error as Entra words it (new trace and correlation IDs each time)."""
     timestamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
     trace_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
-    description = (f"AADSTS{code}: {message}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\n"
-                   f"Timestamp: {timestamp}")
-    body = {"error": error, "error_description": description, "error_codes": [code], "timestamp": timestamp,
-            "trace_id": trace_id, "correlation_id": correlation_id,
-            "error_uri": f"https://login.microsoftonline.com/error?code={code}"}
+    description = (
+        f"AADSTS{code}: {message}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}"
+    )
+    body = {
+        "error": error,
+        "error_description": description,
+        "error_codes": [code],
+        "timestamp": timestamp,
+        "trace_id": trace_id,
+        "correlation_id": correlation_id,
+        "error_uri": f"https://login.microsoftonline.com/error?code={code}",
+    }
     return Response.json(body, status, [("Cache-Control", "no-store, no-cache"), ("Pragma", "no-cache")])

@@ -115,9 +115,16 @@ class OktaProfile(Profile):
         """Okta's words (support.okta.com, "Invalid_Client Error Returned When Requesting OAuth Token(s)"): an
         unknown client_id in its API error format, a wrong (or deactivated) secret as an OAuth error."""
         if failure == "unknown_client":
-            return Response.json({"errorCode": "invalid_client", "errorSummary": "Invalid value for 'client_id' "
-                                  "parameter.", "errorLink": "invalid_client", "errorId": okta_id("oae", client_id),
-                                  "errorCauses": []}, 401)
+            return Response.json(
+                {
+                    "errorCode": "invalid_client",
+                    "errorSummary": "Invalid value for 'client_id' parameter.",
+                    "errorLink": "invalid_client",
+                    "errorId": okta_id("oae", client_id),
+                    "errorCauses": [],
+                },
+                401,
+            )
         description = {
             "missing_credentials": "No client credentials found.",
             "malformed": "Client authentication failed. Either the client or the client credentials are invalid.",

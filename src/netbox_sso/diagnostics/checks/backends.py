@@ -20,8 +20,19 @@ STOCK_COMMON_TENANT = frozenset({"azuread-oauth2", "azuread-oauth2-v2"})
 _OKTA_PATH = re.compile(r"^/oauth2(?:/[^/]+)?/?$")
 #: Backend setting suffixes worth a "did you mean" when a near spelling is used instead.
 IMPORTANT_SUFFIXES = (
-    "KEY", "SECRET", "OIDC_ENDPOINT", "TENANT_ID", "API_URL", "AUTHORITY_HOST", "SCOPE", "VERIFY_SSL",
-    "ID_TOKEN_ISSUER", "RESOURCE", "USE_PKCE", "IGNORE_DEFAULT_SCOPE", "AUTH_EXTRA_ARGUMENTS",
+    "KEY",
+    "SECRET",
+    "OIDC_ENDPOINT",
+    "TENANT_ID",
+    "API_URL",
+    "AUTHORITY_HOST",
+    "SCOPE",
+    "VERIFY_SSL",
+    "ID_TOKEN_ISSUER",
+    "RESOURCE",
+    "USE_PKCE",
+    "IGNORE_DEFAULT_SCOPE",
+    "AUTH_EXTRA_ARGUMENTS",
 )
 _KIND_SETTINGS = {"generic": ["OIDC_ENDPOINT"], "okta": ["API_URL"], "entra": ["TENANT_ID"]}
 
@@ -29,9 +40,13 @@ _KIND_SETTINGS = {"generic": ["OIDC_ENDPOINT"], "okta": ["API_URL"], "entra": ["
 def check_backends_exist(settings: NetBoxSettings, ctx: Context) -> Iterator[Finding]:
     raw = settings.get("REMOTE_AUTH_BACKEND")
     if raw is not None and not isinstance(raw, str | list | tuple):
-        yield finding("config.invalid_type", "error", "REMOTE_AUTH_BACKEND",
-                       f"must be a class path or a list of them, got {type(raw).__name__}",
-                       "write REMOTE_AUTH_BACKEND = 'social_core.backends.open_id_connect.OpenIdConnectAuth'")
+        yield finding(
+            "config.invalid_type",
+            "error",
+            "REMOTE_AUTH_BACKEND",
+            f"must be a class path or a list of them, got {type(raw).__name__}",
+            "write REMOTE_AUTH_BACKEND = 'social_core.backends.open_id_connect.OpenIdConnectAuth'",
+        )
         return
     unknown = False
     for backend in settings.backends():
@@ -39,29 +54,39 @@ def check_backends_exist(settings: NetBoxSettings, ctx: Context) -> Iterator[Fin
             unknown = True
             close = suggest(backend.path, known_backend_paths())
             yield finding(
-                "backend.unknown", "error", backend.setting,
+                "backend.unknown",
+                "error",
+                backend.setting,
                 f"{backend.path!r} is not an authentication backend class (no such module or class); NetBox "
                 "fails at the first sign-in" + (f"; did you mean {close!r}?" if close else ""),
-                f"use {close!r}" if close else
-                "use one of the reference's classes: social_core.backends.open_id_connect.OpenIdConnectAuth, "
+                f"use {close!r}"
+                if close
+                else "use one of the reference's classes: social_core.backends.open_id_connect.OpenIdConnectAuth, "
                 "social_core.backends.azuread.AzureADOAuth2, social_core.backends.okta_openidconnect.OktaOpenIdConnect",
             )
         elif backend.kind == "social-core":
             yield finding(
-                "backend.not_hardened", "info", backend.setting,
+                "backend.not_hardened",
+                "info",
+                backend.setting,
                 f"{backend.path} ({backend.name!r}) is social-core's class as is: netbox-sso hardens only the OIDC, "
                 "Entra ID and Okta backends, and its group mapping works with any",
-                "", backend.name,
+                "",
+                backend.name,
             )
     if not ctx.sso and not unknown:
         yield finding(
-            "backend.none", "warning", "REMOTE_AUTH_BACKEND",
+            "backend.none",
+            "warning",
+            "REMOTE_AUTH_BACKEND",
             "no single sign-on backend is enabled, so NetBox shows no SSO button",
             "set REMOTE_AUTH_BACKEND to your provider's class (see the reference's blocks)",
         )
     elif not settings.plugin_enabled:
         yield finding(
-            "plugin.not_enabled", "warning", "PLUGINS",
+            "plugin.not_enabled",
+            "warning",
+            "PLUGINS",
             "'netbox_sso' is not in PLUGINS: the stock social-core backends run unhardened (any Entra tenant "
             "accepted, the discovery-URL form answers HTTP 500) and no group mapping applies",
             "add it: PLUGINS = ['netbox_sso']",
@@ -78,14 +103,21 @@ def check_required_settings(settings: NetBoxSettings, ctx: Context) -> Iterator[
             name, value = settings.backend_setting(backend, suffix)
             if is_set(value):
                 continue
-            what = {"KEY": "client ID", "SECRET": "client secret", "OIDC_ENDPOINT": "issuer URL",
-                    "API_URL": "authorization server URL", "TENANT_ID": "directory (tenant) ID"}[suffix]
+            what = {
+                "KEY": "client ID",
+                "SECRET": "client secret",
+                "OIDC_ENDPOINT": "issuer URL",
+                "API_URL": "authorization server URL",
+                "TENANT_ID": "directory (tenant) ID",
+            }[suffix]
             consequence = {
                 "TENANT_ID": "netbox-sso then uses the 'common' endpoint and refuses every login (no tenant is "
                 "allowed); stock NetBox would accept any tenant",
             }.get(suffix, "sign-in fails")
             yield finding(
-                "setting.missing", "error", name,
+                "setting.missing",
+                "error",
+                name,
                 f"{backend.name} needs its {what}; {name} is not set ({consequence})",
                 f"set {name} = '<{what.replace(' ', '-')}>' (from the provider's app registration)",
                 backend.name,
@@ -100,7 +132,9 @@ def check_backend_settings_names(settings: NetBoxSettings, ctx: Context) -> Iter
         key = setting_prefix(spec.name) + "KEY"
         if spec.name not in enabled and key in settings.values:
             yield finding(
-                "setting.wrong_backend", "warning", key,
+                "setting.wrong_backend",
+                "warning",
+                key,
                 f"{key} configures backend {spec.name!r}, which REMOTE_AUTH_BACKEND does not enable"
                 + (f" (enabled: {', '.join(sorted(enabled))})" if enabled else ""),
                 "make REMOTE_AUTH_BACKEND match your provider, or rename the settings to the enabled backend's",
@@ -111,15 +145,18 @@ def check_backend_settings_names(settings: NetBoxSettings, ctx: Context) -> Iter
         for name in settings.values:
             if not name.startswith(prefix):
                 continue
-            suffix = name[len(prefix):]
+            suffix = name[len(prefix) :]
             if suffix in IMPORTANT_SUFFIXES:
                 continue
             close = suggest(suffix, list(IMPORTANT_SUFFIXES), cutoff=0.75)
             if close:
                 yield finding(
-                    "setting.unknown", "warning", name,
+                    "setting.unknown",
+                    "warning",
+                    name,
                     f"social-core reads no setting named {name}; did you mean {prefix + close!r}?",
-                    f"rename it to {prefix + close}", backend.name,
+                    f"rename it to {prefix + close}",
+                    backend.name,
                 )
 
 
@@ -131,14 +168,19 @@ def check_entra(settings: NetBoxSettings, ctx: Context) -> Iterator[Finding]:
         if is_set(tenant) and backend.name in STOCK_COMMON_TENANT:
             if settings.plugin_enabled:
                 yield finding(
-                    "entra.tenant_ignored_by_stock", "info", name,
+                    "entra.tenant_ignored_by_stock",
+                    "info",
+                    name,
                     f"stock {backend.name} ignores {name} (it signs in through 'common' and accepts any tenant); "
                     "netbox-sso enforces it: only this tenant's users can sign in",
-                    "", backend.name,
+                    "",
+                    backend.name,
                 )
             else:
                 yield finding(
-                    "entra.tenant_ignored_by_stock", "warning", name,
+                    "entra.tenant_ignored_by_stock",
+                    "warning",
+                    name,
                     f"stock {backend.name} ignores {name}: it signs in through 'common' and accepts users of "
                     "any Microsoft Entra tenant",
                     "enable netbox-sso (PLUGINS = ['netbox_sso']), which enforces the tenant",
@@ -147,7 +189,9 @@ def check_entra(settings: NetBoxSettings, ctx: Context) -> Iterator[Finding]:
         allowed = settings.plugin_config.get("entra_allowed_tenants") or ()
         if is_set(tenant) and str(tenant).strip().lower() in MULTI_TENANT and not allowed:
             yield finding(
-                "entra.multi_tenant", "error", name,
+                "entra.multi_tenant",
+                "error",
+                name,
                 f"{name} = {tenant!r} admits no tenant in netbox-sso: every login is refused until the allowed "
                 "tenants are listed",
                 f"set {name} to your directory (tenant) ID, or list tenant IDs in "
@@ -167,15 +211,25 @@ def check_oidc_endpoint(settings: NetBoxSettings, ctx: Context) -> Iterator[Find
         if not is_set(value):
             continue
         if not isinstance(value, str):
-            yield finding("config.invalid_type", "error", name, f"must be a URL string, got {type(value).__name__}",
-                           f"write {name} = 'https://<provider-domain>/'", backend.name)
+            yield finding(
+                "config.invalid_type",
+                "error",
+                name,
+                f"must be a URL string, got {type(value).__name__}",
+                f"write {name} = 'https://<provider-domain>/'",
+                backend.name,
+            )
             continue
         parts = urlsplit(value.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             yield finding(
-                "oidc.endpoint_invalid", "error", name, f"{value!r} is not an https URL",
+                "oidc.endpoint_invalid",
+                "error",
+                name,
+                f"{value!r} is not an https URL",
                 f"write {name} = 'https://<provider-domain>/<issuer path>' (the issuer, as in the provider's "
-                "discovery document)", backend.name,
+                "discovery document)",
+                backend.name,
             )
             continue
         if parts.scheme == "http":
@@ -185,14 +239,19 @@ def check_oidc_endpoint(settings: NetBoxSettings, ctx: Context) -> Iterator[Find
             form = "the discovery-document URL" if value.rstrip("/").endswith(WELL_KNOWN_SUFFIX) else "a trailing slash"
             if settings.plugin_enabled:
                 yield finding(
-                    "oidc.endpoint_form", "info", name,
+                    "oidc.endpoint_form",
+                    "info",
+                    name,
                     f"{name} is {form}; netbox-sso uses the issuer {issuer!r} (stock NetBox appends "
                     "/.well-known/openid-configuration to the value as is, gets 404 and answers HTTP 500)",
-                    "", backend.name,
+                    "",
+                    backend.name,
                 )
             else:
                 yield finding(
-                    "oidc.endpoint_form", "error", name,
+                    "oidc.endpoint_form",
+                    "error",
+                    name,
                     f"{name} is {form}: stock social-core appends /.well-known/openid-configuration to it, gets 404 "
                     "and NetBox answers HTTP 500 ('Unable to begin single sign-on')",
                     f"set {name} = {issuer!r} (the issuer), or enable netbox-sso, which accepts both forms",
@@ -210,7 +269,9 @@ def check_okta(settings: NetBoxSettings, ctx: Context) -> Iterator[Finding]:
             parts = urlsplit(value.strip())
             if parts.scheme not in ("http", "https") or not parts.hostname or not _OKTA_PATH.match(parts.path or "/"):
                 yield finding(
-                    "okta.api_url_form", "error", name,
+                    "okta.api_url_form",
+                    "error",
+                    name,
                     f"{value!r} is not an Okta authorization server URL: it must end /oauth2/ (the org server) or "
                     "/oauth2/<auth-server-id>/ (a custom server)",
                     f"write {name} = 'https://<okta-domain>/oauth2/' or 'https://<okta-domain>/oauth2/default/'",
@@ -225,16 +286,22 @@ def check_okta(settings: NetBoxSettings, ctx: Context) -> Iterator[Finding]:
             continue
         if settings.plugin_enabled:
             yield finding(
-                "okta.groups_scope", "info", scope_name,
+                "okta.groups_scope",
+                "info",
+                scope_name,
                 "Okta releases the groups claim only for the 'groups' scope; netbox-sso adds it at start-up "
                 "because groups are mapped for okta-openidconnect",
-                "", backend.name,
+                "",
+                backend.name,
             )
         else:
             yield finding(
-                "okta.groups_scope", "warning", scope_name,
-                "Okta releases the groups claim only for the 'groups' scope, which is not requested: groups "
-                "never sync", f"set {scope_name} = ['groups']", backend.name,
+                "okta.groups_scope",
+                "warning",
+                scope_name,
+                "Okta releases the groups claim only for the 'groups' scope, which is not requested: groups never sync",
+                f"set {scope_name} = ['groups']",
+                backend.name,
             )
 
 
@@ -244,10 +311,13 @@ def _insecure(settings: NetBoxSettings, name: str, value: str, backend: str) -> 
         return
     weakened = bool(settings.plugin_config.get("allow_insecure_http"))
     yield finding(
-        "url.insecure_http", "warning" if weakened else "error", name,
+        "url.insecure_http",
+        "warning" if weakened else "error",
+        name,
         f"{value!r} uses plain http on {host!r}: the client secret and tokens travel in clear"
         + (" (allowed by allow_insecure_http)" if weakened else "; netbox-sso refuses it"),
-        "use the provider's https URL", backend,
+        "use the provider's https URL",
+        backend,
     )
 
 
@@ -255,7 +325,9 @@ def check_verify_ssl(settings: NetBoxSettings, ctx: Context) -> Iterator[Finding
     for name, value in settings.values.items():
         if name.startswith("SOCIAL_AUTH_") and name.endswith("VERIFY_SSL") and value is False:
             yield finding(
-                "tls.verify_disabled", "warning", name,
+                "tls.verify_disabled",
+                "warning",
+                name,
                 f"{name} = False: the identity provider's certificate is not verified, so anyone on the path can "
                 "impersonate it and mint identities",
                 f"remove {name} and make NetBox trust the provider's CA instead: set REQUESTS_CA_BUNDLE=/path/to/"
@@ -278,7 +350,9 @@ def check_placeholders(settings: NetBoxSettings, ctx: Context) -> Iterator[Findi
             match = PLACEHOLDER.search(text)
             if match:
                 yield finding(
-                    "config.placeholder", "error", where,
+                    "config.placeholder",
+                    "error",
+                    where,
                     f"still holds the manual's placeholder {match.group(0)}",
                     "replace it with your value (from the provider's app registration)",
                 )

@@ -16,13 +16,26 @@ def parse_mapping(settings: NetBoxSettings) -> tuple[SSOConfig | None, list[Find
     """The mapping rules as NetBox would load them, and every problem as a finding."""
     plugins = settings.get("PLUGINS_CONFIG")
     if plugins is not None and not isinstance(plugins, Mapping):
-        return None, [finding("config.invalid_type", "error", "PLUGINS_CONFIG",
-                               f"must be a dict, got {type(plugins).__name__}", "write PLUGINS_CONFIG = {...}")]
+        return None, [
+            finding(
+                "config.invalid_type",
+                "error",
+                "PLUGINS_CONFIG",
+                f"must be a dict, got {type(plugins).__name__}",
+                "write PLUGINS_CONFIG = {...}",
+            )
+        ]
     defaults = settings.get("REMOTE_AUTH_DEFAULT_GROUPS") or ()
     if isinstance(defaults, str) or not isinstance(defaults, list | tuple):
-        return None, [finding("config.invalid_type", "error", "REMOTE_AUTH_DEFAULT_GROUPS",
-                               f"must be a list of group names, got {defaults!r}",
-                               "write e.g. REMOTE_AUTH_DEFAULT_GROUPS = ['Viewers']")]
+        return None, [
+            finding(
+                "config.invalid_type",
+                "error",
+                "REMOTE_AUTH_DEFAULT_GROUPS",
+                f"must be a list of group names, got {defaults!r}",
+                "write e.g. REMOTE_AUTH_DEFAULT_GROUPS = ['Viewers']",
+            )
+        ]
     try:
         config = parse_config(
             (plugins or {}).get("netbox_sso"),
@@ -50,11 +63,14 @@ def check_mapping_backends(settings: NetBoxSettings, ctx: Context) -> Iterator[F
     for backend in ctx.sso:
         if config.rules_for(backend.name) is None and not defaults:
             yield finding(
-                "mapping.absent", "info", f"PLUGINS_CONFIG['netbox_sso']['backends'][{backend.name!r}]",
+                "mapping.absent",
+                "info",
+                f"PLUGINS_CONFIG['netbox_sso']['backends'][{backend.name!r}]",
                 f"users signing in through {backend.name} get no groups and no permissions: they see 'You do not "
                 "have permission' until an administrator assigns groups",
                 "map the provider's groups to NetBox groups (group_map, superuser_groups) or set "
-                "REMOTE_AUTH_DEFAULT_GROUPS", backend.name,
+                "REMOTE_AUTH_DEFAULT_GROUPS",
+                backend.name,
             )
 
 
@@ -76,20 +92,33 @@ def check_groups_exist(
     if config is None:
         return
     if existing is None:
-        yield finding("groups.unchecked", "info", "DATABASES", f"mapped groups not checked: {error}",
-                       "run check where NetBox's database is reachable")
+        yield finding(
+            "groups.unchecked",
+            "info",
+            "DATABASES",
+            f"mapped groups not checked: {error}",
+            "run check where NetBox's database is reachable",
+        )
         return
     for group, (setting, created) in sorted(mapped_groups(config).items()):
         if group in existing:
             continue
         if created:
-            yield finding("groups.missing", "info", setting,
-                           f"NetBox group {group!r} does not exist yet; create_groups makes it at the first login "
-                           "that needs it", "")
+            yield finding(
+                "groups.missing",
+                "info",
+                setting,
+                f"NetBox group {group!r} does not exist yet; create_groups makes it at the first login that needs it",
+                "",
+            )
         else:
-            yield finding("groups.missing", "warning", setting,
-                           f"NetBox group {group!r} does not exist, so mapping to it does nothing (and is logged)",
-                           f"create the group {group!r} in NetBox (Admin > Groups), or set 'create_groups': True")
+            yield finding(
+                "groups.missing",
+                "warning",
+                setting,
+                f"NetBox group {group!r} does not exist, so mapping to it does nothing (and is logged)",
+                f"create the group {group!r} in NetBox (Admin > Groups), or set 'create_groups': True",
+            )
 
 
 def check_groups(settings: NetBoxSettings, ctx: Context) -> Iterator[Finding]:
@@ -106,7 +135,13 @@ def netbox_group_names(settings: NetBoxSettings, timeout: float = 5.0) -> set[st
     db = databases.get("default") if isinstance(databases, Mapping) else settings.get("DATABASE")
     if not isinstance(db, Mapping):
         raise ValueError("DATABASES['default'] is not set")
-    params: dict[str, Any] = {"dbname": db.get("NAME"), "user": db.get("USER"), "password": db.get("PASSWORD"),
-              "host": db.get("HOST") or None, "port": db.get("PORT") or None, "connect_timeout": max(1, int(timeout))}
+    params: dict[str, Any] = {
+        "dbname": db.get("NAME"),
+        "user": db.get("USER"),
+        "password": db.get("PASSWORD"),
+        "host": db.get("HOST") or None,
+        "port": db.get("PORT") or None,
+        "connect_timeout": max(1, int(timeout)),
+    }
     with psycopg.connect(**{k: v for k, v in params.items() if v not in (None, "")}) as conn:
         return {row[0] for row in conn.execute("SELECT name FROM users_group")}

@@ -28,13 +28,23 @@ def check_pipeline(settings: NetBoxSettings, ctx: Context) -> Iterator[Finding]:
         return
     name = "SOCIAL_AUTH_PIPELINE"
     if isinstance(raw, str) or not isinstance(raw, list | tuple) or not all(isinstance(s, str) for s in raw):
-        yield finding("config.invalid_type", "error", name, "must be a tuple of dotted step paths",
-                       "copy NetBox's default pipeline and edit it")
+        yield finding(
+            "config.invalid_type",
+            "error",
+            name,
+            "must be a tuple of dotted step paths",
+            "copy NetBox's default pipeline and edit it",
+        )
         return
     steps = list(raw)
     for step in sorted({s for s in steps if steps.count(s) > 1}):
-        yield finding("pipeline.duplicate_step", "error", name, f"{step} is listed {steps.count(step)} times",
-                       "list each step once")
+        yield finding(
+            "pipeline.duplicate_step",
+            "error",
+            name,
+            f"{step} is listed {steps.count(step)} times",
+            "list each step once",
+        )
     known = known_pipeline_steps()
     for step in steps:
         if step in known:
@@ -42,7 +52,9 @@ def check_pipeline(settings: NetBoxSettings, ctx: Context) -> Iterator[Finding]:
         if step.startswith(("social_core.", "netbox_sso.", "netbox.")) or not _module_exists(step):
             close = suggest(step, sorted(known))
             yield finding(
-                "pipeline.unknown_step", "error", f"{name}[{steps.index(step)}]",
+                "pipeline.unknown_step",
+                "error",
+                f"{name}[{steps.index(step)}]",
                 f"{step!r} does not exist; every sign-in fails" + (f"; did you mean {close!r}?" if close else ""),
                 f"use {close!r}" if close else "remove it or install the package that provides it",
             )
@@ -56,23 +68,34 @@ def check_pipeline(settings: NetBoxSettings, ctx: Context) -> Iterator[Finding]:
             continue
         if role in REQUIRED_ROLES or (role == "get_username" and "create_user" in positions):
             yield finding(
-                "pipeline.missing_step", "error", name,
-                f"the {role} step is missing: " + ("create_user has no username" if role == "get_username"
-                                                    else "no one can sign in"),
+                "pipeline.missing_step",
+                "error",
+                name,
+                f"the {role} step is missing: "
+                + ("create_user has no username" if role == "get_username" else "no one can sign in"),
                 f"add social_core.pipeline.{'user' if role == 'get_username' else 'social_auth'}.{role} "
                 "(NetBox's default pipeline has it)",
             )
         else:
-            effect = {"create_user": "new users are never created (only accounts already linked can sign in)",
-                      "load_extra_data": "tokens and expiry are not kept",
-                      "user_details": "names and email addresses are never updated from the provider"}[role]
-            yield finding("pipeline.missing_step", "warning", name, f"the {role} step is missing: {effect}",
-                           f"add the {role} step unless that is intended")
+            effect = {
+                "create_user": "new users are never created (only accounts already linked can sign in)",
+                "load_extra_data": "tokens and expiry are not kept",
+                "user_details": "names and email addresses are never updated from the provider",
+            }[role]
+            yield finding(
+                "pipeline.missing_step",
+                "warning",
+                name,
+                f"the {role} step is missing: {effect}",
+                f"add the {role} step unless that is intended",
+            )
     ordered = [role for role, _ in STEP_ROLES if role in positions]
     for before, after in itertools.pairwise(ordered):
         if positions[before] > positions[after]:
             yield finding(
-                "pipeline.order", "error", name,
+                "pipeline.order",
+                "error",
+                name,
                 f"{before} must run before {after}, but is listed after it",
                 "order the steps as NetBox's default pipeline: social_details, social_uid, social_user, "
                 "get_username, create_user, associate_user, load_extra_data, user_details",
@@ -81,24 +104,34 @@ def check_pipeline(settings: NetBoxSettings, ctx: Context) -> Iterator[Finding]:
         if step in ASSOCIATE_BY_EMAIL:
             if settings.plugin_enabled:
                 yield finding(
-                    "pipeline.associate_by_email", "info", name,
+                    "pipeline.associate_by_email",
+                    "info",
+                    name,
                     "associate_by_email links a sign-in to an existing account with the same email; netbox-sso "
                     "replaces it with a safe version (verified email only, never superusers or break-glass "
-                    "accounts)", "",
+                    "accounts)",
+                    "",
                 )
             else:
                 yield finding(
-                    "pipeline.associate_by_email", "error", name,
+                    "pipeline.associate_by_email",
+                    "error",
+                    name,
                     "associate_by_email links a sign-in to any existing account with the same email, verified or "
                     "not (account takeover, 'nOAuth')",
                     "remove it, or enable netbox-sso, which makes it safe",
                 )
     if REFERENCE_ENTRA_STEP in steps:
         yield finding(
-            "pipeline.reference_step", "info" if settings.plugin_enabled else "error", name,
+            "pipeline.reference_step",
+            "info" if settings.plugin_enabled else "error",
+            name,
             f"{REFERENCE_ENTRA_STEP} is not an installed module; "
-            + ("netbox-sso translates it into its own group-mapping steps at start-up" if settings.plugin_enabled
-               else "every sign-in fails with ImportError"),
+            + (
+                "netbox-sso translates it into its own group-mapping steps at start-up"
+                if settings.plugin_enabled
+                else "every sign-in fails with ImportError"
+            ),
             "" if settings.plugin_enabled else "enable netbox-sso (PLUGINS = ['netbox_sso'])",
         )
     try:
@@ -128,6 +161,9 @@ def known_pipeline_steps() -> frozenset[str]:
                 tree = ast.parse(file.read_text(encoding="utf-8"))
             except (OSError, SyntaxError, UnicodeDecodeError):
                 continue
-            steps |= {f"social_core.pipeline.{file.stem}.{node.name}" for node in tree.body
-                      if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")}
+            steps |= {
+                f"social_core.pipeline.{file.stem}.{node.name}"
+                for node in tree.body
+                if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")
+            }
     return frozenset(steps)

@@ -21,18 +21,28 @@ def check_session_age(settings: NetBoxSettings, ctx: Context) -> Iterator[Findin
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
-        yield finding("config.invalid_type", "error", name, f"must be a number of seconds, got {value!r}",
-                       f"write e.g. {name} = 86400")
+        yield finding(
+            "config.invalid_type",
+            "error",
+            name,
+            f"must be a number of seconds, got {value!r}",
+            f"write e.g. {name} = 86400",
+        )
         return
     if value < MIN_SESSION_AGE:
         yield finding(
-            "session.cookie_age", "warning", name,
+            "session.cookie_age",
+            "warning",
+            name,
             f"{name} = {value:g} s: sessions end after less than {MIN_SESSION_AGE // 60} minutes, so users are sent "
-            "back through the identity provider mid-task", f"use at least {MIN_SESSION_AGE} (the reference shows 3600)",
+            "back through the identity provider mid-task",
+            f"use at least {MIN_SESSION_AGE} (the reference shows 3600)",
         )
     elif value > MAX_SESSION_AGE:
         yield finding(
-            "session.cookie_age", "warning", name,
+            "session.cookie_age",
+            "warning",
+            name,
             f"{name} = {value:g} s ({value / 86400:.0f} days): a session outlives the account's disabling at the "
             "identity provider by that long (NetBox does not refresh tokens)",
             f"use at most {MAX_SESSION_AGE // 86400} days; the reference suggests 86400 (24 hours)",
@@ -46,7 +56,9 @@ def check_cleartext_secrets(settings: NetBoxSettings, ctx: Context) -> Iterator[
         if not is_secret or not isinstance(value, str) or not value or PLACEHOLDER.search(value):
             continue
         yield finding(
-            "secret.cleartext", "warning", name,
+            "secret.cleartext",
+            "warning",
+            name,
             f"{name} is written in clear in {settings.path.name} (line {line}): anyone who can read the file, a "
             "backup or the repository holding it has it",
             f"read it from the environment or a file readable by NetBox only: {name} = os.environ['{name}'] or "

@@ -11,8 +11,10 @@ from netbox_sso.jobs import prune_events, scrub_tokens
 
 
 class Command(BaseCommand):
-    help = ("Delete SSO audit events older than PLUGINS_CONFIG['netbox_sso']['audit_retention_days'] (default 90) "
-            "and plaintext tokens left in social-auth links.")
+    help = (
+        "Delete SSO audit events older than PLUGINS_CONFIG['netbox_sso']['audit_retention_days'] (default 90) "
+        "and plaintext tokens left in social-auth links."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--days", type=int, default=None, help="retention in days (overrides the setting)")

@@ -31,14 +31,22 @@ class Command(BaseCommand):
         for command in (create, sub.add_parser("set", help="change a connection's settings")):
             if command is not create:
                 command.add_argument("name")
-            command.add_argument("--backend", required=command is create,
-                                 help="sign-in backend of the provisioned users: azuread-oauth2, "
-                                      "okta-openidconnect, oidc")
+            command.add_argument(
+                "--backend",
+                required=command is create,
+                help="sign-in backend of the provisioned users: azuread-oauth2, okta-openidconnect, oidc",
+            )
             command.add_argument("--tenant-id", help="Entra ID directory (tenant) ID")
-            command.add_argument("--group-key", choices=[c.value or "auto" for c in GroupKey],
-                                 help="group attribute the mapping rules are keyed by (auto: Entra externalId)")
-            command.add_argument("--token-action", choices=[c.value for c in TokenAction],
-                                 help="what deprovisioning does to the user's API tokens (default disable)")
+            command.add_argument(
+                "--group-key",
+                choices=[c.value or "auto" for c in GroupKey],
+                help="group attribute the mapping rules are keyed by (auto: Entra externalId)",
+            )
+            command.add_argument(
+                "--token-action",
+                choices=[c.value for c in TokenAction],
+                help="what deprovisioning does to the user's API tokens (default disable)",
+            )
             command.add_argument("--dry-run", choices=sorted(_ON_OFF), help="report deprovisioning only")
             command.add_argument("--enabled", choices=sorted(_ON_OFF))
             command.add_argument("--rate-limit", type=int, help="requests per minute (0: unlimited)")
@@ -57,8 +65,12 @@ class Command(BaseCommand):
     @staticmethod
     def _fields(options: dict[str, Any]) -> dict[str, Any]:
         fields: dict[str, Any] = {}
-        for option, field in (("backend", "backend"), ("tenant_id", "tenant_id"), ("token_action", "token_action"),
-                              ("rate_limit", "rate_limit")):
+        for option, field in (
+            ("backend", "backend"),
+            ("tenant_id", "tenant_id"),
+            ("token_action", "token_action"),
+            ("rate_limit", "rate_limit"),
+        ):
             if options.get(option) is not None:
                 fields[field] = options[option]
         if options.get("group_key") is not None:
@@ -69,10 +81,12 @@ class Command(BaseCommand):
         return fields
 
     def _describe(self, connection: SCIMConnection) -> str:
-        return (f"{connection.name}: backend={connection.backend} tenant_id={connection.tenant_id or '-'} "
-                f"group_key={connection.effective_group_key} token_action={connection.token_action} "
-                f"dry_run={connection.dry_run} enabled={connection.enabled} rate_limit={connection.rate_limit}/min "
-                f"token=nbscim_{connection.token_prefix}_... rotated={connection.token_rotated:%Y-%m-%d %H:%M}")
+        return (
+            f"{connection.name}: backend={connection.backend} tenant_id={connection.tenant_id or '-'} "
+            f"group_key={connection.effective_group_key} token_action={connection.token_action} "
+            f"dry_run={connection.dry_run} enabled={connection.enabled} rate_limit={connection.rate_limit}/min "
+            f"token=nbscim_{connection.token_prefix}_... rotated={connection.token_rotated:%Y-%m-%d %H:%M}"
+        )
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         if action == "list":
@@ -86,8 +100,9 @@ class Command(BaseCommand):
             fields = self._fields(options)
             backend = fields.pop("backend")
             if backend == "azuread-oauth2" and not fields.get("tenant_id"):
-                raise CommandError("--tenant-id is required for azuread-oauth2 (Entra ID sign-ins are keyed by "
-                                   "tenant and object ID)")
+                raise CommandError(
+                    "--tenant-id is required for azuread-oauth2 (Entra ID sign-ins are keyed by tenant and object ID)"
+                )
             connection, token = tokens.create_connection(name, backend, **fields)
             self.stdout.write(self._describe(connection))
             self.stdout.write(f"Token (shown once, store it in the provider now): {token}")
