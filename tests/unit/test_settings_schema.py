@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from netbox_sso.cli.explain import explain_command
 from netbox_sso.core import settings_schema as schema
+from netbox_sso.core.configuration_docs import render_markdown
 from netbox_sso.core.errors import ConfigError
 from netbox_sso.core.rules import BACKEND_KEYS, TOP_LEVEL_KEYS, parse_config
 
@@ -18,7 +19,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 
 def test_docs_configuration_md_is_generated_from_the_schema():
-    assert DOCS.read_text(encoding="utf-8") == schema.render_markdown(), (
+    assert DOCS.read_text(encoding="utf-8") == render_markdown(), (
         "docs/configuration.md is stale: run `python -m netbox_sso.core.configuration_docs`"
     )
 
@@ -26,7 +27,7 @@ def test_docs_configuration_md_is_generated_from_the_schema():
 def test_every_setting_is_documented_in_a_section_and_its_default_is_valid():
     for setting in (*schema.PLUGIN_SETTINGS.values(), *schema.BACKEND_SETTINGS.values()):
         assert setting.doc.strip() and setting.section in schema.SECTIONS, setting.key
-        assert f"`{setting.key}`" in schema.render_markdown()
+        assert f"`{setting.key}`" in render_markdown()
     values = schema.resolve({})
     assert set(values) == set(schema.PLUGIN_SETTINGS)
     assert values["idp_timeout"] == 10.0 and values["session_max_age_from_token"] is None

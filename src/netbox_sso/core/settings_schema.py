@@ -3,16 +3,17 @@
 The one owner of the plugin's settings (pure: no Django). Every reader derives from it: the
 PluginConfig's `default_settings`, the hardening settings (`netbox_sso.backends.config`), the audit
 settings (`netbox_sso.conf`), the mapping parser's known keys (`netbox_sso.core.rules`), `netbox-sso
-check` and `explain`, and `docs/configuration.md`, which is generated from this module:
+check` and `explain`, and `docs/configuration.md`, which is generated from this module
+(`netbox_sso.core.configuration_docs` renders it):
 
     python -m netbox_sso.core.configuration_docs      # rewrites docs/configuration.md
 
 (a unit test fails when the file is stale).
 
 Adding a setting is one declaration below (`_plugin(...)` for a top-level key, `_backend(...)` for a key
-of a backend's entry under `backends`), then regenerating docs/configuration.md. Its validator converts
-the raw value once, at start-up, and raises `Invalid(problem, fix)`; the caller adds the setting's path,
-so the administrator reads
+of a backend's entry under `backends`), then regenerating docs/configuration.md. Its validator (the general
+ones live in `netbox_sso.core.settings_validators` and are re-exported here) converts the raw value once, at
+start-up, and raises `Invalid(problem, fix)`; the caller adds the setting's path, so the administrator reads
 `PLUGINS_CONFIG['netbox_sso']['idp_timeout']: must be a number of seconds, got 'ten'. Fix: ...`.
 Keys whose shape is the mapping rules' business (`backends` and everything inside it,
 `break_glass_users`) are parsed by `netbox_sso.core.rules.parse_config`, which reports their problems in
@@ -22,14 +23,27 @@ the same style; the schema still declares their default and documentation.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from ipaddress import IPv4Network, IPv6Network, ip_network
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from netbox_sso.core.errors import PLUGIN_ROOT, ConfigError, ConfigProblem, setting_path
+
+# The declarations below are built from these; re-exported so `from netbox_sso.core.settings_schema import
+# Invalid, ip_networks, ...` keeps working for the readers and tests that validate one value.
+from netbox_sso.core.settings_validators import Invalid as Invalid
+from netbox_sso.core.settings_validators import Setting as Setting
+from netbox_sso.core.settings_validators import Validator as Validator
+from netbox_sso.core.settings_validators import boolean as boolean
+from netbox_sso.core.settings_validators import http_url as http_url
+from netbox_sso.core.settings_validators import ip_networks as ip_networks
+from netbox_sso.core.settings_validators import number as number
+from netbox_sso.core.settings_validators import one_of as one_of
+from netbox_sso.core.settings_validators import optional as optional
+from netbox_sso.core.settings_validators import optional_string as optional_string
+from netbox_sso.core.settings_validators import or_default as or_default
+from netbox_sso.core.settings_validators import string_list as string_list
+from netbox_sso.core.settings_validators import type_name as type_name
+from netbox_sso.core.settings_validators import within as within
 
 #: The largest `metadata_cache_ttl` (a day): discovery documents and keys must be re-read at least daily.
 MAX_CACHE_TTL = 86400
@@ -49,122 +63,7 @@ SESSION_CAP_MODES: dict[Any, str | None] = {
 INVALID_SETTING = "plugin.invalid_setting"
 
 
-class Invalid(ValueError):
-    """Raised by a validator: what is wrong with the value and how to fix it (the path is added later)."""
-
-    def __init__(self, problem: str, fix: str) -> None:
-        super().__init__(problem)
-        self.problem, self.fix = problem, fix
-
-
-Validator = Callable[[Any], Any]
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One key of PLUGINS_CONFIG['netbox_sso'] (scope 'plugin') or of a backend's entry (scope 'backend')."""
-
-    key: str
-    default: Any
-    doc: str
-    section: str
-    scope: str = "plugin"
-    #: Converts and checks a raw value; None when `netbox_sso.core.rules` parses the key.
-    validate: Validator | None = None
-    #: How the default reads in the documentation, when the value alone would not say it.
-    default_doc: str | None = None
-    #: True when a non-default value weakens sign-in security (said at WARNING on start-up).
-    weakens: bool = False
-
-    @property
-    def parsed_by_rules(self) -> bool:
-        return self.validate is None
-
-    def convert(self, value: Any) -> Any:
-        """The value in effect: the default when absent (None), else the validated value."""
-        if value is None:
-            value = copy.deepcopy(self.default)
-        return value if self.validate is None else self.validate(value)
-
-
-# --- validators -----------------------------------------------------------------------------------------
-
-
-def _type_name(value: Any) -> str:
-    return {dict: "dict", list: "list", tuple: "tuple", str: "string", bool: "bool", int: "int"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise Invalid(f"must be True or False, got {value!r}", "write True or False (no quotes)")
-
-
-def number(*, unit: str, minimum: float = 0, exclusive: bool = False, integer: bool = False) -> Validator:
-    """A number (or a numeric string, as read from an environment variable) not below `minimum`."""
-
-    def validate(value: Any) -> float | int:
-        converted: float | int | None = None
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            converted = value
-        elif isinstance(value, str):
-            try:
-                converted = float(value.strip())
-            except ValueError:
-                converted = None
-        what = "a whole number" if integer else "a number"
-        if converted is None or converted != converted:  # NaN
-            raise Invalid(f"must be {what} of {unit}, got {value!r}", f"write e.g. {int(minimum) + 10} (no quotes)")
-        if converted < minimum or (exclusive and converted == minimum):
-            bound = f"more than {minimum:g}" if exclusive else f"at least {minimum:g}"
-            raise Invalid(f"must be {bound} {unit}, got {value!r}", f"write a value {bound}")
-        return int(converted) if integer else float(converted)
-
-    return validate
-
-
-def string_list(what: str) -> Validator:
-    """A list of non-empty strings; a single string is a list of one."""
-
-    def validate(value: Any) -> tuple[str, ...]:
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list | tuple | set | frozenset):
-            raise Invalid(f"must be a list of strings ({what}), got {_type_name(value)}", f"write e.g. ['{what}']")
-        for index, item in enumerate(items):
-            if not isinstance(item, str) or not item.strip():
-                raise Invalid(f"item {index} must be a non-empty string ({what}), got {item!r}", "quote it")
-        return tuple(items)
-
-    return validate
-
-
-def optional_string(what: str) -> Validator:
-    """A non-empty string, or None (an empty string counts as None)."""
-
-    def validate(value: Any) -> str | None:
-        if value is None or value == "":
-            return None
-        if not isinstance(value, str):
-            raise Invalid(f"must be a string ({what}) or None, got {_type_name(value)}", f"write e.g. '{what}'")
-        return value
-
-    return validate
-
-
-def one_of(*choices: str) -> Validator:
-    """One of `choices` (strings)."""
-
-    def validate(value: Any) -> str:
-        if value not in choices:
-            raise Invalid(
-                f"{value!r} is not one of {', '.join(repr(c) for c in choices)}",
-                f"use {' or '.join(repr(c) for c in choices)}",
-            )
-        return str(value)
-
-    return validate
+# --- validators of one setting each (the general ones: netbox_sso.core.settings_validators) ----------------
 
 
 def session_cap(value: Any) -> str | None:
@@ -172,28 +71,6 @@ def session_cap(value: Any) -> str | None:
         return SESSION_CAP_MODES[value]
     except (KeyError, TypeError):
         raise Invalid(f"{value!r} is not a session cap mode", "use True, False, 'id_token' or 'access_token'") from None
-
-
-def http_url(value: Any) -> str:
-    """An http(s) URL with a host, without its trailing slash."""
-    parts = urlsplit(value) if isinstance(value, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Invalid(f"must be an https URL, got {value!r}", "write e.g. 'https://graph.microsoft.us'")
-    return str(value).rstrip("/")
-
-
-def ip_networks(value: Any) -> tuple[IPv4Network | IPv6Network, ...]:
-    """IP addresses or CIDR networks, as networks (an address is a network of one)."""
-    networks = []
-    for item in string_list("IP address or CIDR network")(value):
-        try:
-            networks.append(ip_network(item.strip(), strict=False))
-        except ValueError:
-            raise Invalid(
-                f"{item!r} is not an IP address or CIDR network",
-                "list your reverse proxies' addresses, e.g. ['10.0.0.5', '192.0.2.0/28']",
-            ) from None
-    return tuple(networks)
 
 
 def backchannel_mode(value: Any) -> bool | frozenset[str] | None:
@@ -206,21 +83,6 @@ def backchannel_mode(value: Any) -> bool | frozenset[str] | None:
         f"must be True, False, None or a list of backend names, got {value!r}",
         "write None (automatic: where the provider advertises it), True, False or e.g. ['oidc']",
     )
-
-
-def optional(validator: Validator) -> Validator:
-    """The validator, with None (the default) kept as None."""
-    return lambda value: None if value is None else validator(value)
-
-
-def within(validator: Validator, low: int, high: int | None = None) -> Validator:
-    """The validator's number brought within [low, high] (a bound, not an error: kept from 0.1)."""
-    return lambda value: max(low, validator(value) if high is None else min(validator(value), high))
-
-
-def or_default(validator: Validator, default: Any) -> Validator:
-    """The validator's value, or `default` when it is empty."""
-    return lambda value: validator(value) or default
 
 
 # --- the settings ---------------------------------------------------------------------------------------
@@ -435,7 +297,7 @@ def backend_blocks(value: Any) -> dict[str, Any]:
     """A dict of backend name -> dict (the entries' keys are `core.access_tokens`' to check)."""
     if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
         raise Invalid(
-            f"must be a dict of backend name -> settings, got {_type_name(value)}",
+            f"must be a dict of backend name -> settings, got {type_name(value)}",
             "write {'oidc': {'read_scopes': ['netbox.read'], ...}}",
         )
     return dict(value)
@@ -589,45 +451,3 @@ def resolve(raw: Mapping[str, Any] | None) -> dict[str, Any]:
     if problems:
         raise ConfigError(problems)
     return values
-
-
-# --- documentation --------------------------------------------------------------------------------------
-
-DOCS_PATH = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
-
-
-def _default_text(setting: Setting) -> str:
-    if setting.default_doc:
-        return setting.default_doc
-    return f"`{setting.default!r}`"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def render_markdown() -> str:
-    """docs/configuration.md: every setting, grouped by section, with its default and what it does."""
-    lines = [
-        "# Configuration reference",
-        "",
-        "<!-- Generated by `python -m netbox_sso.core.configuration_docs` from "
-        "src/netbox_sso/core/settings_schema.py; do not edit by hand. -->",
-        "",
-        "Every key of `PLUGINS_CONFIG['netbox_sso']` in NetBox's `configuration.py`. All are optional. Values are "
-        "validated once, when NetBox starts: a wrong value stops NetBox with the setting's path, the problem and "
-        "the fix (`netbox-sso check` reports the same without starting NetBox).",
-        "",
-        "```python",
-        "PLUGINS = ['netbox_sso']",
-        "PLUGINS_CONFIG = {'netbox_sso': {",
-        "    'idp_timeout': 10,",
-        "    'backends': {'oidc': {'group_map': {'netbox-admins': 'Admins'}}},",
-        "}}",
-        "```",
-    ]
-    for section, intro in SECTIONS.items():
-        rows = [s for s in (*PLUGIN_SETTINGS.values(), *BACKEND_SETTINGS.values()) if s.section == section]
-        lines += ["", f"## {section}", "", intro, "", "| Setting | Default | What it does |", "| --- | --- | --- |"]
-        lines += [f"| `{s.key}` | {_cell(_default_text(s))} | {_cell(s.doc)} |" for s in rows]
-    return "\n".join(lines) + "\n"
