@@ -76,9 +76,12 @@ class FakeProvider:
     def __init__(self) -> None:
         self.routes: dict[str, tuple[int, Any]] = {}
         self.calls: list[str] = []
+        #: requests' keyword arguments of each call (proxies, verify, headers...).
+        self.sent: list[dict[str, Any]] = []
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         self.calls.append(url)
+        self.sent.append(kwargs)
         status, body = self.routes.get(url, (404, {"error": "not_found"}))
         response = requests.Response()
         response.status_code = status
