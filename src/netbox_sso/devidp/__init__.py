@@ -76,7 +76,12 @@ Control API (JSON, loopback peers only): GET /_devidp/ (state), GET|POST /_devid
 DELETE /_devidp/users/<name>, POST /_devidp/clients, POST /_devidp/rotate {profile?, drop_previous?,
 grace_seconds?}, GET|POST|DELETE /_devidp/faults (POST {"fault": name, ...params}; DELETE ?name=),
 GET|DELETE /_devidp/log, POST /_devidp/sessions/end {username} (ends sessions, sends back-channel logout),
-POST /_devidp/device/approve {user_code, username}.
+POST /_devidp/device/approve {user_code, username}, POST /_devidp/api_tokens {token, profile?, owner?}.
+
+Directories (`netbox_sso.devidp.directory`): the keycloak profile serves the Admin REST API's user list
+(<root>/admin/realms/<realm>/users, for a client-credentials token of a client whose `roles` hold
+view-users), the authentik profile its users API (<root>/api/v3/core/users/, for a registered API token).
+A removed user (DELETE /_devidp/users/<name>) is absent there, a disabled one `enabled`/`is_active` false.
 
 Faults: see `netbox_sso.devidp.faults.FAULTS` (name -> parameters, endpoints, description).
 """

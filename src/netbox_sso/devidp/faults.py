@@ -11,7 +11,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-ENDPOINTS = frozenset({"discovery", "jwks", "authorize", "token", "userinfo", "end_session", "revoke", "graph"})
+#: "directory": the Keycloak admin and Authentik users APIs (netbox_sso.devidp.directory).
+ENDPOINTS = frozenset(
+    {"discovery", "jwks", "authorize", "token", "userinfo", "end_session", "revoke", "graph", "directory"}
+)
 COMMON = {"endpoint", "profile", "times"}
 
 

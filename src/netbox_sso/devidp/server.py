@@ -118,6 +118,8 @@ class DevIdP(AuthorizeEndpoints, TokenEndpoints, ResourceEndpoints):
         }
 
         self.faults = FaultRegistry()
+        #: Profile prefix -> API token -> its owner (None: may view every user); see devidp.directory.
+        self.api_tokens: dict[str, dict[str, str | None]] = {}
         self.requests_log: list[tuple[str, str]] = []
         self.backchannel_log: list[dict[str, Any]] = []
         self._codes: dict[str, CodeRecord] = {}
@@ -272,6 +274,11 @@ class DevIdP(AuthorizeEndpoints, TokenEndpoints, ResourceEndpoints):
     def remove_user(self, username: str) -> None:
         with self._lock:
             self.users.pop(username, None)
+
+    def register_api_token(self, token: str, profile: str = "authentik", owner: str | None = None) -> None:
+        """An API token of a directory API (Authentik's); `owner` None may view every user."""
+        with self._lock:
+            self.api_tokens.setdefault(self.profile(profile).prefix, {})[token] = owner
 
     def rotate_keys(
         self,
@@ -437,6 +444,9 @@ class DevIdP(AuthorizeEndpoints, TokenEndpoints, ResourceEndpoints):
                 with self._lock:
                     self.clients[client.client_id] = client
                 return Response.json({"client_id": client.client_id})
+            if path == "/_devidp/api_tokens" and method == "POST":
+                self.register_api_token(body["token"], body.get("profile") or "authentik", body.get("owner"))
+                return Response.json({"ok": True})
             if path == "/_devidp/rotate" and method == "POST":
                 return Response.json({"kids": self.rotate_keys(**body)})
             if path == "/_devidp/faults" and method == "POST":

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from netbox_sso.devidp.http import Response
+from netbox_sso.devidp import directory
+from netbox_sso.devidp.http import Request, Response
 from netbox_sso.devidp.model import User
 from netbox_sso.devidp.profiles.base import ClientAuthFailure, Grant, Profile, Route, Target
 
@@ -26,11 +27,25 @@ class AuthentikProfile(Profile):
             "revoke": f"{_APP}/revoke/",
             "device_authorization": f"{_APP}/device/",
             "device": "/device",
+            # The users API (netbox_sso.devidp.directory).
+            "api_users": "/api/v3/core/users/",
+            "api_user": "/api/v3/core/users/{pk}/",
         },
     }
     default_ctx: ClassVar[dict[str, str]] = {"layout": "app", "slug": "netbox"}
     emits_iss_in_authorization_response = False
     group_claims_default = "always"
+
+    def fault_endpoint(self, endpoint: str) -> str:
+        return "directory" if endpoint.startswith("api_") else endpoint
+
+    def handle(self, route: Route, request: Request) -> Response:
+        if route.endpoint.startswith("api_"):
+            return directory.authentik_api(self, route, request)
+        return super().handle(route, request)
+
+    def banner(self) -> list[tuple[str, str]]:
+        return [*super().banner(), ("users API", self.url("api_users"))]
 
     def check_ctx(self, route: Route) -> str | None:
         slug = route.ctx.get("slug")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from netbox_sso.devidp.http import Response
+from netbox_sso.devidp import directory
+from netbox_sso.devidp.http import Request, Response
 from netbox_sso.devidp.model import Client, User
 from netbox_sso.devidp.profiles.base import ClientAuthFailure, Grant, Profile, Route, Target
 
@@ -32,6 +33,10 @@ class KeycloakProfile(Profile):
             "revoke": f"{_OIDC}/revoke",
             "device_authorization": f"{_OIDC}/auth/device",
             "device": "/realms/{realm}/device",
+            # The Admin REST API's user list (netbox_sso.devidp.directory); count before {user_id}.
+            "admin_users": "/admin/realms/{realm}/users",
+            "admin_users_count": "/admin/realms/{realm}/users/count",
+            "admin_user": "/admin/realms/{realm}/users/{user_id}",
         },
     }
     default_ctx: ClassVar[dict[str, str]] = {"layout": "realm", "realm": "netbox"}
@@ -45,6 +50,17 @@ class KeycloakProfile(Profile):
         if route.ctx.get("realm") not in self.realms:
             return "Realm does not exist"
         return None
+
+    def fault_endpoint(self, endpoint: str) -> str:
+        return "directory" if endpoint.startswith("admin_") else endpoint
+
+    def handle(self, route: Route, request: Request) -> Response:
+        if route.endpoint.startswith("admin_"):
+            return directory.keycloak_admin(self, route, request)
+        return super().handle(route, request)
+
+    def banner(self) -> list[tuple[str, str]]:
+        return [*super().banner(), ("admin users API", self.url("admin_users"))]
 
     def issuer(self, ctx: dict[str, str] | None = None) -> str:
         realm = (ctx or {}).get("realm") or self.default_ctx["realm"]
