@@ -78,21 +78,36 @@ def is_break_glass(user: Any) -> bool:
     return sso_config().is_break_glass(user.get_username())
 
 
+def _audit(
+    event: str,
+    row: SCIMUser,
+    request: Any,
+    details: dict[str, Any],
+    *,
+    outcome: str,
+    reason: str,
+    message: str | None = None,
+) -> dict[str, Any]:
+    """Record `event` for the row's account and connection; returns `details`, which the caller returns too."""
+    audit.record(
+        event,
+        request=request,
+        backend=row.connection.backend,
+        user=row.user,
+        outcome=outcome,
+        reason=reason,
+        details=details,
+        message=message,
+    )
+    return details
+
+
 def deprovision(row: SCIMUser, *, request: Any, reason: str) -> dict[str, Any]:
     """Make the account inactive, disable its API tokens, end its sessions; returns the audit details."""
     connection, user = row.connection, row.user
     if is_break_glass(user):
         details: dict[str, Any] = {"connection": connection.name, "skipped": "break-glass account: never deprovisioned"}
-        audit.record(
-            "scim_deprovisioned",
-            request=request,
-            backend=connection.backend,
-            user=user,
-            outcome="info",
-            reason="break_glass",
-            details=details,
-        )
-        return details
+        return _audit("scim_deprovisioned", row, request, details, outcome="info", reason="break_glass")
     tokens = _tokens(user)
     active_tokens = list(tokens.filter(enabled=True).values_list("pk", flat=True))
     details = {
@@ -104,18 +119,16 @@ def deprovision(row: SCIMUser, *, request: Any, reason: str) -> dict[str, Any]:
         "tokens": sorted(active_tokens),
     }
     if connection.dry_run:
-        audit.record(
+        return _audit(
             "scim_deprovisioned",
-            request=request,
-            backend=connection.backend,
-            user=user,
+            row,
+            request,
+            details,
             outcome="info",
             reason="dry_run",
-            details=details,
             message=f"dry run: would deactivate {user.get_username()} and {connection.token_action} "
             f"{len(active_tokens)} API token(s)",
         )
-        return details
     user.is_active = False
     user.save(update_fields=["is_active"])
     if connection.token_action == TokenAction.DELETE:
@@ -128,16 +141,7 @@ def deprovision(row: SCIMUser, *, request: Any, reason: str) -> dict[str, Any]:
         row.disabled_tokens = sorted({*row.disabled_tokens, *active_tokens})
         row.save(update_fields=["disabled_tokens"])
     details["sessions_deleted"] = end_sessions(user)
-    audit.record(
-        "scim_deprovisioned",
-        request=request,
-        backend=connection.backend,
-        user=user,
-        outcome="success",
-        reason=reason,
-        details=details,
-    )
-    return details
+    return _audit("scim_deprovisioned", row, request, details, outcome="success", reason=reason)
 
 
 def reactivate(row: SCIMUser, *, request: Any) -> dict[str, Any]:
@@ -151,17 +155,15 @@ def reactivate(row: SCIMUser, *, request: Any) -> dict[str, Any]:
     if is_break_glass(user):
         return details
     if connection.dry_run:
-        audit.record(
+        return _audit(
             "scim_provisioned",
-            request=request,
-            backend=connection.backend,
-            user=user,
+            row,
+            request,
+            details,
             outcome="info",
             reason="dry_run",
-            details=details,
             message=f"dry run: would reactivate {user.get_username()}",
         )
-        return details
     if not user.is_active:
         user.is_active = True
         user.save(update_fields=["is_active"])
@@ -169,13 +171,4 @@ def reactivate(row: SCIMUser, *, request: Any) -> dict[str, Any]:
         details["tokens_enabled"] = _tokens(user).filter(pk__in=row.disabled_tokens).update(enabled=True)
         row.disabled_tokens = []
         row.save(update_fields=["disabled_tokens"])
-    audit.record(
-        "scim_provisioned",
-        request=request,
-        backend=connection.backend,
-        user=user,
-        outcome="success",
-        reason="reactivated",
-        details=details,
-    )
-    return details
+    return _audit("scim_provisioned", row, request, details, outcome="success", reason="reactivated")
