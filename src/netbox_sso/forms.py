@@ -21,9 +21,9 @@ from utilities.forms.rendering import FieldSet
 from utilities.forms.widgets import DateTimePicker
 
 from netbox_sso.choices import MappingEffectChoices, MappingMatchChoices, SSOEventTypeChoices, SSOOutcomeChoices
-from netbox_sso.core.rule_sources import RuleRecord
+from netbox_sso.core.rule_sources import BackendSettingsRecord, RuleRecord
 from netbox_sso.models import BackendSettings, MappingRule, SSOEvent
-from netbox_sso.rule_validation import check_change
+from netbox_sso.rule_validation import check_change, check_settings
 
 __all__ = (
     "BackendSettingsFilterForm",
@@ -373,20 +373,7 @@ class BackendSettingsCheckMixin:
     rule_warnings: tuple[str, ...] = ()
 
     def check_settings(self) -> None:
-        from netbox_sso.core.rule_sources import BackendSettingsRecord, split_list
-        from netbox_sso.rule_validation import check_settings
-
-        data = self.cleaned_data  # type: ignore[attr-defined]
-        record = BackendSettingsRecord(
-            str(data.get("backend") or "").strip(),
-            str(data.get("groups_claim") or ""),
-            split_list(str(data.get("groups_sources") or "")),
-            str(data.get("case") or "preserve"),
-            split_list(str(data.get("strip_prefixes") or "")),
-            str(data.get("missing_claim") or "keep"),
-            bool(data.get("create_groups")),
-            self.instance.pk,  # type: ignore[attr-defined]
-        )
+        record = BackendSettingsRecord.from_fields(self.cleaned_data, self.instance.pk)  # type: ignore[attr-defined]
         check = check_settings(record, replaces=record.pk)
         for field_name, message in check.errors:
             self.add_error(field_name if field_name in self.fields else None, message)  # type: ignore[attr-defined]
