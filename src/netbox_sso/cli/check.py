@@ -12,7 +12,6 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from netbox_sso.cli import main
 from netbox_sso.diagnostics.findings import EXIT_ERRORS, Finding, exit_code, print_findings, summary
 from netbox_sso.diagnostics.settings import NetBoxSettings, SettingsLoadError, default_config_path, load_settings
 from netbox_sso.diagnostics.static import netbox_group_names, run_checks
@@ -58,7 +57,7 @@ def emit(findings: list[Finding], path: Path, as_json: bool, extra: dict | None 
     return code
 
 
-@main.command("check")
+@click.command("check")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help=CONFIG_HELP)
 @click.option("--database", is_flag=True, help="Also check that mapped NetBox groups exist (reads NetBox's database).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

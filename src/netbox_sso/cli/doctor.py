@@ -13,7 +13,6 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from netbox_sso.cli import main
 from netbox_sso.cli.check import CONFIG_HELP, emit, load_or_exit
 from netbox_sso.diagnostics.findings import exit_code, print_findings
 from netbox_sso.diagnostics.probes import DEFAULT_TIMEOUT, DoctorResult, run_doctor
@@ -39,7 +38,7 @@ def print_doctor(console: Console, path: Path, result: DoctorResult) -> None:
     print_findings(console, [f for f in result.all_findings() if f.code != "redirect.uris"])
 
 
-@main.command("doctor")
+@click.command("doctor")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help=CONFIG_HELP)
 @click.option("--base-url", default=None, help="NetBox's public URL, e.g. https://netbox.example.com/ .")
 @click.option(

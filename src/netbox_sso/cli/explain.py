@@ -14,7 +14,6 @@ from typing import Any
 import click
 from rich.console import Console
 
-from netbox_sso.cli import main
 from netbox_sso.core.claims import split_sources
 from netbox_sso.core.config_file import load_configuration, load_rules_file
 from netbox_sso.core.decision import CurrentUser
@@ -63,7 +62,7 @@ def _pick_backend(config: SSOConfig, backend: str | None) -> str:
     )
 
 
-@main.command("explain")
+@click.command("explain")
 @click.option(
     "--claims",
     "claims_file",

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import click
 
-from netbox_sso.cli import main
 from netbox_sso.cli.check import CONFIG_HELP, config_path
 from netbox_sso.diagnostics.findings import EXIT_CLEAN, EXIT_ERRORS
 from netbox_sso.diagnostics.redirects import redirect_uris
 from netbox_sso.diagnostics.settings import SettingsLoadError, load_settings
 
 
-@main.command("redirect-uris")
+@click.command("redirect-uris")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help=CONFIG_HELP)
 @click.option("--base-url", default=None, help="NetBox's public URL, e.g. https://netbox.example.com/ .")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

@@ -26,7 +26,6 @@ from typing import Any
 import click
 import requests
 
-from netbox_sso.cli import main
 from netbox_sso.core.endpoints import discovery_url
 from netbox_sso.core.oidc_checks import OIDCCheckError, validate_https
 
@@ -185,7 +184,7 @@ def _show(body: dict[str, Any]) -> None:
     click.echo(f"and confirm the code {body['user_code']}", err=True)
 
 
-@main.command("token")
+@click.command("token")
 @click.option(
     "--issuer",
     envvar="NETBOX_SSO_ISSUER",
