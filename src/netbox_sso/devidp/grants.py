@@ -25,6 +25,7 @@ from netbox_sso.devidp.faults import apply_overrides
 from netbox_sso.devidp.http import Request, Response, add_query, message_page
 from netbox_sso.devidp.model import Client
 from netbox_sso.devidp.profiles.base import Grant, Profile, Route
+from netbox_sso.devidp.store import TokenRecord
 
 if TYPE_CHECKING:
     from netbox_sso.devidp.server import DevIdP
@@ -217,8 +218,6 @@ def device_token(idp: DevIdP, profile: Profile, route: Route, client: Client, fo
     user = idp.users.get(record.grant.username)
     if user is None or user.disabled:
         return Response.oauth_error("invalid_grant", "user no longer exists or is disabled")
-    from netbox_sso.devidp.store import TokenRecord
-
     token_record = TokenRecord(record.grant, time.time() + profile.access_token_lifetime)
     return idp._issue(profile, record.grant, user, client, token_record, with_nonce=False)
 
