@@ -21,9 +21,11 @@ from utilities.forms.rendering import FieldSet
 from utilities.forms.widgets import DateTimePicker
 
 from netbox_sso.choices import MappingEffectChoices, MappingMatchChoices, SSOEventTypeChoices, SSOOutcomeChoices
-from netbox_sso.core.rule_sources import BackendSettingsRecord, RuleRecord
+from netbox_sso.core.decision import CurrentUser
+from netbox_sso.core.rule_sources import BackendSettingsRecord, RuleRecord, shape_problems
 from netbox_sso.models import BackendSettings, MappingRule, SSOEvent
 from netbox_sso.rule_validation import check_change, check_settings
+from netbox_sso.try_rules import event_claims, parse_claims
 
 __all__ = (
     "BackendSettingsFilterForm",
@@ -331,10 +333,6 @@ class TryRulesForm(forms.Form):
         self.edit: RuleRecord | None = None
 
     def clean(self) -> dict[str, Any]:
-        from netbox_sso.core.decision import CurrentUser
-        from netbox_sso.core.rule_sources import shape_problems
-        from netbox_sso.try_rules import event_claims, parse_claims
-
         super().clean()
         data = self.cleaned_data
         try:
