@@ -391,13 +391,7 @@ class BackendSettingsForm(BackendSettingsCheckMixin, PrimaryModelForm):
     class Meta:
         model = BackendSettings
         fields = (
-            "backend",
-            "groups_claim",
-            "groups_sources",
-            "case",
-            "strip_prefixes",
-            "missing_claim",
-            "create_groups",
+            *BackendSettingsRecord.FIELDS,
             "description",
             "owner",
             "comments",
@@ -438,13 +432,7 @@ class BackendSettingsImportForm(BackendSettingsCheckMixin, PrimaryModelImportFor
     class Meta:
         model = BackendSettings
         fields = (
-            "backend",
-            "groups_claim",
-            "groups_sources",
-            "case",
-            "strip_prefixes",
-            "missing_claim",
-            "create_groups",
+            *BackendSettingsRecord.FIELDS,
             "description",
             "owner",
             "comments",

@@ -68,7 +68,7 @@ class BackendSettingsRecord:
     create_groups: bool = False
     pk: int | None = None
 
-    #: The settings' fields, named as the model, its forms and the REST API name them.
+    #: The settings' fields, named as the model names them; the forms, the API and the table list them from here.
     FIELDS: ClassVar[tuple[str, ...]] = (
         "backend",
         "groups_claim",
