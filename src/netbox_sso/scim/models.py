@@ -69,6 +69,10 @@ class SCIMConnection(models.Model):
     token_prefix = models.CharField(max_length=16, unique=True, editable=False)
     token_hash = models.CharField(max_length=64, editable=False)
     token_rotated = models.DateTimeField(verbose_name=_("token rotated"), null=True, blank=True, editable=False)
+    #: When the token was last accepted, to the minute (written at most once a minute: tokens.LAST_USED_EVERY).
+    token_last_used = models.DateTimeField(verbose_name=_("token last used"), null=True, blank=True, editable=False)
+    #: Who created the connection: a NetBox username, or "command line" (kept as text: survives the user).
+    created_by = models.CharField(verbose_name=_("created by"), max_length=150, blank=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
 
     objects = RestrictedQuerySet.as_manager()
@@ -80,6 +84,11 @@ class SCIMConnection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.backend})"
+
+    @property
+    def token_revoked(self) -> bool:
+        """Revoked: no token is valid until the next rotation (tokens.revoke)."""
+        return not self.token_hash
 
     @property
     def effective_group_key(self) -> str:

@@ -23,6 +23,9 @@ PREFIX = "nbscim_"
 _TOKEN = re.compile(r"^nbscim_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})$")
 #: Rate-limit window (seconds); the count per connection lives in NetBox's cache, shared by every instance.
 WINDOW = 60
+#: `token_last_used` is written when older than this (seconds): one UPDATE a minute per connection, not one
+#: per request, so a first sync's statements per request stay what they were.
+LAST_USED_EVERY = 60
 
 
 def digest(token: str) -> str:
@@ -44,6 +47,13 @@ def rotate(connection: SCIMConnection) -> str:
     connection.token_rotated = timezone.now()
     connection.save(update_fields=["token_prefix", "token_hash", "token_rotated"])
     return token
+
+
+def revoke(connection: SCIMConnection) -> None:
+    """No token works for the connection until it is rotated (its digest is cleared; nothing matches it)."""
+    connection.token_hash = ""
+    connection.token_rotated = timezone.now()
+    connection.save(update_fields=["token_hash", "token_rotated"])
 
 
 def create_connection(name: str, backend: str, **fields: Any) -> tuple[SCIMConnection, str]:
@@ -68,9 +78,26 @@ def authenticate(header: str | None) -> SCIMConnection | None:
     if match is None:
         return None
     connection = SCIMConnection.objects.filter(token_prefix=match[1], enabled=True).first()
-    if connection is None or not hmac.compare_digest(connection.token_hash, digest(match[0])):
+    if (
+        connection is None
+        or not connection.token_hash  # revoked
+        or not hmac.compare_digest(connection.token_hash, digest(match[0]))
+    ):
         return None
+    _note_use(connection)
     return connection
+
+
+def _note_use(connection: SCIMConnection) -> None:
+    """Record when the token was last accepted, at most once per LAST_USED_EVERY seconds (shown in the UI)."""
+    now = timezone.now()
+    last = connection.token_last_used
+    if last is not None and (now - last).total_seconds() < LAST_USED_EVERY:
+        return
+    # Conditional: of concurrent requests that all saw a stale value, the first one writes, the rest match nothing.
+    seen = {"token_last_used__isnull": True} if last is None else {"token_last_used": last}
+    SCIMConnection.objects.filter(pk=connection.pk, **seen).update(token_last_used=now)
+    connection.token_last_used = now
 
 
 def over_rate_limit(connection: SCIMConnection) -> bool:

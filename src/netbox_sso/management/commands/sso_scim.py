@@ -5,6 +5,7 @@ The token is printed once, on stdout only (never logged); NetBox keeps its SHA-2
     netbox sso_scim create entra --backend azuread-oauth2 --tenant-id <tenant id>
     netbox sso_scim create okta --backend okta-openidconnect
     netbox sso_scim rotate entra
+    netbox sso_scim revoke entra
     netbox sso_scim set entra --dry-run on --token-action expire
     netbox sso_scim list
 """
@@ -52,6 +53,8 @@ class Command(BaseCommand):
             command.add_argument("--rate-limit", type=int, help="requests per minute (0: unlimited)")
         rotate = sub.add_parser("rotate", help="replace a connection's token and print the new one once")
         rotate.add_argument("name")
+        revoke = sub.add_parser("revoke", help="invalidate a connection's token (no token works until rotate)")
+        revoke.add_argument("name")
         show = sub.add_parser("show", help="a connection's settings (never its token)")
         show.add_argument("name")
         sub.add_parser("list", help="every connection (never a token)")
@@ -85,7 +88,10 @@ class Command(BaseCommand):
             f"{connection.name}: backend={connection.backend} tenant_id={connection.tenant_id or '-'} "
             f"group_key={connection.effective_group_key} token_action={connection.token_action} "
             f"dry_run={connection.dry_run} enabled={connection.enabled} rate_limit={connection.rate_limit}/min "
-            f"token=nbscim_{connection.token_prefix}_... rotated={connection.token_rotated:%Y-%m-%d %H:%M}"
+            f"token={'revoked' if connection.token_revoked else f'nbscim_{connection.token_prefix}_...'} "
+            f"rotated={connection.token_rotated:%Y-%m-%d %H:%M} "
+            f"last_used={f'{connection.token_last_used:%Y-%m-%d %H:%M}' if connection.token_last_used else 'never'} "
+            f"created_by={connection.created_by or '-'}"
         )
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
@@ -103,13 +109,16 @@ class Command(BaseCommand):
                 raise CommandError(
                     "--tenant-id is required for azuread-oauth2 (Entra ID sign-ins are keyed by tenant and object ID)"
                 )
-            connection, token = tokens.create_connection(name, backend, **fields)
+            connection, token = tokens.create_connection(name, backend, created_by="command line", **fields)
             self.stdout.write(self._describe(connection))
             self.stdout.write(f"Token (shown once, store it in the provider now): {token}")
         elif action == "rotate":
             connection = self._get(name)
             token = tokens.rotate(connection)
             self.stdout.write(f"New token for {name} (shown once; the old one no longer works): {token}")
+        elif action == "revoke":
+            tokens.revoke(self._get(name))
+            self.stdout.write(f"Token of {name} revoked: no token works until `netbox sso_scim rotate {name}`")
         elif action == "set":
             connection = self._get(name)
             for field, value in self._fields(options).items():
