@@ -229,43 +229,115 @@ class TryRulesView(PermissionRequiredMixin, View):
 
 
 class SCIMConnectionsView(UserPassesTestMixin, View):
-    """SCIM provisioning connections and token rotation (docs/provisioning.md); superusers only.
+    """SCIM provisioning connections: create, rotate and revoke their tokens (docs/provisioning.md); superusers
+    only (a connection's token can provision superusers through the mapping rules).
 
-    A rotated token is shown once, in this response only (never stored in clear, never logged).
+    A new token is shown once, in the response to the POST that made it: never stored in clear, never logged,
+    never on a later page (`Cache-Control: no-store`). Each action names the token it replaces (its prefix),
+    so a re-sent form (reload, back) changes nothing and shows no token.
     """
 
     def test_func(self) -> bool:
         return bool(self.request.user.is_superuser)
 
-    def _render(self, request: HttpRequest, **extra: Any) -> HttpResponse:
-        from netbox_sso.scim.models import SCIMConnection
+    def _render(self, request: HttpRequest, status: int = 200, **extra: Any) -> HttpResponse:
+        from netbox_sso.scim.models import GroupKey, SCIMConnection, TokenAction
 
         endpoint = request.build_absolute_uri("/api/plugins/sso/scim/v2/")
-        return render(
+        response = render(
             request,
             "netbox_sso/scim_connections.html",
-            {"connections": SCIMConnection.objects.order_by("name"), "endpoint": endpoint, **extra},
+            {
+                "connections": SCIMConnection.objects.order_by("name"),
+                "endpoint": endpoint,
+                "backends": ("azuread-oauth2", "okta-openidconnect", "oidc"),
+                "group_keys": GroupKey.choices,
+                "token_actions": TokenAction.choices,
+                **extra,
+            },
+            status=status,
         )
+        response["Cache-Control"] = "no-store"
+        return response
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return self._render(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        from netbox_sso import audit
-        from netbox_sso.scim import tokens
         from netbox_sso.scim.models import SCIMConnection
 
-        connection = SCIMConnection.objects.filter(pk=request.POST.get("rotate")).first()
-        if connection is None:
+        if request.POST.get("action") == "create":
+            return self._create(request)
+        connection = SCIMConnection.objects.filter(pk=request.POST.get("connection") or None).first()
+        action = request.POST.get("action")
+        if connection is None or action not in ("rotate", "revoke"):
             return redirect("plugins:netbox_sso:scim_connections")
-        token = tokens.rotate(connection)
+        if request.POST.get("prefix") != connection.token_prefix or (action == "revoke" and connection.token_revoked):
+            # A re-sent form: the token it names was already replaced. Never rotate twice, never show a token.
+            return self._render(
+                request,
+                409,
+                error=_("The token of %(name)s was already changed; nothing was done.") % {"name": connection.name},
+            )
+        return self._rotate(request, connection) if action == "rotate" else self._revoke(request, connection)
+
+    def _audit(self, request: HttpRequest, connection: Any, reason: str) -> None:
+        from netbox_sso import audit
+
         audit.record(
             "scim_provisioned",
             request=request,
             backend=connection.backend,
             user=request.user,
             outcome="info",
-            reason="token_rotated",
-            details={"connection": connection.name},
+            reason=reason,
+            details={"connection": connection.name, "by": request.user.get_username()},
         )
-        return self._render(request, new_token=token, rotated=connection)
+
+    def _rotate(self, request: HttpRequest, connection: Any) -> HttpResponse:
+        from netbox_sso.scim import tokens
+
+        token = tokens.rotate(connection)
+        self._audit(request, connection, "token_rotated")
+        return self._render(request, new_token=token, token_for=connection)
+
+    def _revoke(self, request: HttpRequest, connection: Any) -> HttpResponse:
+        from netbox_sso.scim import tokens
+
+        tokens.revoke(connection)
+        self._audit(request, connection, "token_revoked")
+        message = _("The token of %(name)s is revoked: rotate to issue a new one.") % {"name": connection.name}
+        return self._render(request, message=message)
+
+    def _create(self, request: HttpRequest) -> HttpResponse:
+        from netbox_sso.scim import tokens
+        from netbox_sso.scim.models import GroupKey, SCIMConnection, TokenAction
+
+        name = request.POST.get("name", "").strip()
+        backend = request.POST.get("backend", "").strip()
+        tenant_id = request.POST.get("tenant_id", "").strip()
+        group_key = request.POST.get("group_key", "")
+        token_action = request.POST.get("token_action", TokenAction.DISABLE)
+        error = None
+        if not name or len(name) > 100:
+            error = _("Name: required, at most 100 characters.")
+        elif SCIMConnection.objects.filter(name=name).exists():
+            error = _("A connection named %(name)s exists: rotate its token instead.") % {"name": name}
+        elif not backend or len(backend) > 64:
+            error = _("Backend: the sign-in backend of the provisioned users, e.g. azuread-oauth2, okta-openidconnect.")
+        elif backend == "azuread-oauth2" and not tenant_id:
+            error = _("Tenant ID: required for azuread-oauth2 (Entra ID sign-ins are keyed by tenant and object ID).")
+        elif len(tenant_id) > 64 or group_key not in GroupKey.values or token_action not in TokenAction.values:
+            error = _("Tenant ID, group key or API token action: not a valid value.")
+        if error:
+            return self._render(request, 400, error=error, form=request.POST)
+        connection, token = tokens.create_connection(
+            name,
+            backend,
+            tenant_id=tenant_id,
+            group_key=group_key,
+            token_action=token_action,
+            created_by=request.user.get_username(),
+        )
+        self._audit(request, connection, "connection_created")
+        return self._render(request, 201, new_token=token, token_for=connection)

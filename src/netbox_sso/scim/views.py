@@ -3,9 +3,10 @@
 One view per endpoint family. Every request: bearer token of a connection (401 otherwise, in SCIM's
 error schema), the connection's rate limit (429), a bounded body (413), JSON parsed as
 application/scim+json or application/json. Every error is a SCIM Error document with its status, never
-an HTML page or an unhandled 500. NetBox's change logging attributes changes to the request's user; a
-SCIM request has none (the provider is not a NetBox user), so changes are recorded in the SSO audit
-trail (`scim_*` events) instead.
+an HTML page or an unhandled 500. NetBox 4.7 keeps no change log for users, groups or tokens (no
+`to_objectchange` on those models), and a SCIM request has no NetBox user to attribute one to (the provider
+is not a NetBox user), so SCIM's changes are recorded in the SSO audit trail (`scim_*` events) instead
+(docs/provisioning.md, "NetBox's change log and SCIM").
 """
 
 from __future__ import annotations
