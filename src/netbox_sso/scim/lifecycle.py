@@ -2,7 +2,8 @@
 
 Deprovisioning (`active: false` or DELETE): the NetBox account becomes inactive, its API tokens are
 disabled, expired or deleted (the connection's `token_action`), and its browser sessions end on every
-NetBox instance. Reactivation makes the account active again and re-enables the tokens this connection
+NetBox instance. The directory reconciliation (`netbox_sso.reconcile`) deactivates through the same
+`deactivate`. Reactivation makes the account active again and re-enables the tokens this connection
 disabled (expired or deleted tokens are not restored). Break-glass accounts are never touched. With the
 connection's `dry_run`, nothing changes and the audit trail records what would have.
 
@@ -17,6 +18,7 @@ accounts with a usable local password.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
@@ -78,70 +80,103 @@ def is_break_glass(user: Any) -> bool:
     return sso_config().is_break_glass(user.get_username())
 
 
-def _audit(
-    event: str,
-    row: SCIMUser,
-    request: Any,
-    details: dict[str, Any],
+def deactivate(
+    user: Any,
     *,
-    outcome: str,
+    backend: str,
+    token_action: str,
+    dry_run: bool,
     reason: str,
-    message: str | None = None,
+    request: Any,
+    event: str,
+    context: dict[str, Any],
+    tokens_disabled: Callable[[list[Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Record `event` for the row's account and connection; returns `details`, which the caller returns too."""
+    """Make the account inactive, disable its API tokens, end its sessions; returns the audit details.
+
+    The one deprovisioning of netbox-sso: SCIM's (`deprovision`) and the directory reconciliation's
+    (`netbox_sso.reconcile`) both come here, in the caller's transaction. `context` starts the audit
+    details (which connection or backend asked); `tokens_disabled` receives the API tokens disabled, for
+    a caller that restores them on reactivation.
+    """
+    if is_break_glass(user):
+        details: dict[str, Any] = {**context, "skipped": "break-glass account: never deprovisioned"}
+        audit.record(
+            event,
+            request=request,
+            backend=backend,
+            user=user,
+            outcome="info",
+            reason="break_glass",
+            details=details,
+        )
+        return details
+    tokens = _tokens(user)
+    active_tokens = list(tokens.filter(enabled=True).values_list("pk", flat=True))
+    details = {
+        **context,
+        "trigger": reason,
+        "dry_run": dry_run,
+        "was_active": user.is_active,
+        "token_action": token_action,
+        "tokens": sorted(active_tokens),
+    }
+    if dry_run:
+        audit.record(
+            event,
+            request=request,
+            backend=backend,
+            user=user,
+            outcome="info",
+            reason="dry_run",
+            details=details,
+            message=f"dry run: would deactivate {user.get_username()} and {token_action} "
+            f"{len(active_tokens)} API token(s)",
+        )
+        return details
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    if token_action == TokenAction.DELETE:
+        tokens.delete()
+    elif token_action == TokenAction.EXPIRE:
+        now = timezone.now()
+        tokens.exclude(expires__lte=now).update(expires=now)
+    else:
+        tokens.filter(pk__in=active_tokens).update(enabled=False)
+        if tokens_disabled is not None:
+            tokens_disabled(active_tokens)
+    details["sessions_deleted"] = end_sessions(user)
     audit.record(
         event,
         request=request,
-        backend=row.connection.backend,
-        user=row.user,
-        outcome=outcome,
+        backend=backend,
+        user=user,
+        outcome="success",
         reason=reason,
         details=details,
-        message=message,
     )
     return details
 
 
 def deprovision(row: SCIMUser, *, request: Any, reason: str) -> dict[str, Any]:
-    """Make the account inactive, disable its API tokens, end its sessions; returns the audit details."""
-    connection, user = row.connection, row.user
-    if is_break_glass(user):
-        details: dict[str, Any] = {"connection": connection.name, "skipped": "break-glass account: never deprovisioned"}
-        return _audit("scim_deprovisioned", row, request, details, outcome="info", reason="break_glass")
-    tokens = _tokens(user)
-    active_tokens = list(tokens.filter(enabled=True).values_list("pk", flat=True))
-    details = {
-        "connection": connection.name,
-        "trigger": reason,
-        "dry_run": connection.dry_run,
-        "was_active": user.is_active,
-        "token_action": connection.token_action,
-        "tokens": sorted(active_tokens),
-    }
-    if connection.dry_run:
-        return _audit(
-            "scim_deprovisioned",
-            row,
-            request,
-            details,
-            outcome="info",
-            reason="dry_run",
-            message=f"dry run: would deactivate {user.get_username()} and {connection.token_action} "
-            f"{len(active_tokens)} API token(s)",
-        )
-    user.is_active = False
-    user.save(update_fields=["is_active"])
-    if connection.token_action == TokenAction.DELETE:
-        tokens.delete()
-    elif connection.token_action == TokenAction.EXPIRE:
-        now = timezone.now()
-        tokens.exclude(expires__lte=now).update(expires=now)
-    else:
-        tokens.filter(pk__in=active_tokens).update(enabled=False)
-        row.disabled_tokens = sorted({*row.disabled_tokens, *active_tokens})
+    """SCIM's deprovisioning of a pushed user (`deactivate`), remembering the tokens it disabled."""
+    connection = row.connection
+
+    def remember(disabled: list[Any]) -> None:
+        row.disabled_tokens = sorted({*row.disabled_tokens, *disabled})
         row.save(update_fields=["disabled_tokens"])
-    details["sessions_deleted"] = end_sessions(user)
-    return _audit("scim_deprovisioned", row, request, details, outcome="success", reason=reason)
+
+    return deactivate(
+        row.user,
+        backend=connection.backend,
+        token_action=connection.token_action,
+        dry_run=connection.dry_run,
+        reason=reason,
+        request=request,
+        event="scim_deprovisioned",
+        context={"connection": connection.name},
+        tokens_disabled=remember,
+    )
 
 
 def reactivate(row: SCIMUser, *, request: Any) -> dict[str, Any]:
@@ -155,15 +190,17 @@ def reactivate(row: SCIMUser, *, request: Any) -> dict[str, Any]:
     if is_break_glass(user):
         return details
     if connection.dry_run:
-        return _audit(
+        audit.record(
             "scim_provisioned",
-            row,
-            request,
-            details,
+            request=request,
+            backend=connection.backend,
+            user=user,
             outcome="info",
             reason="dry_run",
+            details=details,
             message=f"dry run: would reactivate {user.get_username()}",
         )
+        return details
     if not user.is_active:
         user.is_active = True
         user.save(update_fields=["is_active"])
@@ -171,4 +208,13 @@ def reactivate(row: SCIMUser, *, request: Any) -> dict[str, Any]:
         details["tokens_enabled"] = _tokens(user).filter(pk__in=row.disabled_tokens).update(enabled=True)
         row.disabled_tokens = []
         row.save(update_fields=["disabled_tokens"])
-    return _audit("scim_provisioned", row, request, details, outcome="success", reason="reactivated")
+    audit.record(
+        "scim_provisioned",
+        request=request,
+        backend=connection.backend,
+        user=user,
+        outcome="success",
+        reason="reactivated",
+        details=details,
+    )
+    return details
