@@ -22,6 +22,8 @@ class SSOEventTypeChoices(ChoiceSet):
     SCIM_PROVISIONED = "scim_provisioned"
     SCIM_DEPROVISIONED = "scim_deprovisioned"
     SCIM_REFUSED = "scim_refused"
+    RECONCILE_DEACTIVATED = "reconcile_deactivated"
+    RECONCILE_RUN = "reconcile_run"
 
     CHOICES = (
         (LOGIN_SUCCESS, _("Login succeeded"), "green"),
@@ -39,6 +41,8 @@ class SSOEventTypeChoices(ChoiceSet):
         (SCIM_PROVISIONED, _("SCIM provisioning"), "teal"),
         (SCIM_DEPROVISIONED, _("SCIM deprovisioning"), "red"),
         (SCIM_REFUSED, _("SCIM request refused"), "orange"),
+        (RECONCILE_DEACTIVATED, _("Directory reconciliation: deactivated"), "red"),
+        (RECONCILE_RUN, _("Directory reconciliation run"), "teal"),
     )
 
 

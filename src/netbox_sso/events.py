@@ -22,4 +22,6 @@ LOG_NAMES: dict[str, str] = {
     "scim_provisioned": "sso.scim.provisioned",
     "scim_deprovisioned": "sso.scim.deprovisioned",
     "scim_refused": "sso.scim.refused",
+    "reconcile_deactivated": "sso.reconcile.deactivated",
+    "reconcile_run": "sso.reconcile.run",
 }

@@ -3,6 +3,10 @@ and remove plaintext tokens stock social-core left in UserSocialAuth.extra_data 
 
 Runs daily as a NetBox system job (scheduled by `netbox rqworker`), and on demand with
 `netbox sso_housekeeping` (cron, or a NetBox without a worker). `audit_retention_days: 0` keeps events forever.
+
+Directory reconciliation (`netbox_sso.reconcile`) is a second system job, registered only when
+`reconcile_interval` is set and `reconcile` names a backend: every run reconciles each of them; its
+summary is the job's data, its lines the job's log; an aborted backend marks the job failed.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from core.choices import JobIntervalChoices
+from core.exceptions import JobFailed
 from django.utils import timezone
 from netbox.jobs import JobRunner, system_job
 
@@ -54,3 +59,52 @@ class SSOHousekeepingJob(JobRunner):
         self.logger.info("Deleted %d SSO event(s) past the retention", deleted)
         scrubbed = scrub_tokens()
         self.logger.info("Removed plaintext tokens from %d social-auth link(s)", scrubbed)
+
+
+class SSOReconcileJob(JobRunner):
+    """Reconcile every backend of the `reconcile` setting with its directory (see netbox_sso.reconcile)."""
+
+    class Meta:
+        name = "SSO directory reconciliation"
+
+    def run(self, *args: Any, **kwargs: Any) -> None:
+        from netbox_sso.reconcile import ReconcileError, configured, reconcile
+
+        # NetBox's job log keeps a record's msg unformatted: each line is formatted here.
+        data: dict[str, Any] = {}
+        failed = []
+        for backend in sorted(configured()):
+            try:
+                result = reconcile(backend)
+            except ReconcileError as error:
+                self.logger.error(f"{backend}: {error}")
+                data[backend] = {"outcome": "error", "error": str(error)}
+                failed.append(backend)
+                continue
+            data[backend] = result.summary()
+            if result.aborted:
+                self.logger.warning(f"{backend}: aborted, nothing changed: {result.aborted}")
+                failed.append(backend)
+                continue
+            verb = "would deactivate" if result.dry_run else "deactivated"
+            for item in result.deactivated:
+                self.logger.info(f"{backend}: {verb} {item['username']} ({item['reason']})")
+            self.logger.info(f"{backend}: {verb} {len(result.deactivated)} account(s)")
+        self.job.data = data
+        if failed:
+            raise JobFailed(f"reconciliation aborted for {', '.join(failed)}")
+
+
+def schedule_reconciliation() -> int:
+    """Register the reconciliation job when configured; returns its interval in minutes (0: not registered)."""
+    from netbox_sso.backends.config import plugin_values
+
+    values = plugin_values()
+    interval = int(values.get("reconcile_interval") or 0)
+    if interval <= 0 or not values.get("reconcile"):
+        return 0
+    system_job(interval=interval)(SSOReconcileJob)
+    return interval
+
+
+schedule_reconciliation()

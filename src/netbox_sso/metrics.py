@@ -186,3 +186,22 @@ def count_scim_request(connection: str, method: str, status: int) -> None:
     SCIM_REQUESTS.labels(
         connection=connection[:64], method=method if method in _SCIM_METHODS else "other", status=str(status)
     ).inc()
+
+
+RECONCILE_RUNS = Counter(
+    "netbox_sso_reconcile_runs", "Directory reconciliation runs by backend and outcome", ["backend", "outcome"]
+)
+RECONCILE_DEACTIVATED = Counter(
+    "netbox_sso_reconcile_deactivated",
+    "Accounts deactivated by directory reconciliation, by backend and reason (dry runs not counted)",
+    ["backend", "reason"],
+)
+_RECONCILE_OUTCOMES = frozenset({"applied", "dry_run", "aborted"})
+
+
+def count_reconcile(backend: str, outcome: str, deactivated: dict[str, int] | None = None) -> None:
+    """One reconciliation run (applied, dry_run or aborted) and its deactivations by reason."""
+    label = backend_label(backend)
+    RECONCILE_RUNS.labels(backend=label, outcome=outcome if outcome in _RECONCILE_OUTCOMES else "other").inc()
+    for reason, count in (deactivated or {}).items():
+        RECONCILE_DEACTIVATED.labels(backend=label, reason=reason[:40]).inc(count)

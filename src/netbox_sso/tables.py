@@ -6,7 +6,6 @@ import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
 from netbox.tables import NetBoxTable, PrimaryModelTable, columns
 
-from netbox_sso.core.rule_sources import BackendSettingsRecord
 from netbox_sso.models import BackendSettings, MappingRule, SSOEvent
 
 __all__ = ("BackendSettingsTable", "MappingRuleTable", "SSOEventTable")
@@ -87,7 +86,13 @@ class BackendSettingsTable(PrimaryModelTable):
         fields = (
             "pk",
             "id",
-            *BackendSettingsRecord.FIELDS,
+            "backend",
+            "groups_claim",
+            "groups_sources",
+            "case",
+            "strip_prefixes",
+            "missing_claim",
+            "create_groups",
             "description",
             "comments",
             "tags",
@@ -97,5 +102,11 @@ class BackendSettingsTable(PrimaryModelTable):
         )
         default_columns = (
             "pk",
-            *BackendSettingsRecord.FIELDS,
+            "backend",
+            "groups_claim",
+            "groups_sources",
+            "case",
+            "strip_prefixes",
+            "missing_claim",
+            "create_groups",
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from netbox.api.fields import ChoiceField, SerializedPKRelatedField
@@ -12,19 +11,10 @@ from users.api.serializers_.users import GroupSerializer, UserSerializer
 from users.models import Group
 
 from netbox_sso.choices import MappingEffectChoices, MappingMatchChoices, SSOEventTypeChoices, SSOOutcomeChoices
-from netbox_sso.core.rule_sources import BackendSettingsRecord, RuleRecord
+from netbox_sso.core.rule_sources import RuleRecord
 from netbox_sso.models import BackendSettings, MappingRule, SSOEvent
-from netbox_sso.rule_validation import check_change, check_settings
 
 __all__ = ("BackendSettingsSerializer", "MappingRuleSerializer", "SSOEventSerializer")
-
-
-def _field_errors(problems: Iterable[tuple[str | None, str]]) -> dict[str, list[str]]:
-    """The checker's (field, message) pairs as DRF's errors; a problem of no one field is a non-field error."""
-    errors: dict[str, list[str]] = {}
-    for field_name, message in problems:
-        errors.setdefault(field_name or "non_field_errors", []).append(message)
-    return errors
 
 
 class SSOEventSerializer(BaseModelSerializer):
@@ -95,6 +85,8 @@ class MappingRuleSerializer(PrimaryModelSerializer):
         data = super().validate(data)
         if self.nested:
             return data
+        from netbox_sso.rule_validation import check_change
+
         instance = self.instance
 
         def pick(name: str, default: str) -> str:
@@ -115,7 +107,9 @@ class MappingRuleSerializer(PrimaryModelSerializer):
             instance.pk if instance is not None else None,
         )
         check = check_change(record, replaces=record.pk)
-        errors = _field_errors(check.errors)
+        errors: dict[str, list[str]] = {}
+        for field_name, message in check.errors:
+            errors.setdefault(field_name or "non_field_errors", []).append(message)
         if not errors and check.superuser_risk and not confirmed:
             errors["confirm_superuser_change"] = [check.superuser_risk + " Send confirm_superuser_change: true."]
         if errors:
@@ -131,7 +125,13 @@ class BackendSettingsSerializer(PrimaryModelSerializer):
             "url",
             "display_url",
             "display",
-            *BackendSettingsRecord.FIELDS,
+            "backend",
+            "groups_claim",
+            "groups_sources",
+            "case",
+            "strip_prefixes",
+            "missing_claim",
+            "create_groups",
             "description",
             "owner",
             "comments",
@@ -146,13 +146,30 @@ class BackendSettingsSerializer(PrimaryModelSerializer):
         data = super().validate(data)
         if self.nested:
             return data
+        from netbox_sso.core.rule_sources import BackendSettingsRecord, split_list
+        from netbox_sso.rule_validation import check_settings
+
         instance = self.instance
-        # A partial update (PATCH) is checked as the row will be: the sent fields over the stored ones.
-        values = {
-            name: data[name] if name in data else getattr(instance, name, None) for name in BackendSettingsRecord.FIELDS
-        }
-        record = BackendSettingsRecord.from_fields(values, instance.pk if instance is not None else None)
+
+        def pick(name: str, default: Any) -> Any:
+            if name in data:
+                return data[name]
+            return getattr(instance, name) if instance is not None else default
+
+        record = BackendSettingsRecord(
+            str(pick("backend", "")).strip(),
+            str(pick("groups_claim", "") or ""),
+            split_list(str(pick("groups_sources", "") or "")),
+            str(pick("case", "preserve")),
+            split_list(str(pick("strip_prefixes", "") or "")),
+            str(pick("missing_claim", "keep")),
+            bool(pick("create_groups", False)),
+            instance.pk if instance is not None else None,
+        )
         check = check_settings(record, replaces=record.pk)
         if check.errors:
-            raise serializers.ValidationError(_field_errors(check.errors))
+            errors: dict[str, list[str]] = {}
+            for field_name, message in check.errors:
+                errors.setdefault(field_name or "non_field_errors", []).append(message)
+            raise serializers.ValidationError(errors)
         return data

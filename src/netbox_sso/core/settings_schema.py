@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from netbox_sso.core.errors import PLUGIN_ROOT, ConfigError, ConfigProblem, setting_path
+from netbox_sso.core.reconcile import ReconcileConfigError, parse_reconcile
 
 # The declarations below are built from these; re-exported so `from netbox_sso.core.settings_schema import
 # Invalid, ip_networks, ...` keeps working for the readers and tests that validate one value.
@@ -355,6 +356,41 @@ _plugin(
     "HTTP_CLIENT_IP_HEADERS) are believed, read right to left past the proxies, for the client address of "
     "audit events and throttles. Empty: the peer address, whatever a request's X-Forwarded-For says "
     "([audit.md](audit.md)).",
+)
+
+_current = _section(
+    "Directory reconciliation",
+    "Deactivating the accounts of users gone from, or disabled in, a provider's directory, for providers that "
+    "do not push SCIM ([provisioning.md](provisioning.md#6-keycloak-authentik-and-other-providers-without-scim)); "
+    "each entry is checked in full by `netbox_sso.core.reconcile.parse_reconcile`.",
+)
+
+
+def reconcile_sources(value: Any) -> dict[str, Any]:
+    """Backend name -> its directory source (`netbox_sso.core.reconcile.SourceConfig`)."""
+    try:
+        return parse_reconcile(value)
+    except ReconcileConfigError as error:
+        raise Invalid(f"{error.key}: {error.problem}" if error.key else error.problem, error.fix) from None
+
+
+_plugin(
+    "reconcile",
+    {},
+    reconcile_sources,
+    "Backend name -> its directory: {'source': 'keycloak' (Admin REST API; 'client_id'/'client_secret' of a "
+    "service-account client with view-users, default the sign-in client) or 'authentik' ('api_token'; "
+    "'subject_mode', default 'hashed_user_id'), 'url' (default: from the issuer), 'dry_run' (False), "
+    "'max_fraction' (0.1: a run deactivating more of the linked active accounts aborts), 'always_allow' (2: "
+    "this many are allowed whatever the fraction), 'disabled' (True: disabled users too), 'token_action' "
+    "('disable', 'expire' or 'delete'), 'page_size' (100), 'max_users' (100000)}. Empty: no reconciliation.",
+)
+_plugin(
+    "reconcile_interval",
+    0,
+    number(unit="minutes", integer=True),
+    "Run the reconciliation of every `reconcile` backend as a NetBox system job this often (needs `netbox "
+    "rqworker`); 0: never scheduled (run `netbox sso_reconcile` yourself).",
 )
 
 _current = _section(
