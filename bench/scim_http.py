@@ -82,6 +82,7 @@ class RunResult:
     timeouts: int = 0
     errors: list[str] = field(default_factory=list)  # first few unexpected answers, for the report
     complete: bool = True  # False when the budget stopped the run early
+    rate_limit: str = "?"  # the connection's, as `sso_scim create` printed it
 
     @property
     def requests(self) -> int:
@@ -433,6 +434,8 @@ def run_one(stack: Any, style: str, users: int, groups: int, args: argparse.Name
             batch=args.batch,
             budget=args.budget,
         )
+        limit = re.search(r"rate_limit=(\d+)/min", out)
+        result.rate_limit = f"{int(limit[1]):,}" if limit else "?"
         progress(
             f"{style} {users}x{groups}: {result.requests} requests in {result.seconds:.0f} s, "
             f"{result.failures} failed, {result.throttled} throttled"
@@ -476,7 +479,8 @@ def main(argv: list[str] | None = None) -> int:
         "PostgreSQL and Redis on loopback",
         "client": f"{args.concurrency} threads, keep-alive sessions, timeout {TIMEOUT:.0f} s, 429 retried after "
         "Retry-After",
-        "connection": "created with `netbox sso_scim create` defaults (rate limit 6000 requests/minute)",
+        "connection": "created with `netbox sso_scim create` defaults (rate limit "
+        f"{', '.join(sorted({r.rate_limit for r in results}))} requests/minute)",
         "command": "python -m bench.scim_http " + " ".join(sys.argv[1:] if argv is None else argv),
     }
     report = render(results, context)

@@ -106,3 +106,90 @@ def test_tables_header_round_trip():
 
     assert parse_tables("savepoint=6;users_user=3") == {"savepoint": 6, "users_user": 3}
     assert parse_tables("") == {} and parse_tables("junk;x=") == {}
+
+
+# ---- bench.scim_http: the SCIM first-sync client, against a fake SCIM server at a tiny size --------------------
+def _fake_scim_server(throttle_first: int = 0):
+    """A loopback HTTP server answering SCIM as NetBox does (ids, bench headers); the first N requests get 429."""
+    import itertools
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    counter = itertools.count()
+    seen: list[tuple[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):  # quiet
+            pass
+
+        def _answer(self, status: int, body: dict | None, headers: dict | None = None) -> None:
+            data = json.dumps(body).encode() if body is not None else b""
+            self.send_response(status)
+            for name, value in {"Content-Length": str(len(data)), "X-Bench-Queries": "3", **(headers or {})}.items():
+                self.send_header(name, value)
+            self.send_header("X-Bench-Server-Ms", "1.5")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _any(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"null")
+            n = next(counter)
+            seen.append((self.command, self.path.split("?")[0]))
+            if n < throttle_first:
+                return self._answer(429, {"status": "429"}, {"Retry-After": "0"})
+            if self.command == "GET":
+                return self._answer(200, {"totalResults": 0, "Resources": []})
+            return self._answer(201 if self.command == "POST" else 200, {"id": f"id-{n}", **(body or {})})
+
+        do_GET = do_POST = do_PUT = do_PATCH = _any
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, seen
+
+
+@pytest.mark.parametrize("style", ["entra", "okta"])
+def test_scim_http_first_sync_replays_the_providers_sequence_and_reports_it(style):
+    from bench.scim_http import first_sync, kind_rows, render
+
+    server, seen = _fake_scim_server(throttle_first=2)
+    try:
+        result = first_sync(
+            f"http://127.0.0.1:{server.server_address[1]}/scim/v2",
+            "nbscim_x",
+            style=style,
+            users=12,
+            groups=3,
+            concurrency=3,
+            batch=2,
+            budget=60,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.complete and result.failures == 0 and result.timeouts == 0
+    assert result.throttled == 2  # retried after Retry-After, not failed
+    rows = {row.kind: row for row in kind_rows(result.samples)}
+    assert rows["POST /Users"].count == 12 and rows["POST /Groups"].count == 3
+    if style == "entra":
+        assert rows["PATCH members (2)"].count == 6 and rows["lookup group"].count == 3 and "probe" in rows
+        assert ("PUT", "/scim/v2/Groups/") not in {(m, p.rsplit("/", 1)[0] + "/") for m, p in seen}
+    else:
+        assert rows["PUT /Groups (4 members)"].count == 3 and "probe" not in rows
+    assert rows["lookup user"].queries_max == 3 and rows["lookup user"].server_ms_median == 1.5
+    report = render([result], {"machine": "test"})
+    assert f"| {style} " in report and "| POST /Users " in report and "- machine: test" in report
+
+
+def test_scim_http_sizes_parse_and_reject_garbage():
+    import argparse
+
+    from bench.scim_http import _size
+
+    assert _size("10000x1000") == (10000, 1000)
+    with pytest.raises(argparse.ArgumentTypeError):
+        _size("10k")

@@ -21,6 +21,9 @@ from utilities.querysets import RestrictedQuerySet
 __all__ = ("SCIMConnection", "SCIMGroup", "SCIMMembership", "SCIMUser")
 
 
+RATE_LIMIT_DEFAULT = 60_000
+
+
 class TokenAction(models.TextChoices):
     DISABLE = "disable", _("Disable (re-enabled on reactivation)")
     EXPIRE = "expire", _("Expire now (not restored)")
@@ -65,7 +68,10 @@ class SCIMConnection(models.Model):
         help_text=_("Deprovisioning is reported in the audit trail, not applied"),
     )
     enabled = models.BooleanField(verbose_name=_("enabled"), default=True)
-    rate_limit = models.PositiveIntegerField(verbose_name=_("requests per minute"), default=6000)
+    #: Requests per minute (0: unlimited). The default is far above a provider's first sync: at 6,000 an
+    #: Okta-style first sync of 10,000 users at 10 concurrent requests was throttled on a 2-core NetBox
+    #: (docs/benchmarks-scim.md), and Entra ID suspends provisioning for Retry-After on every 429.
+    rate_limit = models.PositiveIntegerField(verbose_name=_("requests per minute"), default=RATE_LIMIT_DEFAULT)
     token_prefix = models.CharField(max_length=16, unique=True, editable=False)
     token_hash = models.CharField(max_length=64, editable=False)
     token_rotated = models.DateTimeField(verbose_name=_("token rotated"), null=True, blank=True, editable=False)

@@ -100,6 +100,15 @@ def _note_use(connection: SCIMConnection) -> None:
     connection.token_last_used = now
 
 
+def retry_after(now: float) -> int:
+    """Seconds until the current rate-limit window ends (at least 1): the Retry-After of a 429.
+
+    Entra ID suspends the connection's provisioning for Retry-After, so a full window would hold it up
+    to a minute longer than the limit requires.
+    """
+    return max(1, WINDOW - int(now) % WINDOW)
+
+
 def over_rate_limit(connection: SCIMConnection) -> bool:
     """Count this request; True when the connection exceeded `rate_limit` requests in the current window."""
     if not connection.rate_limit:

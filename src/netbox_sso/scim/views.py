@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -169,7 +170,7 @@ def scim_view(handler: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
             return error_response(
                 429,
                 "too many requests for this SCIM connection; retry later",
-                headers={"Retry-After": str(tokens.WINDOW)},
+                headers={"Retry-After": str(tokens.retry_after(time.time()))},
             )
         request.scim_connection = connection
         response = _handle(handler, request, connection, *args, **kwargs)
