@@ -21,9 +21,11 @@ from utilities.forms.rendering import FieldSet
 from utilities.forms.widgets import DateTimePicker
 
 from netbox_sso.choices import MappingEffectChoices, MappingMatchChoices, SSOEventTypeChoices, SSOOutcomeChoices
-from netbox_sso.core.rule_sources import RuleRecord
+from netbox_sso.core.decision import CurrentUser
+from netbox_sso.core.rule_sources import BackendSettingsRecord, RuleRecord, shape_problems
 from netbox_sso.models import BackendSettings, MappingRule, SSOEvent
-from netbox_sso.rule_validation import check_change
+from netbox_sso.rule_validation import check_change, check_settings
+from netbox_sso.try_rules import event_claims, parse_claims
 
 __all__ = (
     "BackendSettingsFilterForm",
@@ -331,10 +333,6 @@ class TryRulesForm(forms.Form):
         self.edit: RuleRecord | None = None
 
     def clean(self) -> dict[str, Any]:
-        from netbox_sso.core.decision import CurrentUser
-        from netbox_sso.core.rule_sources import shape_problems
-        from netbox_sso.try_rules import event_claims, parse_claims
-
         super().clean()
         data = self.cleaned_data
         try:
@@ -373,20 +371,7 @@ class BackendSettingsCheckMixin:
     rule_warnings: tuple[str, ...] = ()
 
     def check_settings(self) -> None:
-        from netbox_sso.core.rule_sources import BackendSettingsRecord, split_list
-        from netbox_sso.rule_validation import check_settings
-
-        data = self.cleaned_data  # type: ignore[attr-defined]
-        record = BackendSettingsRecord(
-            str(data.get("backend") or "").strip(),
-            str(data.get("groups_claim") or ""),
-            split_list(str(data.get("groups_sources") or "")),
-            str(data.get("case") or "preserve"),
-            split_list(str(data.get("strip_prefixes") or "")),
-            str(data.get("missing_claim") or "keep"),
-            bool(data.get("create_groups")),
-            self.instance.pk,  # type: ignore[attr-defined]
-        )
+        record = BackendSettingsRecord.from_fields(self.cleaned_data, self.instance.pk)  # type: ignore[attr-defined]
         check = check_settings(record, replaces=record.pk)
         for field_name, message in check.errors:
             self.add_error(field_name if field_name in self.fields else None, message)  # type: ignore[attr-defined]
@@ -406,13 +391,7 @@ class BackendSettingsForm(BackendSettingsCheckMixin, PrimaryModelForm):
     class Meta:
         model = BackendSettings
         fields = (
-            "backend",
-            "groups_claim",
-            "groups_sources",
-            "case",
-            "strip_prefixes",
-            "missing_claim",
-            "create_groups",
+            *BackendSettingsRecord.FIELDS,
             "description",
             "owner",
             "comments",
@@ -453,13 +432,7 @@ class BackendSettingsImportForm(BackendSettingsCheckMixin, PrimaryModelImportFor
     class Meta:
         model = BackendSettings
         fields = (
-            "backend",
-            "groups_claim",
-            "groups_sources",
-            "case",
-            "strip_prefixes",
-            "missing_claim",
-            "create_groups",
+            *BackendSettingsRecord.FIELDS,
             "description",
             "owner",
             "comments",

@@ -15,7 +15,7 @@ from netbox.models import PrimaryModel
 from utilities.querysets import RestrictedQuerySet
 
 from netbox_sso.choices import MappingEffectChoices, MappingMatchChoices, SSOEventTypeChoices, SSOOutcomeChoices
-from netbox_sso.core.rule_sources import BackendSettingsRecord, RuleRecord, split_list
+from netbox_sso.core.rule_sources import BackendSettingsRecord, RuleRecord
 
 __all__: tuple[str, ...] = ("BackendSettings", "MappingRule", "SSOEvent")
 
@@ -196,15 +196,8 @@ class BackendSettings(PrimaryModel):
         return reverse("plugins:netbox_sso:backendsettings", args=[self.pk])
 
     def record(self) -> BackendSettingsRecord:
-        return BackendSettingsRecord(
-            self.backend.strip(),
-            self.groups_claim,
-            split_list(self.groups_sources),
-            self.case,
-            split_list(self.strip_prefixes),
-            self.missing_claim,
-            self.create_groups,
-            self.pk,
+        return BackendSettingsRecord.from_fields(
+            {name: getattr(self, name) for name in BackendSettingsRecord.FIELDS}, self.pk
         )
 
 

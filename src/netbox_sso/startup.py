@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from netbox_sso.backends.catalog import HARDENED_BACKENDS
 from netbox_sso.core.errors import ConfigError
+from netbox_sso.core.weakening import find_weakenings
 from netbox_sso.pipeline.assemble import assemble
 from netbox_sso.unavailable import MIDDLEWARE_PATH as UNAVAILABLE_MIDDLEWARE
 
@@ -212,8 +213,6 @@ def warn_weakened() -> None:
             tenant,
         )
     from django.utils.module_loading import import_string
-
-    from netbox_sso.core.weakening import find_weakenings
 
     names = []
     for path in settings.AUTHENTICATION_BACKENDS:

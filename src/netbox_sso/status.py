@@ -19,6 +19,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
+from netbox_sso.core import settings_schema as schema
 from netbox_sso.core.rules import BackendRules
 
 DOCTOR_MODULE = "netbox_sso.diagnostics"
@@ -102,7 +103,6 @@ def mapping() -> dict[str, Any]:
 def changed_settings() -> list[dict[str, Any]]:
     """Every setting (core.settings_schema) whose value in effect differs from its default, with its doc."""
     from netbox_sso.backends.config import plugin_values
-    from netbox_sso.core import settings_schema as schema
 
     values = plugin_values()
     changed = []

@@ -6,6 +6,7 @@ import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
 from netbox.tables import NetBoxTable, PrimaryModelTable, columns
 
+from netbox_sso.core.rule_sources import BackendSettingsRecord
 from netbox_sso.models import BackendSettings, MappingRule, SSOEvent
 
 __all__ = ("BackendSettingsTable", "MappingRuleTable", "SSOEventTable")
@@ -86,13 +87,7 @@ class BackendSettingsTable(PrimaryModelTable):
         fields = (
             "pk",
             "id",
-            "backend",
-            "groups_claim",
-            "groups_sources",
-            "case",
-            "strip_prefixes",
-            "missing_claim",
-            "create_groups",
+            *BackendSettingsRecord.FIELDS,
             "description",
             "comments",
             "tags",
@@ -102,11 +97,5 @@ class BackendSettingsTable(PrimaryModelTable):
         )
         default_columns = (
             "pk",
-            "backend",
-            "groups_claim",
-            "groups_sources",
-            "case",
-            "strip_prefixes",
-            "missing_claim",
-            "create_groups",
+            *BackendSettingsRecord.FIELDS,
         )

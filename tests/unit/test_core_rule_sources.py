@@ -167,3 +167,26 @@ def test_a_backend_only_in_the_database_compiles_with_its_stored_settings():
     stored = BackendSettingsRecord("keycloak", case="lower", strip_prefixes=("/",))
     config = parse_config(merge_plugin_config({}, [rule(backend="keycloak", value="/Ops")], {}, [stored]))
     assert config.backends["keycloak"].group_map == {"ops": frozenset({"Operators"})}
+
+
+def test_backend_settings_from_form_or_api_fields_split_lists_and_fill_defaults():
+    record = BackendSettingsRecord.from_fields(
+        {
+            "backend": " oidc ",
+            "groups_claim": "roles",
+            "groups_sources": "userinfo, id_token",
+            "case": "lower",
+            "strip_prefixes": "CN=, ou=",
+            "missing_claim": "refuse",
+            "create_groups": True,
+            "description": "not a setting",
+        },
+        pk=7,
+    )
+    assert record == BackendSettingsRecord(
+        "oidc", "roles", ("userinfo", "id_token"), "lower", ("CN=", "ou="), "refuse", True, 7
+    )
+    # A blank form and an API body that leaves fields out mean the defaults (the record's own).
+    for values in ({"backend": "oidc"}, dict.fromkeys(BackendSettingsRecord.FIELDS, None) | {"backend": "oidc"}):
+        assert BackendSettingsRecord.from_fields(values) == BackendSettingsRecord("oidc")
+    assert BackendSettingsRecord.from_fields({"backend": "oidc", "case": "", "missing_claim": ""}).entry() == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from netbox.api.fields import ChoiceField, SerializedPKRelatedField
@@ -11,10 +12,19 @@ from users.api.serializers_.users import GroupSerializer, UserSerializer
 from users.models import Group
 
 from netbox_sso.choices import MappingEffectChoices, MappingMatchChoices, SSOEventTypeChoices, SSOOutcomeChoices
-from netbox_sso.core.rule_sources import RuleRecord
+from netbox_sso.core.rule_sources import BackendSettingsRecord, RuleRecord
 from netbox_sso.models import BackendSettings, MappingRule, SSOEvent
+from netbox_sso.rule_validation import check_change, check_settings
 
 __all__ = ("BackendSettingsSerializer", "MappingRuleSerializer", "SSOEventSerializer")
+
+
+def _field_errors(problems: Iterable[tuple[str | None, str]]) -> dict[str, list[str]]:
+    """The checker's (field, message) pairs as DRF's errors; a problem of no one field is a non-field error."""
+    errors: dict[str, list[str]] = {}
+    for field_name, message in problems:
+        errors.setdefault(field_name or "non_field_errors", []).append(message)
+    return errors
 
 
 class SSOEventSerializer(BaseModelSerializer):
@@ -85,8 +95,6 @@ class MappingRuleSerializer(PrimaryModelSerializer):
         data = super().validate(data)
         if self.nested:
             return data
-        from netbox_sso.rule_validation import check_change
-
         instance = self.instance
 
         def pick(name: str, default: str) -> str:
@@ -107,9 +115,7 @@ class MappingRuleSerializer(PrimaryModelSerializer):
             instance.pk if instance is not None else None,
         )
         check = check_change(record, replaces=record.pk)
-        errors: dict[str, list[str]] = {}
-        for field_name, message in check.errors:
-            errors.setdefault(field_name or "non_field_errors", []).append(message)
+        errors = _field_errors(check.errors)
         if not errors and check.superuser_risk and not confirmed:
             errors["confirm_superuser_change"] = [check.superuser_risk + " Send confirm_superuser_change: true."]
         if errors:
@@ -125,13 +131,7 @@ class BackendSettingsSerializer(PrimaryModelSerializer):
             "url",
             "display_url",
             "display",
-            "backend",
-            "groups_claim",
-            "groups_sources",
-            "case",
-            "strip_prefixes",
-            "missing_claim",
-            "create_groups",
+            *BackendSettingsRecord.FIELDS,
             "description",
             "owner",
             "comments",
@@ -146,30 +146,13 @@ class BackendSettingsSerializer(PrimaryModelSerializer):
         data = super().validate(data)
         if self.nested:
             return data
-        from netbox_sso.core.rule_sources import BackendSettingsRecord, split_list
-        from netbox_sso.rule_validation import check_settings
-
         instance = self.instance
-
-        def pick(name: str, default: Any) -> Any:
-            if name in data:
-                return data[name]
-            return getattr(instance, name) if instance is not None else default
-
-        record = BackendSettingsRecord(
-            str(pick("backend", "")).strip(),
-            str(pick("groups_claim", "") or ""),
-            split_list(str(pick("groups_sources", "") or "")),
-            str(pick("case", "preserve")),
-            split_list(str(pick("strip_prefixes", "") or "")),
-            str(pick("missing_claim", "keep")),
-            bool(pick("create_groups", False)),
-            instance.pk if instance is not None else None,
-        )
+        # A partial update (PATCH) is checked as the row will be: the sent fields over the stored ones.
+        values = {
+            name: data[name] if name in data else getattr(instance, name, None) for name in BackendSettingsRecord.FIELDS
+        }
+        record = BackendSettingsRecord.from_fields(values, instance.pk if instance is not None else None)
         check = check_settings(record, replaces=record.pk)
         if check.errors:
-            errors: dict[str, list[str]] = {}
-            for field_name, message in check.errors:
-                errors.setdefault(field_name or "non_field_errors", []).append(message)
-            raise serializers.ValidationError(errors)
+            raise serializers.ValidationError(_field_errors(check.errors))
         return data

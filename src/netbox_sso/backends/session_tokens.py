@@ -120,19 +120,10 @@ class SessionTokens:
         return {**response, **userinfo}
 
     def validate_refreshed_id_token(self, id_token: str, access_token: str, previous: dict[str, Any]) -> dict[str, Any]:
-        cfg = self.hardening
         claims, key = self._verify_signature(id_token)
-        client_id, _secret = self.get_key_and_secret()  # type: ignore[attr-defined]
         self.validate_provider_claims(claims)
         session_rules.validate_refreshed_id_token_claims(
-            claims,
-            previous,
-            issuer=self.issuer_for_claims(claims),
-            client_id=client_id,
-            now=time.time(),
-            leeway=cfg.clock_leeway,
-            max_age=float(self.setting("ID_TOKEN_MAX_AGE", cfg.id_token_max_age)),  # type: ignore[attr-defined]
-            max_claim_length=cfg.max_claim_length,
+            claims, previous, issuer=self.issuer_for_claims(claims), **self._token_limits()
         )
         if "at_hash" in claims and not self.validate_at_hash(claims, access_token, key):  # type: ignore[attr-defined]
             raise checks.InvalidClaimError("at_hash", "does not match the access token")
@@ -140,24 +131,28 @@ class SessionTokens:
 
     def validate_logout_token(self, logout_token: str) -> dict[str, Any]:
         """OIDC Back-Channel Logout 1.0 section 2.6: signature with the provider's keys, then the claims."""
-        cfg = self.hardening
         try:
             header = jwt.get_unverified_header(logout_token)
         except jwt.PyJWTError as error:
             raise checks.InvalidSignatureError("logout_token", "not a well-formed JWT") from error
         session_rules.validate_logout_token_header(header)
         claims, _key = self._verify_signature(logout_token, "logout_token")
-        client_id, _secret = self.get_key_and_secret()  # type: ignore[attr-defined]
         session_rules.validate_logout_token_claims(
-            claims,
-            issuer=self.logout_token_issuer(claims),
-            client_id=client_id,
-            now=time.time(),
-            leeway=cfg.clock_leeway,
-            max_age=float(self.setting("ID_TOKEN_MAX_AGE", cfg.id_token_max_age)),  # type: ignore[attr-defined]
-            max_claim_length=cfg.max_claim_length,
+            claims, issuer=self.logout_token_issuer(claims), **self._token_limits()
         )
         return claims
+
+    def _token_limits(self) -> dict[str, Any]:
+        """The audience, clock and size limits a refreshed ID token and a logout token are checked with."""
+        cfg = self.hardening
+        client_id, _secret = self.get_key_and_secret()  # type: ignore[attr-defined]
+        return {
+            "client_id": client_id,
+            "now": time.time(),
+            "leeway": cfg.clock_leeway,
+            "max_age": float(self.setting("ID_TOKEN_MAX_AGE", cfg.id_token_max_age)),  # type: ignore[attr-defined]
+            "max_claim_length": cfg.max_claim_length,
+        }
 
     def backchannel_logout_enabled(self) -> bool:
         """Whether /oauth/backchannel-logout/<backend>/ accepts tokens for this backend (`backchannel_logout`).

@@ -12,12 +12,10 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from netbox_sso.cli import main
+from netbox_sso.cli.options import config_option, json_option
 from netbox_sso.diagnostics.findings import EXIT_ERRORS, Finding, exit_code, print_findings, summary
 from netbox_sso.diagnostics.settings import NetBoxSettings, SettingsLoadError, default_config_path, load_settings
 from netbox_sso.diagnostics.static import netbox_group_names, run_checks
-
-CONFIG_HELP = "NetBox configuration.py or a file of Python overrides (default: $NETBOX_ROOT/conf/configuration.py)."
 
 
 def config_path(value: Path | None) -> Path:
@@ -58,10 +56,10 @@ def emit(findings: list[Finding], path: Path, as_json: bool, extra: dict | None 
     return code
 
 
-@main.command("check")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help=CONFIG_HELP)
+@click.command("check")
+@config_option
 @click.option("--database", is_flag=True, help="Also check that mapped NetBox groups exist (reads NetBox's database).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @click.pass_context
 def check_command(ctx: click.Context, config_file: Path | None, database: bool, as_json: bool) -> None:
     """Report every SSO misconfiguration: the setting, the problem and the fix (no network)."""

@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from netbox_sso.cli import main
 from netbox_sso.devidp import SAMPLE_USERS_FILE, DevIdP, load_users_file
 from netbox_sso.devidp.profiles import make_profile
 from netbox_sso.devidp.server import is_loopback
@@ -16,7 +15,7 @@ from netbox_sso.devidp.server import is_loopback
 PROFILE_CHOICES = ("generic", "keycloak", "okta", "entra", "authentik")
 
 
-@main.command("devidp")
+@click.command("devidp")
 @click.option(
     "--profile",
     "profiles",

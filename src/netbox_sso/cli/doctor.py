@@ -13,8 +13,8 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from netbox_sso.cli import main
-from netbox_sso.cli.check import CONFIG_HELP, emit, load_or_exit
+from netbox_sso.cli.check import emit, load_or_exit
+from netbox_sso.cli.options import base_url_option, ca_bundle_option, config_option, json_option
 from netbox_sso.diagnostics.findings import exit_code, print_findings
 from netbox_sso.diagnostics.probes import DEFAULT_TIMEOUT, DoctorResult, run_doctor
 
@@ -39,15 +39,10 @@ def print_doctor(console: Console, path: Path, result: DoctorResult) -> None:
     print_findings(console, [f for f in result.all_findings() if f.code != "redirect.uris"])
 
 
-@main.command("doctor")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help=CONFIG_HELP)
-@click.option("--base-url", default=None, help="NetBox's public URL, e.g. https://netbox.example.com/ .")
-@click.option(
-    "--ca-bundle",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="PEM bundle of CAs to trust (default: REQUESTS_CA_BUNDLE, else the system's).",
-)
+@click.command("doctor")
+@config_option
+@base_url_option
+@ca_bundle_option
 @click.option(
     "--timeout",
     type=click.FloatRange(0.1, 60),
@@ -55,7 +50,7 @@ def print_doctor(console: Console, path: Path, result: DoctorResult) -> None:
     show_default=True,
     help="Seconds allowed for each request to the identity provider.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @click.pass_context
 def doctor_command(
     ctx: click.Context,

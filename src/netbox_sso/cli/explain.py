@@ -14,7 +14,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from netbox_sso.cli import main
+from netbox_sso.cli.options import json_option
 from netbox_sso.core.claims import split_sources
 from netbox_sso.core.config_file import load_configuration, load_rules_file
 from netbox_sso.core.decision import CurrentUser
@@ -63,7 +63,7 @@ def _pick_backend(config: SSOConfig, backend: str | None) -> str:
     )
 
 
-@main.command("explain")
+@click.command("explain")
 @click.option(
     "--claims",
     "claims_file",
@@ -88,7 +88,7 @@ def _pick_backend(config: SSOConfig, backend: str | None) -> str:
 @click.option("--username", default="sso-user", show_default=True, help="Username (break-glass check).")
 @click.option("--superuser", is_flag=True, help="The user is a superuser now.")
 @click.option("--new", "is_new", is_flag=True, help="First login: the user is being created.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @click.pass_context
 def explain_command(
     ctx: click.Context,

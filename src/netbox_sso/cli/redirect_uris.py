@@ -12,17 +12,17 @@ from pathlib import Path
 
 import click
 
-from netbox_sso.cli import main
-from netbox_sso.cli.check import CONFIG_HELP, config_path
+from netbox_sso.cli.check import config_path
+from netbox_sso.cli.options import base_url_option, config_option, json_option
 from netbox_sso.diagnostics.findings import EXIT_CLEAN, EXIT_ERRORS
 from netbox_sso.diagnostics.redirects import redirect_uris
 from netbox_sso.diagnostics.settings import SettingsLoadError, load_settings
 
 
-@main.command("redirect-uris")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help=CONFIG_HELP)
-@click.option("--base-url", default=None, help="NetBox's public URL, e.g. https://netbox.example.com/ .")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.command("redirect-uris")
+@config_option
+@base_url_option
+@json_option
 @click.pass_context
 def redirect_uris_command(ctx: click.Context, config_file: Path | None, base_url: str | None, as_json: bool) -> None:
     """Print the redirect URIs to register at the identity provider."""

@@ -26,7 +26,7 @@ from typing import Any
 import click
 import requests
 
-from netbox_sso.cli import main
+from netbox_sso.cli.options import ca_bundle_option
 from netbox_sso.core.endpoints import discovery_url
 from netbox_sso.core.oidc_checks import OIDCCheckError, validate_https
 
@@ -185,7 +185,7 @@ def _show(body: dict[str, Any]) -> None:
     click.echo(f"and confirm the code {body['user_code']}", err=True)
 
 
-@main.command("token")
+@click.command("token")
 @click.option(
     "--issuer",
     envvar="NETBOX_SSO_ISSUER",
@@ -217,12 +217,7 @@ def _show(body: dict[str, Any]) -> None:
     default=None,
     help="RFC 8707 resource (the audience NetBox expects), for providers that use it.",
 )
-@click.option(
-    "--ca-bundle",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="PEM bundle of CAs to trust (default: REQUESTS_CA_BUNDLE, else the system's).",
-)
+@ca_bundle_option
 @click.option(
     "--cache",
     "cache_path",

@@ -31,7 +31,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from netbox_sso.core.claims import Normalization
 
@@ -67,6 +67,32 @@ class BackendSettingsRecord:
     missing_claim: str = "keep"
     create_groups: bool = False
     pk: int | None = None
+
+    #: The settings' fields, named as the model names them; the forms, the API and the table list them from here.
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "backend",
+        "groups_claim",
+        "groups_sources",
+        "case",
+        "strip_prefixes",
+        "missing_claim",
+        "create_groups",
+    )
+
+    @classmethod
+    def from_fields(cls, values: Mapping[str, Any], pk: int | None = None) -> BackendSettingsRecord:
+        """The record of field values as a form, the API or the model holds them (lists as comma-separated
+        text); an absent or empty value is the default."""
+        return cls(
+            str(values.get("backend") or "").strip(),
+            str(values.get("groups_claim") or ""),
+            split_list(str(values.get("groups_sources") or "")),
+            str(values.get("case") or "preserve"),
+            split_list(str(values.get("strip_prefixes") or "")),
+            str(values.get("missing_claim") or "keep"),
+            bool(values.get("create_groups")),
+            pk,
+        )
 
     def entry(self) -> dict[str, Any]:
         """The configuration keys these settings set (defaults left out, so configuration.py's apply)."""

@@ -25,6 +25,7 @@ from netbox_sso.devidp.faults import apply_overrides
 from netbox_sso.devidp.http import Request, Response, add_query, message_page
 from netbox_sso.devidp.model import Client
 from netbox_sso.devidp.profiles.base import Grant, Profile, Route
+from netbox_sso.devidp.store import TokenRecord
 
 if TYPE_CHECKING:
     from netbox_sso.devidp.server import DevIdP
@@ -40,12 +41,9 @@ USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 _MAX_PENDING = 1000
 
 
-# ---- client credentials -------------------------------------------------------------------------------
-def client_credentials(idp: DevIdP, profile: Profile, route: Route, client: Client, form: dict[str, str]) -> Response:
-    """RFC 6749 4.4.2: only confidential clients; the token is for the client itself (no ID token)."""
-    if client.client_secret is None:
-        return Response.oauth_error("unauthorized_client", "client_credentials needs a confidential client")
-    grant = Grant(
+def _client_grant(profile: Profile, route: Route, client: Client, form: dict[str, str]) -> Grant:
+    """What a client asks for before any user is involved (client credentials, a device code's request)."""
+    return Grant(
         profile=profile.prefix,
         ctx=dict(route.ctx),
         client_id=client.client_id,
@@ -54,6 +52,14 @@ def client_credentials(idp: DevIdP, profile: Profile, route: Route, client: Clie
         auth_time=0,
         sid="",
     )
+
+
+# ---- client credentials -------------------------------------------------------------------------------
+def client_credentials(idp: DevIdP, profile: Profile, route: Route, client: Client, form: dict[str, str]) -> Response:
+    """RFC 6749 4.4.2: only confidential clients; the token is for the client itself (no ID token)."""
+    if client.client_secret is None:
+        return Response.oauth_error("unauthorized_client", "client_credentials needs a confidential client")
+    grant = _client_grant(profile, route, client, form)
     if "resource" in form:
         grant.extra["resource"] = form["resource"]
     problem = profile.service_token_problem(grant, client)
@@ -179,15 +185,7 @@ def device_authorization(idp: DevIdP, profile: Profile, route: Route, request: R
     assert client is not None
     if client.profiles and profile.prefix not in client.profiles:
         return Response.oauth_error("invalid_client", "client not registered here", 401)
-    grant = Grant(
-        profile=profile.prefix,
-        ctx=dict(route.ctx),
-        client_id=client.client_id,
-        username="",
-        scopes=form.get("scope", "").split(),
-        auth_time=0,
-        sid="",
-    )
+    grant = _client_grant(profile, route, client, form)
     if (problem := profile.token_extra(form, grant)) is not None:
         return Response.oauth_error("invalid_request", problem)
     if "resource" in form:
@@ -217,8 +215,6 @@ def device_token(idp: DevIdP, profile: Profile, route: Route, client: Client, fo
     user = idp.users.get(record.grant.username)
     if user is None or user.disabled:
         return Response.oauth_error("invalid_grant", "user no longer exists or is disabled")
-    from netbox_sso.devidp.store import TokenRecord
-
     token_record = TokenRecord(record.grant, time.time() + profile.access_token_lifetime)
     return idp._issue(profile, record.grant, user, client, token_record, with_nonce=False)
 

@@ -24,26 +24,10 @@ from netbox_sso.core.decision import CurrentUser, Decision, decide
 from netbox_sso.core.rules import BackendRules, SSOConfig
 from netbox_sso.keys import RULES_ATTRIBUTE
 from netbox_sso.pipeline.apply import Outcome, apply_decision
-from netbox_sso.pipeline.capture import add_graph_groups
+from netbox_sso.pipeline.capture import add_graph_groups, claim_sources
 from netbox_sso.pipeline.errors import SSORefused
 
 logger = logging.getLogger("netbox_sso.mapping")
-
-#: Token-endpoint fields that are not claims (they sit beside userinfo's claims in `response`).
-_TOKEN_FIELDS = frozenset(
-    {
-        "access_token",
-        "id_token",
-        "refresh_token",
-        "token_type",
-        "expires_in",
-        "scope",
-        "ext_expires_in",
-        "expires_on",
-        "not_before",
-        "resource",
-    }
-)
 
 
 def _refusal_details(rules: BackendRules, reading: GroupsReading, decision: Decision | None = None) -> dict[str, Any]:
@@ -62,20 +46,6 @@ def _refusal_code(reading: GroupsReading, break_glass: bool) -> str:
     if break_glass:
         return "break_glass_identity"
     return "missing_groups_claim" if reading.values is None else "required_groups"
-
-
-def claim_sources(backend: Any, response: Mapping[str, Any]) -> dict[str, Mapping[str, Any] | None]:
-    """Where each source's claims are for this backend.
-
-    OIDC backends keep the validated ID-token claims on `backend.id_token` and merge userinfo into
-    `response`; Entra ID's v1 backend puts the validated ID-token claims into `response` itself and has no
-    userinfo groups.
-    """
-    id_token = getattr(backend, "id_token", None)
-    if isinstance(id_token, Mapping):
-        userinfo = {key: value for key, value in response.items() if key not in _TOKEN_FIELDS}
-        return {"id_token": id_token, "userinfo": userinfo or None}
-    return {"id_token": {key: value for key, value in response.items() if key not in _TOKEN_FIELDS}, "userinfo": None}
 
 
 def _config(backend: Any) -> SSOConfig:

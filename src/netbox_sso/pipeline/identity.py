@@ -243,6 +243,16 @@ def _linked_meanwhile(backend: Any, uid: Any) -> dict[str, Any] | None:
     return {"user": social.user, "social": social, "is_new": False, "new_association": False}
 
 
+def _username_taken(backend: Any, username: str | None) -> IdentityRefused:
+    return IdentityRefused(
+        backend,
+        "username_taken",
+        f"Single sign-on failed: the username {username!r} already belongs to another NetBox account. "
+        "Ask an administrator to link the accounts.",
+        "username",
+    )
+
+
 def create_user(
     strategy: Any, details: dict[str, Any], backend: Any, user: Any = None, *args: Any, **kwargs: Any
 ) -> dict[str, Any] | None:
@@ -263,14 +273,7 @@ def create_user(
             linked = _linked_meanwhile(backend, uid)
             if linked is not None:
                 return linked
-            raise IdentityRefused(
-                backend,
-                "username_taken",
-                f"Single sign-on failed: the username "
-                f"{username!r} already belongs to another NetBox account. Ask an "
-                "administrator to link the accounts.",
-                "username",
-            )
+            raise _username_taken(backend, username)
     try:
         return _create_user(strategy, details, backend, kwargs)
     except AuthAlreadyAssociated:
@@ -279,14 +282,7 @@ def create_user(
         linked = _linked_meanwhile(backend, uid)
         if linked is not None:
             return linked
-        raise IdentityRefused(
-            backend,
-            "username_taken",
-            f"Single sign-on failed: the username {username!r} "
-            "already belongs to another NetBox account. Ask an administrator to link the "
-            "accounts.",
-            "username",
-        ) from None
+        raise _username_taken(backend, username) from None
 
 
 #: social-core's user fields that its user_details step never overwrites (unless told otherwise).

@@ -80,6 +80,30 @@ def is_break_glass(user: Any) -> bool:
     return sso_config().is_break_glass(user.get_username())
 
 
+def _audit(
+    event: str,
+    row: SCIMUser,
+    request: Any,
+    details: dict[str, Any],
+    *,
+    outcome: str,
+    reason: str,
+    message: str | None = None,
+) -> dict[str, Any]:
+    """Record `event` for the row's account and connection; returns `details`, which the caller returns too."""
+    audit.record(
+        event,
+        request=request,
+        backend=row.connection.backend,
+        user=row.user,
+        outcome=outcome,
+        reason=reason,
+        details=details,
+        message=message,
+    )
+    return details
+
+
 def deactivate(
     user: Any,
     *,
@@ -190,17 +214,15 @@ def reactivate(row: SCIMUser, *, request: Any) -> dict[str, Any]:
     if is_break_glass(user):
         return details
     if connection.dry_run:
-        audit.record(
+        return _audit(
             "scim_provisioned",
-            request=request,
-            backend=connection.backend,
-            user=user,
+            row,
+            request,
+            details,
             outcome="info",
             reason="dry_run",
-            details=details,
             message=f"dry run: would reactivate {user.get_username()}",
         )
-        return details
     if not user.is_active:
         user.is_active = True
         user.save(update_fields=["is_active"])
@@ -208,13 +230,4 @@ def reactivate(row: SCIMUser, *, request: Any) -> dict[str, Any]:
         details["tokens_enabled"] = _tokens(user).filter(pk__in=row.disabled_tokens).update(enabled=True)
         row.disabled_tokens = []
         row.save(update_fields=["disabled_tokens"])
-    audit.record(
-        "scim_provisioned",
-        request=request,
-        backend=connection.backend,
-        user=user,
-        outcome="success",
-        reason="reactivated",
-        details=details,
-    )
-    return details
+    return _audit("scim_provisioned", row, request, details, outcome="success", reason="reactivated")
