@@ -1,5 +1,5 @@
-"""Doctor's HTTP: each request bounded by a total deadline and a size cap, no redirect followed, TLS verified,
-and every failure to get an HTTP answer turned into a finding (DNS, TLS, timeout, unreachable)."""
+"""Doctor's HTTP: the shared bounded call every provider call goes through, routed as the backend routes it,
+and every failure to get an HTTP answer turned into a finding (DNS, plain http, TLS, timeout, unreachable)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,21 @@ import socket
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
+from netbox_sso.backends import idp_http
+from netbox_sso.backends.idp_http import CallOptions, Method
+from netbox_sso.core import oidc_checks as checks
 from netbox_sso.diagnostics.findings import Finding
+from netbox_sso.diagnostics.settings import Backend, NetBoxSettings
 
 DEFAULT_TIMEOUT = 5.0
 MAX_BYTES = 1024 * 1024
+USER_AGENT = "netbox-sso-doctor"
 CA_FIX = (
     "make NetBox trust the provider's CA: put its CA certificate (with the system CAs) in a PEM bundle and set "
     "REQUESTS_CA_BUNDLE=/path/to/bundle.pem in NetBox's environment (run doctor with the same variable or "
@@ -46,12 +51,53 @@ class Failure(Exception):
 
 
 class Prober:
-    """HTTP with verified TLS, a total deadline per request, a size cap and no redirects followed."""
+    """Doctor's HTTP: the shared bounded call (`idp_http.bounded_request`: https rule, total deadline, size
+    cap, no redirect followed) routed as the backend routes its own calls, after a DNS check of its own.
 
-    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT, ca_bundle: str | None = None) -> None:
+    Doctor's calls are not counted in the sign-in metrics (`netbox_sso_idp_*`): it sends a made-up code and
+    an unregistered-looking authorization request on purpose, whose refusals would read as provider errors
+    on the dashboards and alerts built on those series; its findings are its own report.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        ca_bundle: str | None = None,
+        options: CallOptions | None = None,
+        resolved: dict[str, str | None] | None = None,
+    ) -> None:
         self.timeout = timeout
-        self.verify: bool | str = ca_bundle or True
-        self._resolved: dict[str, str | None] = {}
+        self.ca_bundle = ca_bundle
+        self.options = options or CallOptions(
+            deadline=timeout, max_bytes=MAX_BYTES, verify=ca_bundle or True, user_agent=USER_AGENT
+        )
+        #: host -> None when it resolves, else why not; shared by the backends' probers.
+        self._resolved: dict[str, str | None] = {} if resolved is None else resolved
+
+    def for_backend(self, settings: NetBoxSettings, backend: Backend) -> Prober:
+        """This prober with the backend's route to its provider, as NetBox's sign-in calls it.
+
+        - proxies: the backend's PROXIES setting (social-core's SOCIAL_AUTH_<BACKEND>_PROXIES, then
+          SOCIAL_AUTH_PROXIES), else the environment's (HTTPS_PROXY, NO_PROXY), as requests does;
+        - certificates: the backend's VERIFY_SSL when False or a CA bundle path (requests then ignores
+          REQUESTS_CA_BUNDLE, and so does NetBox), else --ca-bundle, REQUESTS_CA_BUNDLE or the system's CAs;
+        - plain http off loopback: refused as sign-in refuses it, unless `allow_insecure_http`; stock
+          social-core backends (netbox_sso not in PLUGINS) have no such rule.
+        """
+        _, proxies = settings.backend_setting(backend, "PROXIES")
+        _, configured = settings.backend_setting(backend, "VERIFY_SSL")
+        verify: bool | str = self.ca_bundle or True
+        if configured is False or (isinstance(configured, str) and configured):
+            verify = configured
+        allow_http = not settings.plugin_enabled or settings.plugin_config.get("allow_insecure_http") is True
+        options = replace(
+            self.options,
+            proxies=dict(proxies) if isinstance(proxies, Mapping) and proxies else None,
+            verify=verify,
+            allow_http=allow_http,
+        )
+        return Prober(timeout=self.timeout, ca_bundle=self.ca_bundle, options=options, resolved=self._resolved)
 
     def resolve(self, host: str) -> str | None:
         """None when the host resolves, else the reason (getaddrinfo has no timeout: run it in a thread)."""
@@ -73,9 +119,15 @@ class Prober:
         self._resolved[host] = reason
         return reason
 
-    def request(self, method: str, url: str, *, setting: str, backend: str, what: str, **kwargs: Any) -> Answer:
+    def _through_proxy(self, url: str) -> bool:
+        """Whether a proxy carries this request (then the proxy resolves the host, not this machine)."""
+        proxies = {**requests.utils.get_environ_proxies(url), **(self.options.proxies or {})}
+        return requests.utils.select_proxy(url, proxies) is not None
+
+    def request(self, method: Method, url: str, *, setting: str, backend: str, what: str, **send: Any) -> Answer:
+        """The answer of any HTTP status; no answer at all is a `Failure` carrying its finding."""
         host = urlsplit(url).hostname or ""
-        reason = self.resolve(host)
+        reason = None if self._through_proxy(url) else self.resolve(host)
         if reason is not None:
             raise Failure(
                 Finding(
@@ -88,26 +140,20 @@ class Prober:
                     backend,
                 )
             )
-        deadline = time.monotonic() + self.timeout
         sent = time.time()
-        headers = {"User-Agent": "netbox-sso-doctor", **(kwargs.pop("headers", None) or {})}
         try:
-            with requests.request(
-                method,
-                url,
-                timeout=(self.timeout, self.timeout),
-                stream=True,
-                allow_redirects=False,
-                verify=self.verify,
-                headers=headers,
-                **kwargs,
-            ) as response:
-                body = bytearray()
-                for chunk in response.iter_content(16384):
-                    body.extend(chunk)
-                    if len(body) > MAX_BYTES or time.monotonic() > deadline:
-                        raise requests.Timeout("too slow or too large")
-                return Answer(response.status_code, dict(response.headers), bytes(body), sent, time.time())
+            response = idp_http.bounded_request(url, self.options, method=method, **send)
+        except checks.InsecureEndpointError as error:
+            raise Failure(
+                Finding(
+                    "url.insecure_http",
+                    "error",
+                    setting,
+                    f"{what}: {url} uses plain http on {host!r}; netbox-sso refuses it, so sign-in fails",
+                    "use the provider's https URL",
+                    backend,
+                )
+            ) from error
         except requests.exceptions.SSLError as error:
             raise Failure(
                 Finding(
@@ -120,7 +166,9 @@ class Prober:
                     backend,
                 )
             ) from error
-        except requests.Timeout as error:
+        # An answer over the size cap is reported as too slow, as doctor always has (one finding: no usable
+        # answer in time); requests' own timeouts arrive here as ProviderTimeoutError too.
+        except (checks.ProviderTimeoutError, checks.ResponseTooLargeError) as error:
             raise Failure(
                 Finding(
                     "net.timeout",
@@ -144,6 +192,7 @@ class Prober:
                     backend,
                 )
             ) from error
+        return Answer(response.status_code, dict(response.headers), response.content, sent, time.time())
 
 
 def _ssl_reason(error: Exception) -> str:

@@ -168,5 +168,5 @@ def run_doctor(
             )
             continue
         target.redirect_uri = by_name[backend.name]
-        reports.append(diagnose(settings, target, prober))
+        reports.append(diagnose(settings, target, prober.for_backend(settings, backend)))
     return DoctorResult(reports, uris, findings)
