@@ -137,8 +137,7 @@ def idp_endpoint(url: str, discovery: Mapping[str, Any] | None = None) -> str:
     base = url.split("?", 1)[0].rstrip("/")
     if base.endswith("/.well-known/openid-configuration"):
         return "discovery"
-    if "graph.microsoft" in base:
-        return "graph"
+    # The discovery document first: Entra's userinfo_endpoint is on the Graph host, and is userinfo.
     for key, label in (
         ("token_endpoint", "token"),
         ("userinfo_endpoint", "userinfo"),
@@ -148,6 +147,8 @@ def idp_endpoint(url: str, discovery: Mapping[str, Any] | None = None) -> str:
         known = (discovery or {}).get(key)
         if isinstance(known, str) and known.split("?", 1)[0].rstrip("/") == base:
             return label
+    if "graph.microsoft" in base:
+        return "graph"
     # Without the discovery document at hand: the providers' usual path endings.
     last = base.rsplit("/", 1)[-1].lower()
     return {

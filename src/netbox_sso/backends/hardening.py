@@ -124,6 +124,11 @@ class HardenedOIDCMixin(ProviderTransport, SessionTokens):
             self.__dict__["_discovery_document"] = document
         return document
 
+    def loaded_discovery(self) -> dict[str, Any] | None:
+        """The discovery document if this request already read it (never fetched here: for labels)."""
+        document: dict[str, Any] | None = self.__dict__.get("_discovery_document")
+        return document
+
     def _fetch_discovery(self, url: str) -> dict[str, Any]:
         cfg = self.hardening
         raw = self.get_json(url)

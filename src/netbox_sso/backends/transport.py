@@ -52,8 +52,13 @@ class ProviderTransport:
         timeout: float | None = None,
     ) -> requests.Response:
         """One call to the provider (social-core's `request`, same arguments), counted in the sign-in metrics;
-        HTTP errors as typed errors."""
-        endpoint = metrics.idp_endpoint(url)
+        HTTP errors as typed errors.
+
+        The metrics label the endpoint from the discovery document when this request already read it, so
+        userinfo at a path of the provider's choosing (PingFederate's /idp/userinfo.openid, Entra's on the
+        Graph host) is `userinfo`, not `other`; the document is never fetched just to label a call.
+        """
+        endpoint = metrics.idp_endpoint(url, self.loaded_discovery())
         with metrics.idp_call(self.name, endpoint):
             try:
                 response = idp_http.bounded_request(
