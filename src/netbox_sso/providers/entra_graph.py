@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 import requests
 from social_core.exceptions import AuthConnectionError
 
+from netbox_sso.backends import idp_http
 from netbox_sso.core import oidc_checks as checks
 from netbox_sso.core.claims import GroupsReading, read_groups
 from netbox_sso.core.rules import BackendRules
@@ -38,7 +39,7 @@ from netbox_sso.core.settings_schema import DEFAULT_GRAPH_URL
 
 PAGE_SIZE = 999  # Graph's maximum $top for directory objects
 MAX_PAGES = 50  # 49,950 groups: far above Entra's limits; bounds a misbehaving endpoint
-TIMEOUT = (5.0, 10.0)  # connect, read per page
+TIMEOUT = 10.0  # seconds per page, without a hardened backend (with one: its idp_timeout)
 MAX_PAGE_BYTES = 2_000_000
 GROUP_TYPE = "#microsoft.graph.group"
 
@@ -78,8 +79,9 @@ def transitive_group_ids(
 ) -> list[str]:
     """All group object IDs the signed-in user is a transitive member of.
 
-    With a hardened backend, every page goes through its bounded transport (https rule, total deadline,
-    streamed size cap, proxies, metrics), like every other call to the provider.
+    With a hardened backend, every page goes through its transport (https rule, total deadline, streamed
+    size cap, proxies, metrics), like every other call to the provider; without one, through the same
+    bounded call (idp_http.bounded_request) with Graph's own deadline and size cap.
     """
     url: str | None = f"{base_url}/v1.0/me/transitiveMemberOf"
     params: dict[str, str] | None = {"$select": "id", "$top": str(PAGE_SIZE)}
@@ -124,10 +126,31 @@ def _page_object(content: bytes) -> dict[str, Any]:
 
 
 def _get_page_through(backend: Any, url: str, params: dict[str, str] | None, access_token: str) -> dict[str, Any]:
-    """One page through the backend's bounded transport; its typed errors become GraphErrors."""
+    """One page through the backend's transport (its bounds, proxies, metrics); errors become GraphErrors."""
     headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+    return _page(lambda: backend.request(url, headers=headers, params=params))
+
+
+def _get_page(url: str, params: dict[str, str] | None, access_token: str, verify: bool | str) -> dict[str, Any]:
+    """One page without a hardened backend: the same bounded call (idp_http), with Graph's own bounds."""
+    options = idp_http.CallOptions(deadline=TIMEOUT, max_bytes=MAX_PAGE_BYTES, verify=verify)
+    headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+
+    def call() -> requests.Response:
+        response = idp_http.bounded_request(url, options, headers=headers, params=params)
+        if response.status_code >= 300:
+            refused = checks.ProviderUnavailableError(idp_http.endpoint_label(url), f"HTTP {response.status_code}")
+            refused.status = response.status_code
+            raise refused
+        return response
+
+    return _page(call)
+
+
+def _page(call: Callable[[], requests.Response]) -> dict[str, Any]:
+    """One page's JSON object; every way the call fails becomes a GraphError naming the cause and the fix."""
     try:
-        response = backend.request(url, headers=headers, params=params)
+        response = call()
     except checks.ProviderTimeoutError as error:
         raise GraphError("Microsoft Graph did not answer in time while resolving the groups overage") from error
     except checks.ProviderUnavailableError as error:
@@ -151,40 +174,6 @@ def _get_page_through(backend: Any, url: str, params: dict[str, str] | None, acc
             f"Microsoft Graph could not be reached to resolve the groups overage ({type(error).__name__})"
         ) from error
     return _page_object(response.content)
-
-
-def _get_page(url: str, params: dict[str, str] | None, access_token: str, verify: bool | str) -> dict[str, Any]:
-    """One page with plain requests: for a backend without netbox-sso's transport (a stock class)."""
-    try:
-        response = requests.get(
-            url,
-            params=params,
-            timeout=TIMEOUT,
-            verify=verify,
-            stream=True,
-            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
-        )
-    except requests.RequestException as error:
-        raise GraphError(
-            f"Microsoft Graph could not be reached to resolve the groups overage ({type(error).__name__})"
-        ) from error
-    with response:
-        if response.status_code in (401, 403):
-            raise _refused(response.status_code)
-        if response.status_code != 200:
-            raise GraphError(f"Microsoft Graph answered HTTP {response.status_code} while resolving the groups overage")
-        # Streamed: a larger answer is refused after MAX_PAGE_BYTES, never read whole into memory first.
-        body = bytearray()
-        try:
-            for chunk in response.iter_content(16384):
-                body.extend(chunk)
-                if len(body) > MAX_PAGE_BYTES:
-                    raise GraphError("Microsoft Graph's answer exceeds the size limit")
-        except requests.RequestException as error:
-            raise GraphError(
-                f"Microsoft Graph could not be reached to resolve the groups overage ({type(error).__name__})"
-            ) from error
-    return _page_object(bytes(body))
 
 
 def resolve_overage(

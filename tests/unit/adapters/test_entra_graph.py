@@ -58,3 +58,16 @@ def test_plain_http_graph_off_loopback_is_refused_before_the_token_is_sent(strat
     with pytest.raises(GraphError, match="must use https"):
         groups(entra(strategy), base_url="http://graph.example")
     assert provider.calls == []
+
+
+def test_without_a_hardened_backend_pages_go_through_the_same_bounded_call(provider, monkeypatch):
+    monkeypatch.setattr("netbox_sso.providers.entra_graph.MAX_PAGE_BYTES", 100)
+    provider.routes[FIRST] = (200, {"value": [{"id": f"group-{n}", "@odata.type": GROUP} for n in range(20)]})
+    with pytest.raises(GraphError, match="exceeds the size limit"):
+        transitive_group_ids("access-token", base_url=GRAPH)
+    with pytest.raises(GraphError, match="must use https"):
+        transitive_group_ids("access-token", base_url="http://graph.example")
+    provider.routes[FIRST] = (401, {"error": {"code": "InvalidAuthenticationToken"}})
+    with pytest.raises(GraphError, match=r"HTTP 401"):
+        transitive_group_ids("access-token", base_url=GRAPH)
+    assert provider.calls == [FIRST, FIRST] and provider.sent[0]["allow_redirects"] is False
