@@ -26,6 +26,25 @@ def setting_names(name: str, backends: Iterable[str]) -> list[str]:
     return [*(prefix + name for prefix in prefixes), f"SOCIAL_AUTH_{name}"]
 
 
+#: Settings whose False weakens sign-in (their default is True): name -> (what False lets happen, the fix).
+_OFF_WEAKENS: dict[str, tuple[str, str]] = {
+    "USE_PKCE": (
+        "PKCE is off, so an intercepted authorization code can be redeemed (authorization-code injection)",
+        "remove {name}",
+    ),
+    "SANITIZE_REDIRECTS": (
+        "the next URL after sign-in is not checked, so a link to NetBox's login can send users on to any site "
+        "(open redirect)",
+        "remove {name}",
+    ),
+    "VERIFY_SSL": (
+        "the identity provider's TLS certificate is not verified, so anyone on the path can impersonate it and "
+        "mint identities",
+        "remove {name}; trust the provider's CA with REQUESTS_CA_BUNDLE instead",
+    ),
+}
+
+
 def find_weakenings(values: Mapping[str, Any], backends: Iterable[str]) -> list[Weakening]:
     """Every weakening setting in `values` for the given backend names, in a stable order."""
     backends = list(backends)
@@ -53,34 +72,8 @@ def find_weakenings(values: Mapping[str, Any], backends: Iterable[str]) -> list[
                     f"remove {name} (S256)",
                 )
             )
-    for name in setting_names("USE_PKCE", backends):
-        if values.get(name) is False:
-            found.append(
-                Weakening(
-                    name,
-                    f"{name} = False: PKCE is off, so an intercepted authorization code can be redeemed "
-                    "(authorization-code injection)",
-                    f"remove {name}",
-                )
-            )
-    for name in setting_names("SANITIZE_REDIRECTS", backends):
-        if values.get(name) is False:
-            found.append(
-                Weakening(
-                    name,
-                    f"{name} = False: the next URL after sign-in is not checked, so a link to NetBox's "
-                    "login can send users on to any site (open redirect)",
-                    f"remove {name}",
-                )
-            )
-    for name in setting_names("VERIFY_SSL", backends):
-        if values.get(name) is False:
-            found.append(
-                Weakening(
-                    name,
-                    f"{name} = False: the identity provider's TLS certificate is not verified, so anyone on the "
-                    "path can impersonate it and mint identities",
-                    f"remove {name}; trust the provider's CA with REQUESTS_CA_BUNDLE instead",
-                )
-            )
+    for suffix, (consequence, fix) in _OFF_WEAKENS.items():
+        for name in setting_names(suffix, backends):
+            if values.get(name) is False:
+                found.append(Weakening(name, f"{name} = False: {consequence}", fix.format(name=name)))
     return found
