@@ -84,7 +84,14 @@ def test_more_than_max_fraction_aborts_with_the_figures_and_force_overrides_it()
 def test_an_empty_directory_listing_aborts():
     config = parse_source("oidc", {"source": "keycloak"})
     result = plan(config, [account(f"u{i}") for i in range(5)], [])
-    assert result.aborted and "5 of 5" in result.aborted
+    assert result.aborted and "none of the 5" in result.aborted
+
+
+def test_a_directory_sharing_no_user_with_netbox_aborts_even_within_always_allow():
+    config = parse_source("oidc", {"source": "keycloak"})  # always_allow 2
+    result = plan(config, [account("a"), account("b")], directory("someone-else"))
+    assert result.aborted and "none of the 2" in result.aborted and "cannot view users" in result.aborted
+    assert plan(config, [account("a"), account("b")], directory("a")).aborted is None
 
 
 def test_always_allow_lets_a_small_installation_deactivate_a_few():

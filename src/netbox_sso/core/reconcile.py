@@ -12,7 +12,8 @@ Safety, in the order `plan` applies it:
   provisioned by SCIM (SCIM owns their lifecycle) and accounts also linked to another backend are skipped,
   never deactivated. Inactive accounts need nothing.
 - A run that would deactivate more than `max_fraction` of the considered active accounts (and more than
-  `always_allow` of them) is aborted with nothing changed, unless the caller forces it.
+  `always_allow` of them), or whose directory holds none of them, is aborted with nothing changed, unless
+  the caller forces it.
 """
 
 from __future__ import annotations
@@ -350,11 +351,13 @@ def plan(
     users = {user.key: user for user in directory}
     linked = sorted(accounts, key=lambda a: a.username.lower())
     result = Plan(config.backend, len(users), 0)
+    matched = 0
     for account in linked:
         if not account.is_active:
             continue  # already refused everywhere: nothing to do, and not part of the fraction
         result.considered += 1
         found = users.get(account.uid)
+        matched += found is not None
         if found is None:
             action = Action(account, ABSENT, f"no user with id {account.uid} in the directory")
         elif not found.active and config.disabled:
@@ -367,12 +370,21 @@ def plan(
         else:
             result.deactivate.append(action)
     allowed = allowed_deactivations(result.considered, config.max_fraction, config.always_allow)
-    if len(result.deactivate) > allowed:
+    reason = None
+    if result.considered and matched == 0 and result.deactivate:
+        # Within always_allow on a small installation, a wrong realm or a token that sees only its own
+        # user would otherwise deactivate everyone: a directory sharing nobody with NetBox is not trusted.
+        reason = (
+            f"none of the {result.considered} active accounts linked to {config.backend} is in the directory "
+            f"({len(users)} users): a wrong realm or application, or credentials that cannot view users"
+        )
+    elif len(result.deactivate) > allowed:
         reason = (
             f"{len(result.deactivate)} of {result.considered} active accounts linked to {config.backend} would be "
             f"deactivated, more than max_fraction {config.max_fraction:g} allows ({allowed}); a directory that lost "
             "its users (wrong realm, a filter, a sync gone wrong) looks exactly like this"
         )
+    if reason:
         if force:
             result.overridden = reason
         else:
