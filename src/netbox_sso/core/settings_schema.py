@@ -361,7 +361,7 @@ _plugin(
 _current = _section(
     "Directory reconciliation",
     "Deactivating the accounts of users gone from, or disabled in, a provider's directory, for providers that "
-    "do not push SCIM ([provisioning.md](provisioning.md#6-keycloak-authentik-and-other-providers-without-scim)); "
+    "do not push SCIM ([provisioning.md](provisioning.md#6-keycloak-authentik-and-other-providers-without-scim-push)); "
     "each entry is checked in full by `netbox_sso.core.reconcile.parse_reconcile`.",
 )
 
