@@ -116,3 +116,14 @@ def test_check_reports_an_invalid_plugin_setting_with_its_own_code(tmp_path):
     [finding] = [f for f in run_checks(load_settings(config)) if f.severity == "error"]
     assert (finding.code, finding.setting) == ("plugin.invalid_setting", f"{ROOT}['refresh_margin']")
     assert finding.fix
+
+
+def test_a_wrong_reconcile_entry_stops_start_up_naming_the_backend_key_and_the_fix():
+    with pytest.raises(ConfigError) as raised:
+        schema.resolve({"reconcile": {"oidc": {"source": "keycloak", "max_fraction": 5}}, "reconcile_interval": -1})
+    messages = sorted(str(problem) for problem in raised.value.problems)
+    assert messages[0].startswith(f"{ROOT}['reconcile']: ['oidc']['max_fraction']: must be a number from 0 to 1")
+    assert "Fix: write e.g. 0.1" in messages[0]
+    assert messages[1].startswith(f"{ROOT}['reconcile_interval']: must be at least 0 minutes")
+    values = schema.resolve({"reconcile": {"oidc": {"source": "authentik", "api_token": "t"}}})
+    assert values["reconcile"]["oidc"].source == "authentik" and values["reconcile_interval"] == 0
