@@ -64,6 +64,13 @@ def test_break_glass_scim_and_multi_backend_accounts_are_skipped_never_deactivat
     }
 
 
+def test_an_account_linked_under_several_ids_is_kept_while_one_of_them_is_in_the_directory():
+    old = LinkedAccount(5, "ann", "old-id", is_active=True)
+    new = LinkedAccount(5, "ann", "id-ann", is_active=True)
+    result = plan(KEYCLOAK, [old, new, account("bob")], directory("ann", "bob"))
+    assert result.deactivate == [] and result.considered == 2
+
+
 def test_inactive_accounts_need_nothing_and_do_not_count_towards_the_fraction():
     gone = LinkedAccount(1, "gone", "id-gone", is_active=False)
     result = plan(KEYCLOAK, [gone, account("ann")], directory("ann"))

@@ -349,7 +349,7 @@ def plan(
 ) -> Plan:
     """Who to deactivate and why; `aborted` says why nothing may change (unless `force`)."""
     users = {user.key: user for user in directory}
-    linked = sorted(accounts, key=lambda a: a.username.lower())
+    linked = sorted(_one_link_per_account(accounts, users).values(), key=lambda a: a.username.lower())
     result = Plan(config.backend, len(users), 0)
     matched = 0
     for account in linked:
@@ -390,6 +390,24 @@ def plan(
         else:
             result.aborted = reason
     return result
+
+
+def _one_link_per_account(
+    accounts: Iterable[LinkedAccount], users: Mapping[str, DirectoryUser]
+) -> dict[int, LinkedAccount]:
+    """An account linked under several ids (a re-keyed link) is judged by its best one: enabled, then
+    disabled, then absent, so one stale id never deactivates a person the directory still has."""
+
+    def rank(account: LinkedAccount) -> int:
+        found = users.get(account.uid)
+        return 0 if found is None else (2 if found.active else 1)
+
+    best: dict[int, LinkedAccount] = {}
+    for account in accounts:
+        kept = best.get(account.user_id)
+        if kept is None or rank(account) > rank(kept):
+            best[account.user_id] = account
+    return best
 
 
 def _skip_reason(account: LinkedAccount) -> tuple[str, str] | None:
