@@ -376,6 +376,20 @@ CASES = [
         "SOCIAL_AUTH_PIPELINE",
     ),
     (
+        "reconcile-unknown-backend",
+        OIDC + "PLUGINS_CONFIG['netbox_sso']['reconcile'] = {'keycloak': {'source': 'keycloak'}}\n",
+        "reconcile.unknown_backend",
+        "error",
+        "['reconcile']['keycloak']",
+    ),
+    (
+        "reconcile-entra",
+        ENTRA + "PLUGINS_CONFIG = {'netbox_sso': {'reconcile': {'azuread-oauth2': {'source': 'keycloak'}}}}\n",
+        "reconcile.push_provider",
+        "warning",
+        "['reconcile']['azuread-oauth2']",
+    ),
+    (
         "invalid-default-groups",
         OIDC + "REMOTE_AUTH_DEFAULT_GROUPS = 'Viewers'\n",
         "config.invalid_type",

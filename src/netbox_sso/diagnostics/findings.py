@@ -59,6 +59,9 @@ CODES: dict[str, str] = {
     "mapping.absent": "SSO users get no groups and no permissions",
     "groups.missing": "mapped NetBox groups do not exist",
     "groups.unchecked": "the database could not be read to check mapped groups",
+    # directory reconciliation
+    "reconcile.unknown_backend": "a reconcile entry names no sign-in backend of this NetBox",
+    "reconcile.push_provider": "a reconcile entry names a provider that pushes SCIM (Entra ID, Okta)",
     # sessions and secrets
     "session.cookie_age": "SESSION_COOKIE_AGE / LOGIN_TIMEOUT is extreme",
     "secret.cleartext": "a secret is written in the file in clear",

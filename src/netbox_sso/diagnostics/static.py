@@ -31,6 +31,7 @@ from netbox_sso.diagnostics.checks.mapping import (
     parse_mapping,
 )
 from netbox_sso.diagnostics.checks.pipeline import check_pipeline, known_pipeline_steps
+from netbox_sso.diagnostics.checks.provisioning import check_reconcile
 from netbox_sso.diagnostics.checks.sessions import check_cleartext_secrets, check_session_age
 from netbox_sso.diagnostics.findings import Finding
 from netbox_sso.diagnostics.settings import NetBoxSettings
@@ -63,6 +64,7 @@ CHECKS: tuple[Check, ...] = (
     check_pipeline,
     check_mapping_backends,
     check_groups,
+    check_reconcile,
 )
 
 
