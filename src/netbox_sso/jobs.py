@@ -6,7 +6,10 @@ Runs daily as a NetBox system job (scheduled by `netbox rqworker`), and on deman
 
 Directory reconciliation (`netbox_sso.reconcile`) is a second system job, registered only when
 `reconcile_interval` is set and `reconcile` names a backend: every run reconciles each of them; its
-summary is the job's data, its lines the job's log; an aborted backend marks the job failed.
+summary is the job's data, its lines the job's log; an aborted backend marks the job failed. NetBox keeps
+a recurring job's schedule in its database and reschedules each run by the interval stored on it, even once
+the job is no longer registered: a run whose interval is not the configured one (setting removed, interval
+changed) therefore does nothing and clears its interval, so it is not rescheduled (see SSOReconcileJob.run).
 """
 
 from __future__ import annotations
@@ -70,6 +73,24 @@ class SSOReconcileJob(JobRunner):
     def run(self, *args: Any, **kwargs: Any) -> None:
         from netbox_sso.reconcile import ReconcileError, configured, reconcile
 
+        # A schedule left from an earlier configuration: `netbox rqworker` only schedules registered jobs
+        # (and replaces a registered job's schedule whose interval differs), it never removes the schedule
+        # of a job no longer registered, and JobRunner.handle reschedules every run with an interval.
+        # Runs without an interval (enqueued by hand) are not schedules and always run.
+        interval = reconcile_interval()
+        if self.job.interval and self.job.interval != interval:
+            if interval:
+                why = (
+                    f"superseded: reconcile_interval is now {interval} minutes "
+                    f"(this schedule was every {self.job.interval})"
+                )
+            else:
+                why = "reconciliation is no longer configured (no reconcile_interval, or no reconcile entry)"
+            self.logger.warning(f"Not run and not rescheduled: {why}")
+            self.job.data = {"outcome": "unscheduled", "reason": why}
+            self.job.interval = None  # JobRunner.handle reschedules a finished job only while it has one
+            return
+
         # NetBox's job log keeps a record's msg unformatted: each line is formatted here.
         data: dict[str, Any] = {}
         failed = []
@@ -95,15 +116,20 @@ class SSOReconcileJob(JobRunner):
             raise JobFailed(f"reconciliation aborted for {', '.join(failed)}")
 
 
-def schedule_reconciliation() -> int:
-    """Register the reconciliation job when configured; returns its interval in minutes (0: not registered)."""
+def reconcile_interval() -> int:
+    """The configured reconciliation interval in minutes; 0 when it is not to be scheduled."""
     from netbox_sso.backends.config import plugin_values
 
     values = plugin_values()
     interval = int(values.get("reconcile_interval") or 0)
-    if interval <= 0 or not values.get("reconcile"):
-        return 0
-    system_job(interval=interval)(SSOReconcileJob)
+    return interval if interval > 0 and values.get("reconcile") else 0
+
+
+def schedule_reconciliation() -> int:
+    """Register the reconciliation job when configured; returns its interval in minutes (0: not registered)."""
+    interval = reconcile_interval()
+    if interval:
+        system_job(interval=interval)(SSOReconcileJob)
     return interval
 
 

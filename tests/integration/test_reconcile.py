@@ -23,7 +23,7 @@ RECONCILER_SECRET = "reconciler-secret-for-tests"
 AUTHENTIK_TOKEN = "authentik-api-token-for-tests"
 
 
-def keycloak_config(idp) -> str:
+def keycloak_config(idp, interval: int | None = 60) -> str:
     block = reference_block(
         "generic_oidc", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, provider_domain=idp_domain(idp, "keycloak")
     )
@@ -34,7 +34,9 @@ def keycloak_config(idp) -> str:
         "always_allow": 1,
         "page_size": 3,
     }
-    plugin = {"break_glass_users": ["rc-breakglass"], "reconcile_interval": 60, "reconcile": {"oidc": source}}
+    plugin: dict = {"break_glass_users": ["rc-breakglass"], "reconcile": {"oidc": source}}
+    if interval is not None:
+        plugin["reconcile_interval"] = interval
     return block + f"PLUGINS_CONFIG = {{'netbox_sso': {plugin!r}}}\n"
 
 
@@ -199,6 +201,68 @@ def test_the_system_job_is_registered_when_configured_and_records_its_summary(ke
     assert [d["username"] for d in job["data"]["oidc"]["deactivate"]] == ["rc-job"]
     assert any("deactivated rc-job" in line for line in job["log"]), job["log"]
     assert db.user(netbox, "rc-job")["is_active"] is False
+
+
+# What `netbox rqworker` does when it starts (core/management/commands/rqworker.py): schedule every
+# registered system job with enqueue_once. Run by `netbox shell` under the configuration then written.
+WORKER_START = (
+    "from netbox.registry import registry\n"
+    "for runner, kwargs in registry['system_jobs'].items():\n"
+    "    runner.enqueue_once(**kwargs)\n"
+)
+JOBS = (
+    "import json\nfrom core.choices import JobStatusChoices\nfrom core.models import Job\n"
+    "jobs = Job.objects.filter(name='SSO directory reconciliation').order_by('pk')\n"
+    "print('JOBS=' + json.dumps([{'pk': j.pk, 'status': j.status, 'interval': j.interval, 'data': j.data, "
+    "'log': [e['message'] for e in j.log_entries], "
+    "'enqueued': j.status in JobStatusChoices.ENQUEUED_STATE_CHOICES} for j in jobs]))\n"
+)
+
+
+def jobs(netbox, code: str = "") -> list[dict]:
+    out = netbox.shell(code + JOBS)
+    return json.loads(out.split("JOBS=", 1)[1].splitlines()[0])
+
+
+def run_job(pk: int) -> str:
+    """Run a queued job the way the worker does: JobRunner.handle, which reschedules it after the run."""
+    return (
+        f"from core.models import Job\nfrom netbox_sso.jobs import SSOReconcileJob\n"
+        f"SSOReconcileJob.handle(Job.objects.get(pk={pk}))\n"
+    )
+
+
+def test_removing_reconcile_interval_stops_the_schedule_and_the_job_log_says_why(netbox_factory, idp):
+    netbox = netbox_factory(keycloak_config(idp))
+    [scheduled] = jobs(netbox, WORKER_START)
+    assert scheduled["interval"] == 60 and scheduled["enqueued"], scheduled
+
+    netbox.write_config(keycloak_config(idp, interval=None))  # the setting removed; NetBox restarted
+    after = jobs(netbox, WORKER_START + run_job(scheduled["pk"]))
+    assert [job for job in after if job["enqueued"]] == [], after  # nothing runs again
+    [ran] = after
+    assert ran["status"] == "completed" and ran["data"]["outcome"] == "unscheduled", ran
+    assert any("no longer configured" in line for line in ran["log"]), ran["log"]
+
+
+def test_changing_reconcile_interval_leaves_one_schedule_at_the_new_interval(netbox_factory, idp):
+    netbox = netbox_factory(keycloak_config(idp))
+    [old] = jobs(netbox, WORKER_START)
+    # A second schedule at the old interval, as NetBox's reschedule race (#22232) could leave one.
+    jobs(netbox, "from netbox_sso.jobs import SSOReconcileJob\nSSOReconcileJob.enqueue(interval=60)\n")
+
+    netbox.write_config(keycloak_config(idp, interval=30))
+    after = jobs(netbox, WORKER_START)
+    [new] = [job for job in after if job["interval"] == 30]
+    # enqueue_once replaced one schedule at the old interval, the other is left
+    [stale] = [job for job in after if job["interval"] == 60 and job["enqueued"]]
+    assert old["interval"] == 60
+
+    after = jobs(netbox, run_job(stale["pk"]) + run_job(new["pk"]))
+    [ran] = [job for job in after if job["pk"] == stale["pk"]]
+    assert ran["status"] == "completed" and ran["data"]["outcome"] == "unscheduled", ran
+    assert any("superseded: reconcile_interval is now 30 minutes" in line for line in ran["log"]), ran["log"]
+    assert [job["interval"] for job in after if job["enqueued"]] == [30], after
 
 
 def test_authentik_users_are_matched_by_uid_and_a_removed_one_is_deactivated(netbox_factory, idp, login):
