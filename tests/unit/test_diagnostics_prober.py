@@ -15,6 +15,7 @@ from netbox_sso import metrics
 from netbox_sso.backends import idp_http
 from netbox_sso.diagnostics.prober import Failure, Prober
 from netbox_sso.diagnostics.settings import NetBoxSettings
+from tests.unit.fake_http import fake_response
 
 ISSUER = "https://idp.example.com/realms/x"
 
@@ -49,10 +50,7 @@ class Recorder:
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         self.calls.append({"url": url, **kwargs})
-        response = requests.Response()
-        response.status_code = self.status
-        response.raw = _Raw(self.body)
-        return response
+        return fake_response(self.status, self.body)
 
 
 @pytest.fixture
@@ -63,22 +61,6 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     )
     monkeypatch.setattr(Prober, "resolve", lambda self, host: None)  # every host resolves
     return recorder
-
-
-class _Raw:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, size: int, decode_content: bool = True) -> Any:
-        data, self.data = self.data, b""
-        if data:
-            yield data
-
-    def close(self) -> None:
-        pass
-
-    def release_conn(self) -> None:
-        pass
 
 
 def get(prober: Prober, url: str = f"{ISSUER}/.well-known/openid-configuration") -> Any:

@@ -20,6 +20,7 @@ import requests
 from netbox_sso.backends import idp_http
 from netbox_sso.backends.idp_http import CallOptions, bounded_request
 from netbox_sso.core import oidc_checks
+from tests.unit.fake_http import fake_response
 
 #: The most a dripping answer sends before giving up by itself (a bounded server: 200 x 20 ms = 4 s).
 DRIP_BYTES = 200
@@ -82,29 +83,10 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     def record(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
         calls.append({"method": method, "url": url, **kwargs})
-        response = requests.Response()
-        response.status_code = 200
-        response.raw = _Raw(b"{}")
-        return response
+        return fake_response(200, b"{}")
 
     monkeypatch.setattr(requests.Session, "request", record)
     return calls
-
-
-class _Raw:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, size: int, decode_content: bool = True) -> Iterator[bytes]:
-        data, self.data = self.data, b""
-        if data:
-            yield data
-
-    def close(self) -> None:
-        pass
-
-    def release_conn(self) -> None:
-        pass
 
 
 OPTIONS = CallOptions(deadline=5.0, max_bytes=1024)

@@ -8,7 +8,6 @@ to a backend, the session logic or a pipeline step gets feedback in seconds; the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,6 +37,7 @@ from social_core.tests.models import TestStorage
 from social_core.tests.strategy import TestStrategy
 
 from netbox_sso import conf
+from tests.unit.fake_http import json_response
 
 
 @pytest.fixture(autouse=True)
@@ -83,34 +83,7 @@ class FakeProvider:
         self.calls.append(url)
         self.sent.append(kwargs)
         status, body = self.routes.get(url, (404, {"error": "not_found"}))
-        response = requests.Response()
-        response.status_code = status
-        response.url = url
-        response.headers["Content-Type"] = "application/json"
-        response.raw = _Body(json.dumps(body).encode())
-        return response
-
-
-class _Body:
-    """The streamed body of a fake response (what `iter_content` reads)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def read(self, size: int = -1, **kwargs: Any) -> bytes:
-        size = len(self.data) if size < 0 else size
-        chunk, self.data = self.data[:size], self.data[size:]
-        return chunk
-
-    def stream(self, size: int, decode_content: bool = True) -> Iterator[bytes]:
-        while self.data:
-            yield self.read(size)
-
-    def close(self) -> None:
-        pass
-
-    def release_conn(self) -> None:
-        pass
+        return json_response(status, body, url)
 
 
 @pytest.fixture

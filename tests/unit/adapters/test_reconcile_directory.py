@@ -4,7 +4,6 @@ confirmation by id that keeps a user skipped by offset paging from being deactiv
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -13,8 +12,8 @@ import requests
 from netbox_sso.core.reconcile import ABSENT, DISABLED, DirectoryError, DirectoryUser, LinkedAccount, Plan, parse_source
 from netbox_sso.reconcile.directory import Directory
 from netbox_sso.reconcile.run import _confirm_absent
-from tests.unit.adapters.conftest import _Body
 from tests.unit.adapters.test_backend import DISCOVERY, DISCOVERY_URL, backend
+from tests.unit.fake_http import json_response
 
 ADMIN = "https://idp.example/admin/realms/netbox"
 SECRET = "reconciler-s3cret"
@@ -36,11 +35,7 @@ class FakeDirectory:
             status, body = 200, {"access_token": "service-token", "token_type": "Bearer"}
         else:
             status, body = self.answer(url, kwargs.get("params") or {})
-        response = requests.Response()
-        response.status_code, response.url = status, url
-        response.headers["Content-Type"] = "application/json"
-        response.raw = _Body(json.dumps(body).encode())
-        return response
+        return json_response(status, body, url)
 
 
 @pytest.fixture
